@@ -1,0 +1,212 @@
+"""Sources and trees: kernel.org tarballs from a local HTTP server on 127.0.0.1,
+git sources from a local repository, the cache's atomicity, and series
+application onto the imported tree.  Debian packages: integration tests."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import subprocess
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from l2wg import sources, store, tree
+from l2wg.errors import L2wgError
+from l2wg.kernels import Kernel, SourceSpec
+from l2wg.series import Patch
+
+MAKEFILE = "VERSION = 6\nPATCHLEVEL = 8\nSUBLEVEL = 0\nEXTRAVERSION =\nNAME = test\n"
+
+
+def fake_kernel(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "Makefile").write_text(MAKEFILE)
+    (root / "Kconfig").write_text('config NET\n\tbool "net"\n')
+    driver = root / "drivers/net/wireguard"
+    driver.mkdir(parents=True)
+    (driver / "device.c").write_text("".join(f"line {i}\n" for i in range(20)))
+    return root
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A directory served over HTTP on 127.0.0.1, holding linux-6.8.tar.xz and sha256sums."""
+    docroot = tmp_path / "www"
+    docroot.mkdir()
+    tree_dir = fake_kernel(tmp_path / "src" / "linux-6.8")
+    tarball = docroot / "linux-6.8.tar.xz"
+    with tarfile.open(tarball, "w:xz") as tar:
+        tar.add(tree_dir, arcname="linux-6.8")
+    digest = store.sha256_file(tarball)
+    (docroot / "sha256sums.asc").write_text(
+        f"-----BEGIN PGP SIGNED MESSAGE-----\n\n{'1' * 64}  linux-6.7.tar.xz\n"
+        f"{digest}  linux-6.8.tar.xz\n-----BEGIN PGP SIGNATURE-----\n")
+    handler = functools.partial(QuietHandler, directory=str(docroot))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", digest, docroot
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def tarball_kernel(url: str, **checks) -> Kernel:
+    spec = SourceSpec(type="tarball", url=f"{url}/linux-6.8.tar.xz", **checks)
+    return Kernel(name="6.8", source=spec, version="6.8")
+
+
+def test_tarball_is_downloaded_verified_and_reused(served, ws, quiet):
+    url, digest, docroot = served
+    kernel = tarball_kernel(url, sha256=digest)
+    first = sources.fetch(kernel, ws, quiet)
+    assert first.kind == "archive" and store.sha256_file(first.path) == digest
+    (docroot / "linux-6.8.tar.xz").unlink()          # a cache hit needs no server
+    assert sources.fetch(kernel, ws, quiet).path == first.path
+
+
+def test_published_checksum_list_is_used(served, ws, quiet):
+    url, digest, _ = served
+    kernel = tarball_kernel(url, checksums=f"{url}/sha256sums.asc")
+    assert sources.fetch(kernel, ws, quiet).ident.endswith(digest)
+
+
+def test_sha256_mismatch_fails_and_caches_nothing(served, ws, quiet):
+    url, _, _ = served
+    kernel = tarball_kernel(url, sha256="0" * 64)
+    with pytest.raises(L2wgError, match="sha256 mismatch") as err:
+        sources.fetch(kernel, ws, quiet)
+    assert err.value.log is not None
+    assert not list((ws.sources / "tarballs").glob("*"))
+
+
+def test_corrupt_cache_entry_is_fetched_again(served, ws, quiet):
+    url, digest, _ = served
+    kernel = tarball_kernel(url, sha256=digest)
+    cached = sources.fetch(kernel, ws, quiet).path
+    cached.write_bytes(b"truncated")
+    assert store.sha256_file(sources.fetch(kernel, ws, quiet).path) == digest
+
+
+def test_unreachable_source_is_one_clear_error(ws, quiet):
+    kernel = tarball_kernel("http://127.0.0.1:9", sha256="0" * 64)
+    with pytest.raises(L2wgError, match=r"cannot fetch http://127.0.0.1:9/linux-6.8.tar.xz"):
+        sources.fetch(kernel, ws, quiet)
+
+
+def test_tarball_tree_import_checks_the_version(served, ws, quiet):
+    url, digest, _ = served
+    kernel = tarball_kernel(url, sha256=digest)
+    source = sources.fetch(kernel, ws, quiet)
+    imported = tree.ensure_pristine(kernel, source, ws, quiet)
+    assert imported.version == "6.8"
+    assert (imported.path / "drivers/net/wireguard/device.c").exists()
+    wrong = Kernel(name="6.9", source=kernel.source, version="6.9")
+    with pytest.raises(L2wgError, match="source is version 6.8, but kernels.toml declares 6.9"):
+        tree.ensure_pristine(wrong, source, ws, quiet)
+    assert not ws.tree("6.9").exists()
+
+
+# git sources ------------------------------------------------------------------
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True,
+                          text=True, env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                                          "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+                                          "HOME": "/nonexistent", "PATH": "/usr/bin:/bin"}).stdout
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    """A local 'upstream' kernel repository with a tag v6.8 and a patch made against it."""
+    repo = fake_kernel(tmp_path / "upstream")
+    git(repo, "init", "-q", "-b", "master")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Linux 6.8")
+    git(repo, "tag", "v6.8")
+    device = repo / "drivers/net/wireguard/device.c"
+    device.write_text(device.read_text().replace("line 5\n", "line 5 changed\n"))
+    git(repo, "commit", "-qam", "wireguard: change line 5")
+    git(repo, "format-patch", "-q", "-1", "-o", str(tmp_path / "patches"))
+    git(repo, "reset", "-q", "--hard", "v6.8")
+    return repo
+
+
+def git_kernel(repo: Path) -> Kernel:
+    return Kernel(name="6.8", source=SourceSpec(type="git", url=f"file://{repo}", ref="v6.8"),
+                  version="6.8")
+
+
+def test_git_source_tree_and_series(upstream, tmp_path, ws, quiet):
+    kernel = git_kernel(upstream)
+    source = sources.fetch(kernel, ws, quiet)
+    assert source.kind == "git" and source.detail == git(upstream, "rev-parse", "v6.8").strip()
+    work = tree.ensure_pristine(kernel, source, ws, quiet)
+    patch_file = next((tmp_path / "patches").glob("*.patch"))
+    log = tmp_path / "apply.log"
+    work = tree.apply_series(work, [Patch(patch_file.name, patch_file)], "d1", log, quiet)
+    assert "line 5 changed" in (work.path / "drivers/net/wireguard/device.c").read_text()
+    assert list(work.commits) == [patch_file.name]
+    assert git(work.path, "log", "-1", "--format=%s").strip() == "wireguard: change line 5"
+    again = tree.apply_series(tree.load(work.path), [Patch(patch_file.name, patch_file)], "d1",
+                              log, quiet)
+    assert again.head == work.head
+
+
+def test_patch_that_does_not_apply_leaves_tree_as_it_was(upstream, tmp_path, ws, quiet):
+    kernel = git_kernel(upstream)
+    work = tree.ensure_pristine(kernel, sources.fetch(kernel, ws, quiet), ws, quiet)
+    bad = tmp_path / "0001-bad.patch"
+    good = next((tmp_path / "patches").glob("*.patch"))
+    bad.write_text(good.read_text().replace("-line 5\n", "-line 55\n"))
+    before = git(work.path, "rev-parse", "HEAD")
+    with pytest.raises(L2wgError, match="patch 0001-bad.patch does not apply to 6.8") as err:
+        tree.apply_series(work, [Patch(good.name, good), Patch(bad.name, bad)], "d2",
+                          tmp_path / "apply.log", quiet)
+    assert err.value.log == tmp_path / "apply.log"
+    assert git(work.path, "rev-parse", "HEAD") == before
+    assert not (work.path / ".git" / "rebase-apply").exists()
+    assert git(work.path, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_dirty_tree_is_never_overwritten(upstream, tmp_path, ws, quiet):
+    kernel = git_kernel(upstream)
+    work = tree.ensure_pristine(kernel, sources.fetch(kernel, ws, quiet), ws, quiet)
+    device = work.path / "drivers/net/wireguard/device.c"
+    device.write_text("my local work\n")
+    patch_file = next((tmp_path / "patches").glob("*.patch"))
+    with pytest.raises(L2wgError, match="uncommitted changes"):
+        tree.apply_series(work, [Patch(patch_file.name, patch_file)], "d3",
+                          tmp_path / "apply.log", quiet)
+    assert device.read_text() == "my local work\n"
+
+
+def test_bad_git_ref_is_one_clear_error(upstream, ws, quiet):
+    kernel = Kernel(name="x", source=SourceSpec(type="git", url=f"file://{upstream}", ref="v9.9"))
+    with pytest.raises(L2wgError, match="cannot clone .* at v9.9"):
+        sources.fetch(kernel, ws, quiet)
+    assert not list((ws.sources / "git").glob("*"))
+
+
+# Debian packages (integration: needs the Debian archive) ----------------------
+
+@pytest.mark.integration
+def test_debian_source_is_verified_against_the_archive(real_ws, project, quiet):
+    kernel = project.matrix().get("6.12")
+    source = sources.fetch(kernel, real_ws, quiet)
+    record = store.read_json(source.path.with_suffix(".json"))
+    assert record and record["sha256"] == store.sha256_file(source.path)
+    assert source.ident.startswith("debian:linux-source-6.12=6.12.")
+
+
+@pytest.mark.integration
+def test_unknown_debian_version_is_one_clear_error(real_ws, quiet):
+    spec = SourceSpec(type="debian", package="linux-source-6.12", version="6.12.1-9")
+    with pytest.raises(L2wgError, match="the Debian archive has no linux-source-6.12=6.12.1-9"):
+        sources.fetch(Kernel(name="x", source=spec), real_ws, quiet)

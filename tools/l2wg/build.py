@@ -1,0 +1,261 @@
+"""Build a kernel out of tree (O=) and keep its artifacts with a metadata record.
+
+``build()`` runs the whole chain for one kernel: source -> tree -> series ->
+config -> ``make bzImage``.  Each kernel and variant has its own O= build
+directory (incremental rebuilds), and the artifacts land in an output
+directory: ``bzImage``, ``config``, ``build.log``, ``metadata.json``.  The
+output directory is replaced only when a build succeeds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shlex
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import kconfig, sources, store, tree as trees
+from .errors import L2wgError
+from .kernels import Kernel
+from .progress import Progress
+from .project import Project
+from .runner import format_command, run
+from .workspace import Workspace
+
+WARNING_RE = re.compile(r"^(?P<file>[\w./+-]+):(?P<line>\d+):(?:\d+:)? warning: (?P<text>.*)$")
+IMAGE = {"x86_64": "arch/x86/boot/bzImage", "x86": "arch/x86/boot/bzImage",
+         "i386": "arch/x86/boot/bzImage", "arm64": "arch/arm64/boot/Image"}
+VARIANT_FRAGMENTS = {"default": (), "debug": ("debug",)}
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What the user asked for, in kbuild's terms."""
+
+    jobs: int = os.cpu_count() or 1
+    variant: str = "default"
+    fragments: tuple[str, ...] = ()     # added to the kernel's own
+    llvm: bool = False
+    ccache: bool = True                 # used when installed
+    make_vars: tuple[str, ...] = ()     # extra VAR=value for make, e.g. W=1 C=1
+    build_dir: Path | None = None       # O=; default under the workspace
+    out: Path | None = None             # artifacts; default under the workspace
+    target: str = ""                    # default: the arch's boot image
+
+
+@dataclass
+class Warning_:
+    file: str
+    line: int
+    text: str
+
+
+@dataclass
+class BuildResult:
+    """metadata.json: everything needed to know and redo what was built."""
+
+    kernel: str
+    version: str
+    arch: str
+    variant: str
+    source: str
+    source_detail: str
+    tree: str
+    tree_head: str
+    series: list[str]
+    series_digest: str
+    overrides: list[str]
+    fragments: list[str]
+    config_sha256: str
+    config_symbols_y: int
+    config_implied: dict[str, str]
+    build_dir: str
+    out: str
+    image: str
+    toolchain: dict[str, str]
+    durations: dict[str, float]
+    warnings: int
+    wireguard_warnings: list[dict]
+    reproduce: list[str]
+    ccache: bool
+    extra: dict = field(default_factory=dict)
+
+    def save(self, directory: Path) -> None:
+        store.write_json(directory / "metadata.json", asdict(self))
+
+
+def load_result(artifacts: Path) -> dict:
+    """The metadata.json of a finished build, or a clear error."""
+    data = store.read_json(artifacts / "metadata.json")
+    if not data or not (artifacts / "bzImage").exists() and not data.get("image"):
+        raise L2wgError(f"no finished build in {artifacts} (run: l2wg build KERNEL)")
+    return data
+
+
+def build_dir_for(kernel: Kernel, opts: BuildOptions, ws: Workspace) -> Path:
+    tag = "-".join((kernel.name, kernel.arch, opts.variant, *opts.fragments,
+                    "llvm" if opts.llvm else "gcc"))
+    return opts.build_dir or ws.builds / tag
+
+
+def make_command(srctree: Path, build_dir: Path, kernel: Kernel, opts: BuildOptions,
+                 use_ccache: bool) -> list[str]:
+    cmd = ["make", "-C", str(srctree), f"O={build_dir}", f"ARCH={kernel.arch}",
+           f"-j{opts.jobs}"]
+    if opts.llvm:
+        cmd.append("LLVM=1")
+    if use_ccache:
+        cmd.append(f"CC=ccache {'clang' if opts.llvm else 'gcc'}")
+    return cmd + list(opts.make_vars)
+
+
+def toolchain_versions(llvm: bool) -> dict[str, str]:
+    tools = ["clang", "ld.lld"] if llvm else ["gcc", "ld"]
+    versions = {}
+    for tool in [*tools, "make"]:
+        path = shutil.which(tool)
+        if path:
+            first = run([path, "--version"], check=False).output.splitlines()
+            versions[tool] = first[0] if first else "?"
+    return versions
+
+
+def count_warnings(log_text: str) -> tuple[int, list[Warning_]]:
+    """All compiler warnings, and those in drivers/net/wireguard (deduplicated)."""
+    total = 0
+    wireguard: dict[tuple, Warning_] = {}
+    for line in log_text.splitlines():
+        match = WARNING_RE.match(line)
+        if not match:
+            continue
+        total += 1
+        path = match.group("file")
+        if "drivers/net/wireguard/" in path:
+            key = (path, match.group("line"), match.group("text"))
+            wireguard[key] = Warning_(path, int(match.group("line")), match.group("text"))
+    return total, list(wireguard.values())
+
+
+@contextmanager
+def locked(build_dir: Path) -> Iterator[None]:
+    """One build at a time per build directory."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".l2wg.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise L2wgError(f"another l2wg build is using {build_dir}") from None
+        yield
+
+
+class _Compiled:
+    """Counts kbuild's 'CC' lines for the progress display."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.count = 0
+
+    def __call__(self, line: str) -> None:
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("CC", "LD", "AR", "AS", "HOSTCC", "CC [M]"):
+            self.count += 1
+            self.progress.update(f"{self.count} steps: {line.strip()}")
+
+
+def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
+          progress: Progress) -> BuildResult:
+    """Source, tree, series, config and make for *kernel*; returns the metadata record."""
+    durations: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        durations[step] = round(now - clock, 1)
+        clock = now
+
+    series = project.series()
+    patches = series.patches(kernel.line)
+    fragments = [project.fragment(f) for f in
+                 (*kernel.fragments, *VARIANT_FRAGMENTS.get(opts.variant, (opts.variant,)),
+                  *opts.fragments)]
+    source = sources.fetch(kernel, ws, progress)
+    lap("source")
+    tree = trees.ensure_pristine(kernel, source, ws, progress)
+    lap("tree")
+    build_dir = build_dir_for(kernel, opts, ws)
+    out = opts.out or ws.artifacts(kernel.name, opts.variant)
+    log = build_dir / "build.log"
+    with locked(build_dir):
+        log.write_text("")
+        tree = trees.apply_series(tree, patches, series.digest(kernel.line), log, progress)
+        lap("series")
+        use_ccache = opts.ccache and shutil.which("ccache") is not None
+        make = make_command(tree.path, build_dir, kernel, opts, use_ccache)
+        progress.step(f"{kernel.name}: configuring ({', '.join(f.stem for f in fragments)})")
+        config = kconfig.make_config(tree.path, build_dir, kernel.arch, tree.version,
+                                     fragments, make, log)
+        lap("config")
+        target = opts.target or IMAGE.get(kernel.arch, "bzImage").rsplit("/", 1)[-1]
+        progress.step(f"{kernel.name}: make -j{opts.jobs} {target} in {build_dir}")
+        started = log.stat().st_size
+        run([*make, target], log_path=log, on_line=_Compiled(progress),
+            what=f"{kernel.name}: make {target}")
+        progress.done()
+        lap("build")
+        total, wireguard = count_warnings(log.read_text(errors="replace")[started:])
+    image = build_dir / IMAGE.get(kernel.arch, "arch/x86/boot/bzImage")
+    result = BuildResult(
+        kernel=kernel.name, version=tree.version, arch=kernel.arch, variant=opts.variant,
+        source=source.ident, source_detail=source.detail, tree=str(tree.path),
+        tree_head=tree.head or tree.pristine, series=[p.name for p in patches],
+        series_digest=series.digest(kernel.line),
+        overrides=[p.name for p in patches if p.override],
+        fragments=[str(f) for f in fragments], config_sha256=config.sha256,
+        config_symbols_y=config.symbols_y, config_implied=config.implied,
+        build_dir=str(build_dir), out=str(out), image=image.name,
+        toolchain=toolchain_versions(opts.llvm), durations=durations, warnings=total,
+        wireguard_warnings=[asdict(w) for w in wireguard],
+        reproduce=reproduce_commands(tree.path, build_dir, make, target), ccache=use_ccache)
+    with store.staging_dir(out) as tmp:
+        shutil.copy2(image, tmp / image.name)
+        shutil.copy2(build_dir / ".config", tmp / "config")
+        shutil.copy2(log, tmp / "build.log")
+        result.save(tmp)
+    return result
+
+
+def reproduce_commands(srctree: Path, build_dir: Path, make: list[str], target: str) -> list[str]:
+    """Shell commands that redo this build by hand (after the tree is prepared)."""
+    make_line = " ".join(shlex.quote(w) for w in make)
+    return [
+        f"{make_line} tinyconfig",
+        format_command([srctree / "scripts/kconfig/merge_config.sh", "-m", "-O", build_dir,
+                        build_dir / ".config", build_dir / "l2wg-solved.config"]),
+        f"{make_line} olddefconfig",
+        f"{make_line} {target}",
+    ]
+
+
+def summary(result: BuildResult) -> str:
+    """The end-of-build report for the terminal."""
+    steps = ", ".join(f"{k} {v:.0f}s" for k, v in result.durations.items())
+    lines = [
+        f"built {result.kernel} ({result.version}, {result.arch}, {result.variant})",
+        f"  series:   {len(result.series)} patch(es)"
+        + (f", overrides: {', '.join(result.overrides)}" if result.overrides else ""),
+        f"  config:   {result.config_symbols_y} symbols =y"
+        + (f", turned on for dependencies: {', '.join(result.config_implied)}"
+           if result.config_implied else ""),
+        f"  warnings: {result.warnings} in the build, "
+        f"{len(result.wireguard_warnings)} in drivers/net/wireguard",
+    ]
+    lines += [f"    {w['file']}:{w['line']}: {w['text']}" for w in result.wireguard_warnings]
+    lines += [f"  time:     {steps}", f"  artifacts: {result.out}"]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""The l2wg command line: argument parsing only; each verb calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import L2wgError
+from .progress import Progress
+from .project import Project
+from .workspace import Workspace
+
+EPILOG = """\
+The pipeline, one stage feeding the next:
+  kernels.toml -> source (cached, verified) -> git tree (pristine + one commit per patch)
+  -> config (tinyconfig + ci/kconfig fragments, solved with kconfiglib, verified)
+  -> build (O= dir; bzImage, config, build.log, metadata.json) -> boot and checks in QEMU
+
+Files: the cache, trees and builds live under $L2WG_HOME (default
+~/.cache/l2wg); kernels.toml, patches/ and ci/ come from the checkout.
+"""
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", type=Path, metavar="DIR",
+                        help="cache, trees and builds (default: $L2WG_HOME or ~/.cache/l2wg)")
+    parser.add_argument("--project", type=Path, metavar="DIR",
+                        help="the l2wg checkout (default: found from the current directory)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+
+
+def _add_build_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                        help="parallel make jobs (default: %(default)s, the number of CPUs)")
+    parser.add_argument("--debug", dest="variant", action="store_const", const="debug",
+                        default="default",
+                        help="the debug variant: adds ci/kconfig/debug.config (KASAN, UBSAN, "
+                             "lockdep, kmemleak)")
+    parser.add_argument("--fragment", action="append", default=[], metavar="NAME",
+                        help="add ci/kconfig/NAME.config (repeatable)")
+    parser.add_argument("--llvm", action="store_true", help="build with LLVM=1 (clang, ld.lld)")
+    parser.add_argument("--no-ccache", action="store_true", help="do not use ccache even if installed")
+    parser.add_argument("-O", "--build-dir", type=Path, metavar="DIR",
+                        help="kbuild O= directory (default: one per kernel and variant in the workspace)")
+    parser.add_argument("make_vars", nargs="*", metavar="VAR=VALUE",
+                        help="extra make variables, e.g. W=1 C=1 KCFLAGS=-Werror")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="l2wg", description="Carry the l2wireguard patch series across kernel versions.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"l2wg {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    p = sub.add_parser("kernels", help="list the kernels in kernels.toml",
+                       description="List the matrix: each kernel, its source and whether it is "
+                                   "reachable offline.")
+    _add_common(p)
+
+    p = sub.add_parser("build", help="fetch, patch, configure and build a kernel",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Get KERNEL's source, apply patches/series, make the config "
+                                   "from its fragments and build the boot image out of tree.",
+                       epilog="examples:\n  l2wg build 6.12\n  l2wg build 6.1 --out /tmp/k61 W=1\n"
+                              "  l2wg build 6.12 --debug -j2\n")
+    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="where bzImage, config, build.log and metadata.json go "
+                        "(default: the workspace's out/KERNEL)")
+    _add_build_options(p)
+    _add_common(p)
+    return parser
+
+
+def _context(args) -> tuple[Project, Workspace, Progress]:
+    project = Project(args.project.resolve()) if args.project else Project.find()
+    ws = Workspace(args.workspace.resolve()) if args.workspace else Workspace.default()
+    return project, ws, Progress(quiet=args.quiet)
+
+
+def cmd_kernels(args) -> int:
+    project, _, _ = _context(args)
+    matrix = project.matrix()
+    print(f"{'kernel':<10} {'version':<10} {'offline':<8} {'ci':<4} source")
+    for k in matrix.kernels.values():
+        mark = "*" if k.name == matrix.default else " "
+        print(f"{k.name + mark:<10} {k.version or '-':<10} "
+              f"{'no' if k.source.needs_network else 'yes':<8} {'yes' if k.ci else 'no':<4} "
+              f"{k.source.describe()}")
+    print("* = default")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .build import BuildOptions, build, summary
+
+    project, ws, progress = _context(args)
+    matrix = project.matrix()
+    kernel = matrix.get(args.kernel or matrix.default)
+    for var in args.make_vars:
+        if "=" not in var:
+            raise L2wgError(f"'{var}' is not a make variable (expected VAR=VALUE)")
+    opts = BuildOptions(jobs=args.jobs, variant=args.variant, fragments=tuple(args.fragment),
+                        llvm=args.llvm, ccache=not args.no_ccache,
+                        make_vars=tuple(args.make_vars),
+                        build_dir=args.build_dir.resolve() if args.build_dir else None,
+                        out=args.out.resolve() if args.out else None)
+    result = build(kernel, project, ws, opts, progress)
+    print(summary(result))
+    return 0
+
+
+COMMANDS = {"kernels": cmd_kernels, "build": cmd_build}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="l2wg: %(message)s")
+    try:
+        return COMMANDS[args.verb](args)
+    except L2wgError as error:
+        print(f"l2wg: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("l2wg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""The matrix: kernels.toml, parsed into typed, validated records.
+
+Every mistake in the file is reported as one line naming the entry and the
+key, e.g. ``kernels.toml: [kernels."6.8"].source: unknown key 'sha'``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import L2wgError
+
+VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?(-rc\d+)?$")
+SOURCE_KEYS = {
+    "debian": ({"package"}, {"version"}),
+    "tarball": ({"url"}, {"sha256", "checksums"}),
+    "git": ({"url", "ref"}, set()),
+    "local": ({"path"}, set()),
+}
+KERNEL_KEYS = {"version", "source", "fragments", "arch", "expect", "dkms_headers",
+               "min_version", "max_version", "ci"}
+EXPECT_KEYS = {"build", "boot", "xfail"}
+TOP_KEYS = {"default", "defaults", "kernels"}
+DEFAULT_KEYS = {"fragments", "arch"}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where a kernel tree comes from (see kernels.toml for the kinds)."""
+
+    type: str
+    package: str | None = None
+    version: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+    checksums: str | None = None
+    ref: str | None = None
+    path: Path | None = None
+
+    @property
+    def needs_network(self) -> bool:
+        """True when only the internet (not the Debian archive) can provide it."""
+        return self.type in ("tarball", "git") and not _is_loopback(self.url or "")
+
+    def describe(self) -> str:
+        if self.type == "debian":
+            return f"debian:{self.package}" + (f"={self.version}" if self.version else "")
+        if self.type == "tarball":
+            return f"tarball:{self.url}"
+        if self.type == "git":
+            return f"git:{self.url}@{self.ref}"
+        return f"local:{self.path}"
+
+
+@dataclass(frozen=True)
+class Expect:
+    build: bool = True
+    boot: bool = True
+    xfail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel line of the matrix."""
+
+    name: str
+    source: SourceSpec
+    version: str | None = None
+    fragments: tuple[str, ...] = ("base", "checks")
+    arch: str = "x86_64"
+    expect: Expect = Expect()
+    dkms_headers: tuple[str, ...] = ()
+    min_version: str | None = None
+    max_version: str | None = None
+    ci: bool = True
+
+    @property
+    def line(self) -> str:
+        """The major.minor line, e.g. '6.1' for 6.1.170: names per-version patch overrides."""
+        if self.version:
+            return ".".join(self.version.split(".")[:2]).split("-")[0]
+        return self.name
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: Path
+    default: str
+    kernels: dict[str, Kernel]
+
+    def get(self, name: str) -> Kernel:
+        try:
+            return self.kernels[name]
+        except KeyError:
+            known = ", ".join(self.kernels)
+            raise L2wgError(f"unknown kernel '{name}' (kernels.toml at {self.path} has: {known})") \
+                from None
+
+    def select(self, names: list[str] | None = None, online: bool = False) -> list[Kernel]:
+        """The named kernels, or every CI kernel whose source is reachable."""
+        if names:
+            return [self.get(n) for n in names]
+        return [k for k in self.kernels.values()
+                if k.ci and (online or not k.source.needs_network)]
+
+
+def _is_loopback(url: str) -> bool:
+    return bool(re.match(r"^(https?|git|ssh)://(127\.|localhost|\[::1\])", url)) \
+        or url.startswith("file://") or url.startswith("/")
+
+
+def _fail(path: Path, where: str, message: str) -> L2wgError:
+    return L2wgError(f"{path.name}: {where}: {message}")
+
+
+def _check_keys(path: Path, where: str, table: dict, allowed: set[str], required: set[str] = set()):
+    if not isinstance(table, dict):
+        raise _fail(path, where, f"must be a table, not {type(table).__name__}")
+    for key in table:
+        if key not in allowed:
+            raise _fail(path, where, f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+    for key in sorted(required):
+        if key not in table:
+            raise _fail(path, where, f"missing key '{key}'")
+
+
+def _parse_source(path: Path, where: str, raw: dict) -> SourceSpec:
+    if not isinstance(raw, dict) or "type" not in raw:
+        raise _fail(path, where, "missing key 'type' (debian, tarball, git or local)")
+    kind = raw["type"]
+    if kind not in SOURCE_KEYS:
+        raise _fail(path, where, f"unknown source type '{kind}' (debian, tarball, git or local)")
+    required, optional = SOURCE_KEYS[kind]
+    _check_keys(path, where, raw, {"type"} | required | optional, required)
+    for key, value in raw.items():
+        if not isinstance(value, str) or not value:
+            raise _fail(path, f"{where}.{key}", "must be a non-empty string")
+    if kind == "tarball" and not ("sha256" in raw or "checksums" in raw):
+        raise _fail(path, where, "a tarball needs 'sha256' or 'checksums' to be verified")
+    if "sha256" in raw and not re.fullmatch(r"[0-9a-f]{64}", raw["sha256"]):
+        raise _fail(path, f"{where}.sha256", "must be 64 lowercase hex digits")
+    values = dict(raw)
+    if kind == "local":
+        values["path"] = (path.parent / Path(raw["path"]).expanduser()).resolve()
+    return SourceSpec(**values)
+
+
+def _parse_expect(path: Path, where: str, raw: dict) -> Expect:
+    _check_keys(path, where, raw, EXPECT_KEYS)
+    for key in ("build", "boot"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise _fail(path, f"{where}.{key}", "must be true or false")
+    xfail = raw.get("xfail", {})
+    if not isinstance(xfail, dict) or not all(isinstance(v, str) and v for v in xfail.values()):
+        raise _fail(path, f"{where}.xfail", 'must map check names to reasons: { netns = "why" }')
+    return Expect(build=raw.get("build", True), boot=raw.get("boot", True), xfail=dict(xfail))
+
+
+def _parse_version(path: Path, where: str, value) -> str:
+    if not isinstance(value, str) or not VERSION_RE.match(value):
+        raise _fail(path, where, f"bad version {value!r} (expected like 6.12, 6.1.170 or 6.13-rc1)")
+    return value
+
+
+def _parse_kernel(path: Path, name: str, raw: dict, defaults: dict) -> Kernel:
+    where = f'[kernels."{name}"]'
+    _check_keys(path, where, raw, KERNEL_KEYS, {"source"})
+    values: dict = {"name": name}
+    values["source"] = _parse_source(path, f"{where}.source", raw["source"])
+    for key in ("version", "min_version", "max_version"):
+        if key in raw:
+            values[key] = _parse_version(path, f"{where}.{key}", raw[key])
+    fragments = raw.get("fragments", defaults.get("fragments", ["base", "checks"]))
+    if not isinstance(fragments, list) or not all(isinstance(f, str) for f in fragments):
+        raise _fail(path, f"{where}.fragments", "must be a list of fragment names")
+    values["fragments"] = tuple(fragments)
+    values["arch"] = raw.get("arch", defaults.get("arch", "x86_64"))
+    values["expect"] = _parse_expect(path, f"{where}.expect", raw.get("expect", {}))
+    headers = raw.get("dkms_headers", [])
+    if not isinstance(headers, list) or not all(isinstance(h, str) for h in headers):
+        raise _fail(path, f"{where}.dkms_headers", "must be a list of package names")
+    values["dkms_headers"] = tuple(headers)
+    if "ci" in raw:
+        if not isinstance(raw["ci"], bool):
+            raise _fail(path, f"{where}.ci", "must be true or false")
+        values["ci"] = raw["ci"]
+    return Kernel(**values)
+
+
+def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
+    """Read and validate kernels.toml; fragments must exist in *fragments_dir*."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise L2wgError(f"{path}: no such file (the kernel matrix)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise L2wgError(f"{path.name}: not valid TOML: {exc}") from None
+    _check_keys(path, "top level", data, TOP_KEYS, {"kernels"})
+    defaults = data.get("defaults", {})
+    _check_keys(path, "[defaults]", defaults, DEFAULT_KEYS)
+    kernels = {}
+    for name, raw in data["kernels"].items():
+        kernels[name] = _parse_kernel(path, name, raw, defaults)
+    if not kernels:
+        raise _fail(path, "[kernels]", "no kernel entries")
+    default = data.get("default", next(iter(kernels)))
+    if default not in kernels:
+        raise _fail(path, "default", f"'{default}' is not one of the [kernels] entries")
+    if fragments_dir is not None:
+        for kernel in kernels.values():
+            for frag in kernel.fragments:
+                if not (fragments_dir / f"{frag}.config").is_file():
+                    raise _fail(path, f'[kernels."{kernel.name}"].fragments',
+                                f"no fragment '{frag}' ({fragments_dir / (frag + '.config')})")
+    return Matrix(path=path, default=default, kernels=kernels)

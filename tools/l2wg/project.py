@@ -1,0 +1,56 @@
+"""The project checkout: where kernels.toml, patches/ and ci/ are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import L2wgError
+from .kernels import Matrix, load_matrix
+from .series import Series, load_series
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> "Project":
+        """The checkout containing *start* (default: cwd), else the one this package is in."""
+        candidates = [start or Path.cwd()]
+        candidates.append(Path(__file__).resolve().parents[2])
+        for base in candidates:
+            for directory in (base.resolve(), *base.resolve().parents):
+                if (directory / "kernels.toml").is_file() and (directory / "ci").is_dir():
+                    return cls(directory)
+        raise L2wgError("no l2wg checkout found (a directory with kernels.toml and ci/); "
+                        "run from the checkout or pass --project DIR")
+
+    @property
+    def kernels_toml(self) -> Path:
+        return self.root / "kernels.toml"
+
+    @property
+    def patches(self) -> Path:
+        return self.root / "patches"
+
+    @property
+    def fragments(self) -> Path:
+        return self.root / "ci" / "kconfig"
+
+    @property
+    def checks(self) -> Path:
+        return self.root / "ci" / "checks"
+
+    def matrix(self) -> Matrix:
+        return load_matrix(self.kernels_toml, self.fragments)
+
+    def series(self) -> Series:
+        return load_series(self.patches)
+
+    def fragment(self, name: str) -> Path:
+        path = self.fragments / f"{name}.config"
+        if not path.is_file():
+            known = ", ".join(sorted(p.stem for p in self.fragments.glob("*.config")))
+            raise L2wgError(f"no config fragment '{name}' in {self.fragments} (have: {known})")
+        return path

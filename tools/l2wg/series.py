@@ -1,0 +1,97 @@
+"""The patch series in ``patches/``: quilt layout, with per-line overrides.
+
+``patches/series`` lists the canonical patch files in order (one per line,
+``#`` starts a comment, quilt's ``-p1`` is accepted).  A kernel line that
+needs its own variant of a patch keeps it as ``patches/<line>/<same name>``,
+e.g. ``patches/6.1/0003-wireguard-....patch``; everywhere else the
+canonical file is used, so a reader sees every override at a glance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import store
+from .errors import L2wgError
+
+
+@dataclass(frozen=True)
+class Patch:
+    name: str
+    path: Path
+    override: bool = False
+
+    @property
+    def subject(self) -> str:
+        """The Subject: line of the patch, without the [PATCH] prefix."""
+        text = self.path.read_text(errors="replace")
+        match = re.search(r"^Subject: (.*(?:\n[ \t].*)*)", text, re.M)
+        if not match:
+            return self.name
+        subject = re.sub(r"\s*\n[ \t]+", " ", match.group(1))
+        return re.sub(r"^\[[^]]*\]\s*", "", subject)
+
+
+@dataclass(frozen=True)
+class Series:
+    dir: Path
+    names: tuple[str, ...]
+
+    def patches(self, line: str | None = None) -> list[Patch]:
+        """The patches to apply to a kernel of *line* (e.g. '6.1'), overrides resolved."""
+        result = []
+        for name in self.names:
+            override = self.dir / line / name if line else None
+            if override and override.is_file():
+                result.append(Patch(name, override, True))
+            else:
+                result.append(Patch(name, self.dir / name))
+        return result
+
+    def overrides(self) -> dict[str, list[str]]:
+        """Per kernel line, the patch names it overrides."""
+        found: dict[str, list[str]] = {}
+        for sub in sorted(p for p in self.dir.iterdir() if p.is_dir()):
+            names = [n for n in self.names if (sub / n).is_file()]
+            if names:
+                found[sub.name] = names
+        return found
+
+    def digest(self, line: str | None = None) -> str:
+        """A hash of exactly what would be applied to *line*: names and contents."""
+        parts: list[str | bytes] = []
+        for patch in self.patches(line):
+            parts += [patch.name, patch.path.read_bytes()]
+        return store.sha256_text(*parts)
+
+
+def load_series(patches_dir: Path) -> Series:
+    """Read ``patches/series``; every listed file must exist.  No series file: empty series."""
+    patches_dir = Path(patches_dir)
+    series_file = patches_dir / "series"
+    if not series_file.exists():
+        return Series(patches_dir, ())
+    names = []
+    for lineno, raw in enumerate(series_file.read_text().splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, *options = line.split()
+        if any(opt != "-p1" for opt in options):
+            raise L2wgError(f"{series_file}:{lineno}: unsupported option(s) {' '.join(options)} "
+                            "(only -p1 is supported)")
+        if not (patches_dir / name).is_file():
+            raise L2wgError(f"{series_file}:{lineno}: patch file {name} does not exist")
+        if name in names:
+            raise L2wgError(f"{series_file}:{lineno}: {name} is listed twice")
+        names.append(name)
+    return Series(patches_dir, tuple(names))
+
+
+def write_series(patches_dir: Path, names: list[str], header: str = "") -> None:
+    """Write ``patches/series`` listing *names* (atomically)."""
+    series_file = patches_dir / "series"
+    with store.staging_file(series_file) as tmp:
+        tmp.write_text(header + "".join(f"{n}\n" for n in names))

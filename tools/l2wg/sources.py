@@ -1,0 +1,245 @@
+"""Get a kernel's source into the cache, verified: the first pipeline stage.
+
+Four kinds (see kernels.toml): a Debian ``linux-source-X`` package (fetched
+with ``apt-get download`` and checked against the archive's SHA256), a
+kernel.org tarball (streamed with requests, checked against a pinned sha256
+or the published checksum list), a git URL and ref (shallow clone with
+gitpython), or a local directory.
+
+The cache is atomic: a download goes to a temporary name, is verified and
+only then renamed.  A cached file is verified again before each use; a
+corrupt or partial one is fetched again, never used.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from . import store
+from .errors import L2wgError
+from .kernels import Kernel, SourceSpec
+from .progress import Progress
+from .runner import run
+from .workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Source:
+    """A verified source in the cache: an archive to extract, a git repository or a directory."""
+
+    kernel: str
+    spec: SourceSpec
+    kind: str          # "archive", "git" or "dir"
+    path: Path
+    ident: str         # changes whenever the content may have changed
+    detail: str = ""   # e.g. the Debian package version or the git commit
+
+
+def fetch(kernel: Kernel, ws: Workspace, progress: Progress) -> Source:
+    """Make *kernel*'s source available locally and verified; return where it is."""
+    spec = kernel.source
+    log = ws.logs / f"source-{kernel.name}.log"
+    if spec.type == "debian":
+        return _fetch_debian(kernel.name, spec, ws, progress, log)
+    if spec.type == "tarball":
+        return _fetch_tarball(kernel.name, spec, ws, progress, log)
+    if spec.type == "git":
+        return _fetch_git(kernel.name, spec, ws, progress, log)
+    return _local(kernel.name, spec)
+
+
+# Debian linux-source packages -------------------------------------------
+
+@dataclass(frozen=True)
+class DebianPackage:
+    name: str
+    version: str
+    sha256: str
+    size: int
+
+
+def debian_candidate(package: str, log: Path) -> str:
+    """The version apt would install of *package*."""
+    out = run(["apt-cache", "policy", package], log_path=log, what="apt-cache policy").output
+    match = re.search(r"Candidate:\s*(\S+)", out)
+    if not match or match.group(1) == "(none)":
+        raise L2wgError(f"Debian package {package} is not known to apt "
+                        "(is the archive reachable? try: apt-get update)", log)
+    return match.group(1)
+
+
+def debian_package(package: str, version: str | None, log: Path) -> DebianPackage:
+    """What the archive says about *package*=*version*: its SHA256 and size."""
+    version = version or debian_candidate(package, log)
+    done = run(["apt-cache", "show", f"{package}={version}"], log_path=log, check=False,
+               what="apt-cache show")
+    fields = dict(re.findall(r"^(SHA256|Size): (\S+)$", done.output, re.M))
+    if done.returncode != 0 or "SHA256" not in fields:
+        raise L2wgError(f"the Debian archive has no {package}={version} "
+                        f"(see: apt-cache madison {package})", log)
+    return DebianPackage(package, version, fields["SHA256"], int(fields.get("Size", 0)))
+
+
+def _fetch_debian(name: str, spec: SourceSpec, ws: Workspace, progress: Progress,
+                  log: Path) -> Source:
+    pkg = debian_package(spec.package or "", spec.version, log)
+    cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.tar.xz"
+    record_path = cached.with_suffix(".json")
+    ident = f"debian:{pkg.name}={pkg.version}:{pkg.sha256}"
+    if _verified(cached, record_path, ident, progress):
+        return Source(name, spec, "archive", cached, ident, pkg.version)
+    progress.step(f"{name}: downloading {pkg.name}={pkg.version} "
+                  f"({pkg.size >> 20} MiB) from the Debian archive")
+    with store.staging_dir(ws.sources / "debian" / f"download-{pkg.name}") as tmp:
+        run(["apt-get", "download", f"{pkg.name}={pkg.version}"], cwd=tmp, log_path=log,
+            what=f"apt-get download {pkg.name}={pkg.version}")
+        debs = list(tmp.glob("*.deb"))
+        if len(debs) != 1 or store.sha256_file(debs[0]) != pkg.sha256:
+            raise L2wgError(f"{pkg.name}={pkg.version}: the downloaded package does not match "
+                            "the archive's SHA256", log)
+        run(["dpkg-deb", "-x", debs[0], tmp / "x"], log_path=log, what="dpkg-deb -x")
+        tarballs = sorted((tmp / "x" / "usr" / "src").glob("linux-source-*.tar.*"))
+        if not tarballs:
+            raise L2wgError(f"{pkg.name}={pkg.version}: no linux-source tarball in the package", log)
+        with store.staging_file(cached) as part:
+            shutil.move(tarballs[0], part)
+        store.write_json(record_path, {"ident": ident, "sha256": store.sha256_file(cached)})
+    return Source(name, spec, "archive", cached, ident, pkg.version)
+
+
+def _verified(cached: Path, record_path: Path, ident: str, progress: Progress) -> bool:
+    """True when *cached* exists, belongs to *ident* and still has its recorded sha256."""
+    record = store.read_json(record_path)
+    if not cached.exists() or not record or record.get("ident") != ident:
+        return False
+    if store.sha256_file(cached) == record.get("sha256"):
+        return True
+    progress.step(f"{cached.name}: cached copy is corrupt (sha256 mismatch); fetching it again")
+    cached.unlink()
+    record_path.unlink(missing_ok=True)
+    return False
+
+
+# kernel.org tarballs ------------------------------------------------------
+
+def _fetch_tarball(name: str, spec: SourceSpec, ws: Workspace, progress: Progress,
+                   log: Path) -> Source:
+    url = spec.url or ""
+    filename = url.rstrip("/").rsplit("/", 1)[-1]
+    cached = ws.sources / "tarballs" / filename
+    record_path = cached.with_name(cached.name + ".json")
+    record = store.read_json(record_path) or {}
+    expected = spec.sha256 or record.get("sha256")
+    if cached.exists() and expected and store.sha256_file(cached) == expected:
+        return Source(name, spec, "archive", cached, f"tarball:{url}:{expected}", expected[:12])
+    if spec.checksums and not spec.sha256:
+        expected = published_sha256(spec.checksums, filename, log)
+    progress.step(f"{name}: downloading {url}")
+    with store.staging_file(cached) as part:
+        actual = download(url, part, progress, log)
+        if actual != expected:
+            raise L2wgError(f"{url}: sha256 mismatch: got {actual}, expected {expected}", log)
+    store.write_json(record_path, {"url": url, "sha256": actual})
+    return Source(name, spec, "archive", cached, f"tarball:{url}:{actual}", actual[:12])
+
+
+def published_sha256(checksums_url: str, filename: str, log: Path) -> str:
+    """The sha256 that a published checksum list (sha256sums.asc) gives for *filename*."""
+    text = _get(checksums_url, log).text
+    for digest, name in re.findall(r"^([0-9a-f]{64})\s+\*?(\S+)\s*$", text, re.M):
+        if name == filename:
+            return digest
+    raise L2wgError(f"{checksums_url} lists no sha256 for {filename}", log)
+
+
+def _get(url: str, log: Path, stream: bool = False) -> requests.Response:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:
+        f.write(f"GET {url}\n")
+    try:
+        response = requests.get(url, stream=stream, timeout=30)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise L2wgError(f"cannot fetch {url}: {exc}", log) from None
+    return response
+
+
+def download(url: str, dest: Path, progress: Progress, log: Path) -> str:
+    """Stream *url* into *dest*; return the sha256 of what arrived."""
+    import hashlib
+
+    response = _get(url, log, stream=True)
+    total = int(response.headers.get("Content-Length") or 0) or None
+    digest = hashlib.sha256()
+    done = 0
+    try:
+        with open(dest, "wb") as f:
+            for block in response.iter_content(1 << 20):
+                f.write(block)
+                digest.update(block)
+                done += len(block)
+                progress.bytes(dest.name.lstrip(".").split(".part")[0], done, total)
+    except requests.RequestException as exc:
+        raise L2wgError(f"download of {url} broke off after {done} bytes: {exc}", log) from None
+    progress.done()
+    if total is not None and done != total:
+        raise L2wgError(f"download of {url} is truncated ({done} of {total} bytes)", log)
+    return digest.hexdigest()
+
+
+# git ---------------------------------------------------------------------
+
+def _fetch_git(name: str, spec: SourceSpec, ws: Workspace, progress: Progress,
+               log: Path) -> Source:
+    import git
+
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{spec.url}@{spec.ref}").strip("_")[-120:]
+    mirror = ws.sources / "git" / slug
+    if mirror.exists():
+        repo = git.Repo(mirror)
+        try:
+            _log_line(log, f"git fetch --depth 1 origin {spec.ref} (in {mirror})")
+            repo.git.fetch("--depth", "1", "origin", spec.ref)
+            repo.git.checkout("-q", "--detach", "FETCH_HEAD")
+        except git.GitCommandError as exc:
+            progress.step(f"{name}: cannot update {spec.url} ({exc.stderr.strip()[:120]}); "
+                          "using the cached clone")
+    else:
+        progress.step(f"{name}: cloning {spec.url} at {spec.ref} (shallow)")
+        with store.staging_dir(mirror) as tmp:
+            _log_line(log, f"git clone --depth 1 --branch {spec.ref} {spec.url} {tmp}")
+            try:
+                git.Repo.clone_from(spec.url, tmp, depth=1, branch=spec.ref)
+            except git.GitCommandError as exc:
+                raise L2wgError(f"cannot clone {spec.url} at {spec.ref}: "
+                                f"{exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}",
+                                log) from None
+        repo = git.Repo(mirror)
+    commit = repo.head.commit.hexsha
+    return Source(name, spec, "git", mirror, f"git:{spec.url}@{commit}", commit)
+
+
+def _log_line(log: Path, line: str) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:
+        f.write(f"$ {line}\n")
+
+
+# local directories -------------------------------------------------------
+
+def _local(name: str, spec: SourceSpec) -> Source:
+    path = Path(spec.path or "")
+    if not (path / "Makefile").is_file() or not (path / "Kconfig").is_file():
+        raise L2wgError(f"kernel {name}: {path} is not a kernel source tree (no Makefile/Kconfig)")
+    if (path / ".git").exists():
+        import git
+
+        commit = git.Repo(path).head.commit.hexsha
+        return Source(name, spec, "git", path, f"git:{path}@{commit}", commit)
+    stamp = max((p.stat().st_mtime_ns for p in (path / "Makefile", path / "Kconfig")), default=0)
+    return Source(name, spec, "dir", path, f"dir:{path}:{stamp}", str(path))

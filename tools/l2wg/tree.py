@@ -1,0 +1,180 @@
+"""Kernel work trees: a git repository per kernel, pristine commit + the series.
+
+The first commit of each tree is the unmodified upstream source, tagged
+``l2wg/pristine``.  The series is applied on the branch ``l2wg`` with
+``git am -3``, one commit per patch, committer date = author date so the
+same series on the same source always gives the same commits.
+
+A tree whose source has not changed is reused; a tree with uncommitted
+changes is never touched (the user may be working in it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import store
+from .errors import L2wgError
+from .kernels import Kernel
+from .progress import Progress
+from .runner import run
+from .series import Patch
+from .sources import Source
+from .workspace import Workspace
+
+PRISTINE_TAG = "l2wg/pristine"
+BRANCH = "l2wg"
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "l2wg", "GIT_AUTHOR_EMAIL": "l2wg@l2wg.invalid",
+    "GIT_COMMITTER_NAME": "l2wg", "GIT_COMMITTER_EMAIL": "l2wg@l2wg.invalid",
+    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
+}
+
+
+@dataclass
+class Tree:
+    """A kernel work tree and what it holds."""
+
+    kernel: str
+    path: Path
+    pristine: str
+    version: str
+    source_ident: str
+    series_digest: str | None = None
+    head: str | None = None
+    commits: dict[str, str] = field(default_factory=dict)   # patch name -> commit
+
+    @property
+    def record_path(self) -> Path:
+        return record_path(self.path)
+
+    def save(self) -> None:
+        data = dict(self.__dict__)
+        data["path"] = str(self.path)
+        store.write_json(self.record_path, data)
+
+
+def record_path(path: Path) -> Path:
+    return path / ".git" / "l2wg-tree.json"
+
+
+def load(path: Path) -> Tree | None:
+    data = store.read_json(record_path(path))
+    if not data:
+        return None
+    data["path"] = Path(data["path"])
+    return Tree(**data)
+
+
+def git(tree: Path, *args: str, log: Path | None = None, check: bool = True,
+        what: str | None = None) -> str:
+    """Run git in *tree*; return its output."""
+    return run(["git", "-C", tree, *args], log_path=log, check=check,
+               what=what or f"git {args[0]}", env=IDENTITY).output
+
+
+def makefile_version(tree: Path) -> str:
+    """VERSION.PATCHLEVEL.SUBLEVEL(EXTRAVERSION) from the top Makefile."""
+    text = (tree / "Makefile").read_text(errors="replace")[:2000]
+    fields = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(\S*)", text, re.M))
+    version = f"{fields.get('VERSION', '?')}.{fields.get('PATCHLEVEL', '?')}"
+    if fields.get("SUBLEVEL", "0") != "0":
+        version += f".{fields['SUBLEVEL']}"
+    return version + fields.get("EXTRAVERSION", "")
+
+
+def version_matches(declared: str, actual: str) -> bool:
+    """'6.12' accepts 6.12.117 but not 6.1.x; '6.1.170' accepts only 6.1.170."""
+    want = declared.split("-")[0].split(".")
+    have = actual.split("-")[0].split(".")
+    return have[:len(want)] == want
+
+
+def ensure_pristine(kernel: Kernel, source: Source, ws: Workspace, progress: Progress) -> Tree:
+    """The kernel's work tree with its pristine commit for *source*, imported if needed."""
+    path = ws.tree(kernel.name)
+    log = ws.logs / f"tree-{kernel.name}.log"
+    current = load(path)
+    if current and current.source_ident == source.ident:
+        return current
+    if current:
+        refuse_if_dirty(path, log)
+    progress.step(f"{kernel.name}: importing {source.spec.describe()} into a git tree "
+                  f"(about a minute)")
+    with store.staging_dir(path) as tmp:
+        _import(source, tmp, log, progress)
+        version = makefile_version(tmp)
+        if kernel.version and not version_matches(kernel.version, version):
+            raise L2wgError(f"kernel {kernel.name}: the source is version {version}, "
+                            f"but kernels.toml declares {kernel.version}", log)
+        pristine = git(tmp, "rev-parse", "HEAD", log=log).strip()
+        git(tmp, "tag", "-f", PRISTINE_TAG, pristine, log=log)
+        tree = Tree(kernel.name, path, pristine, version, source.ident)
+        store.write_json(record_path(tmp), {**tree.__dict__, "path": str(path)})
+    return tree
+
+
+def _import(source: Source, dest: Path, log: Path, progress: Progress) -> None:
+    if source.kind == "git":
+        run(["git", "clone", "--quiet", "--no-checkout", source.path, dest], log_path=log,
+            what="git clone")
+        git(dest, "checkout", "-q", "-B", BRANCH, source.detail, log=log)
+        return
+    if source.kind == "archive":
+        progress.update("extracting", force=True)
+        run(["tar", "-xf", source.path, "-C", dest, "--strip-components=1"], log_path=log,
+            what=f"tar -xf {source.path.name}")
+    else:
+        shutil.copytree(source.path, dest, dirs_exist_ok=True, symlinks=True,
+                        ignore=shutil.ignore_patterns(".git"))
+    progress.update("committing the pristine tree", force=True)
+    git(dest, "init", "-q", "-b", BRANCH, log=log)
+    # -f: Debian's tree ignores everything at top level ("/*") in .gitignore.
+    git(dest, "add", "-A", "-f", log=log)
+    git(dest, "commit", "-q", "--no-verify", "-m", f"Import {source.spec.describe()}",
+        "-m", f"Pristine source, unmodified.\n\nl2wg-source: {source.ident}", log=log)
+
+
+def refuse_if_dirty(path: Path, log: Path) -> None:
+    """Raise when the tree has uncommitted changes to tracked files or a git op in progress."""
+    if (path / ".git" / "rebase-apply").exists():
+        raise L2wgError(f"{path}: a 'git am' is in progress (a rebase waiting for --continue "
+                        "or --abort); refusing to touch the tree", log)
+    dirty = git(path, "status", "--porcelain", "--untracked-files=no", log=log).strip()
+    if dirty:
+        first = dirty.splitlines()[0]
+        raise L2wgError(f"{path} has uncommitted changes ({first} ...); commit or discard them "
+                        "first, l2wg will not overwrite them", log)
+
+
+def apply_series(tree: Tree, patches: list[Patch], digest: str, log: Path,
+                 progress: Progress) -> Tree:
+    """Put the tree at pristine + *patches* (one commit each), unless it already is.
+
+    On a patch that does not apply, the tree goes back to where it was and
+    the error names the patch.
+    """
+    head = git(tree.path, "rev-parse", "HEAD", log=log).strip()
+    if tree.series_digest == digest and tree.head == head:
+        return tree
+    refuse_if_dirty(tree.path, log)
+    progress.step(f"{tree.kernel}: applying {len(patches)} patch(es) with git am -3")
+    git(tree.path, "checkout", "-q", "-B", BRANCH, PRISTINE_TAG, log=log)
+    commits = {}
+    for patch in patches:
+        done = run(["git", "-C", tree.path, "am", "-3", "--committer-date-is-author-date",
+                    "--no-gpg-sign", patch.path], log_path=log, check=False, env=IDENTITY)
+        if done.returncode != 0:
+            run(["git", "-C", tree.path, "am", "--abort"], log_path=log, check=False)
+            git(tree.path, "checkout", "-q", "-B", BRANCH, head, log=log)
+            raise L2wgError(f"{tree.kernel}: patch {patch.name} does not apply to "
+                            f"{tree.version} ({patch.path})", log)
+        commits[patch.name] = git(tree.path, "rev-parse", "HEAD", log=log).strip()
+    tree.series_digest = digest
+    tree.head = git(tree.path, "rev-parse", "HEAD", log=log).strip()
+    tree.commits = commits
+    tree.save()
+    return tree
