@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the workspace's out/KERNEL)")
     _add_build_options(p)
     _add_common(p)
+
+    p = sub.add_parser("bench", help="measure the pipeline's own speed (prints medians)",
+                       description="Benchmarks: figures printed, never asserted.  'build': cold "
+                                   "build with the source cached and ccache off, then a rebuild "
+                                   "after touching one file in drivers/net/wireguard.")
+    p.add_argument("what", choices=["build"], help="which benchmark")
+    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per figure (default: 3)")
+    _add_build_options(p)
+    _add_common(p)
     return parser
 
 
@@ -98,25 +108,43 @@ def cmd_kernels(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import BuildOptions, build, summary
+    from .build import build, summary
 
     project, ws, progress = _context(args)
     matrix = project.matrix()
     kernel = matrix.get(args.kernel or matrix.default)
-    for var in args.make_vars:
-        if "=" not in var:
-            raise L2wgError(f"'{var}' is not a make variable (expected VAR=VALUE)")
-    opts = BuildOptions(jobs=args.jobs, variant=args.variant, fragments=tuple(args.fragment),
-                        llvm=args.llvm, ccache=not args.no_ccache,
-                        make_vars=tuple(args.make_vars),
-                        build_dir=args.build_dir.resolve() if args.build_dir else None,
-                        out=args.out.resolve() if args.out else None)
-    result = build(kernel, project, ws, opts, progress)
+    result = build(kernel, project, ws, build_options(args), progress)
     print(summary(result))
     return 0
 
 
-COMMANDS = {"kernels": cmd_kernels, "build": cmd_build}
+def build_options(args) -> "BuildOptions":
+    from .build import BuildOptions
+
+    for var in args.make_vars:
+        if "=" not in var:
+            raise L2wgError(f"'{var}' is not a make variable (expected VAR=VALUE)")
+    return BuildOptions(jobs=args.jobs, variant=args.variant, fragments=tuple(args.fragment),
+                        llvm=args.llvm, ccache=not args.no_ccache,
+                        make_vars=tuple(args.make_vars),
+                        build_dir=args.build_dir.resolve() if args.build_dir else None,
+                        out=getattr(args, "out", None) and args.out.resolve())
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench_build
+
+    project, ws, progress = _context(args)
+    matrix = project.matrix()
+    kernel = matrix.get(args.kernel or matrix.default)
+    figures = bench_build(kernel, project, ws, args.rounds, progress, build_options(args))
+    print(f"build benchmark, kernel {kernel.name}, {os.cpu_count()} CPUs, -j{args.jobs}:")
+    for figure in figures:
+        print("  " + figure.line())
+    return 0
+
+
+COMMANDS = {"kernels": cmd_kernels, "build": cmd_build, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

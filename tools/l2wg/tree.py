@@ -121,6 +121,7 @@ def _import(source: Source, dest: Path, log: Path, progress: Progress) -> None:
     if source.kind == "git":
         run(["git", "clone", "--quiet", "--no-checkout", source.path, dest], log_path=log,
             what="git clone")
+        git(dest, "config", "gc.auto", "0", log=log)
         git(dest, "checkout", "-q", "-B", BRANCH, source.detail, log=log)
         return
     if source.kind == "archive":
@@ -132,6 +133,8 @@ def _import(source: Source, dest: Path, log: Path, progress: Progress) -> None:
                         ignore=shutil.ignore_patterns(".git"))
     progress.update("committing the pristine tree", force=True)
     git(dest, "init", "-q", "-b", BRANCH, log=log)
+    # No background repacking of a 1.7 GB tree in the middle of a build.
+    git(dest, "config", "gc.auto", "0", log=log)
     # -f: Debian's tree ignores everything at top level ("/*") in .gitignore.
     git(dest, "add", "-A", "-f", log=log)
     git(dest, "commit", "-q", "--no-verify", "-m", f"Import {source.spec.describe()}",

@@ -1,0 +1,80 @@
+"""Builds: warning counting (unit) and real out-of-tree builds of the Debian
+6.12 and 6.1 kernels with the series applied (integration)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from l2wg import build as builds
+from l2wg.build import BuildOptions, count_warnings
+from l2wg.errors import L2wgError
+from l2wg.kconfig import read_config
+from l2wg.progress import silent
+
+LOG = """\
+  CC      drivers/net/wireguard/device.o
+/work/t/drivers/net/wireguard/device.c:12:5: warning: no previous prototype for 'x' [-Wmissing-prototypes]
+drivers/net/wireguard/device.c:12:5: warning: no previous prototype for 'x' [-Wmissing-prototypes]
+drivers/net/wireguard/l2.c:40: warning: Function parameter or struct member 'peer' not described
+net/core/dev.c:1:1: warning: something else
+  CC      net/core/dev.o
+"""
+
+
+def test_warnings_are_counted_and_wireguard_ones_kept():
+    total, wireguard = count_warnings(LOG)
+    assert total == 4
+    assert sorted((w.file, w.line) for w in wireguard) == [
+        ("/work/t/drivers/net/wireguard/device.c", 12),
+        ("drivers/net/wireguard/device.c", 12),
+        ("drivers/net/wireguard/l2.c", 40)]
+
+
+def test_make_command_follows_kbuild_conventions(project, ws, tmp_path):
+    kernel = project.matrix().get("6.12")
+    opts = BuildOptions(jobs=7, llvm=True, make_vars=("W=1",))
+    cmd = builds.make_command(tmp_path / "src", tmp_path / "o", kernel, opts, use_ccache=True)
+    assert cmd[:3] == ["make", "-C", str(tmp_path / "src")]
+    assert {f"O={tmp_path / 'o'}", "ARCH=x86_64", "-j7", "LLVM=1", "CC=ccache clang",
+            "W=1"} <= set(cmd)
+    assert builds.build_dir_for(kernel, opts, ws).name == "6.12-x86_64-default-llvm"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["6.12", "6.1"])
+def test_real_build_leaves_artifacts_and_metadata(project, real_ws, name):
+    kernel = project.matrix().get(name)
+    series = project.series()
+    result = builds.build(kernel, project, real_ws, BuildOptions(), silent())
+    out = real_ws.artifacts(name)
+    for artifact in ("bzImage", "config", "build.log", "metadata.json"):
+        assert (out / artifact).is_file(), artifact
+    meta = builds.load_result(out)
+    assert meta["kernel"] == name and meta["version"].startswith(kernel.version)
+    assert meta["series"] == list(series.names)
+    assert meta["series_digest"] == series.digest(kernel.line)
+    assert meta["wireguard_warnings"] == []
+    assert set(meta["durations"]) == {"source", "tree", "series", "config", "build"}
+    assert meta["reproduce"][-1].endswith("bzImage")
+    config = read_config(out / "config")
+    for symbol in ("64BIT", "WIREGUARD", "WIREGUARD_DEBUG", "BRIDGE", "VLAN_8021Q", "PPPOE",
+                   "VETH", "PACKET", "IPV6", "NET_NS"):
+        assert config.get(symbol) == "y", symbol
+    assert result.config_sha256 == meta["config_sha256"]
+
+
+@pytest.mark.integration
+def test_failed_build_names_its_log_and_keeps_previous_artifacts(project, real_ws, tmp_path):
+    kernel = project.matrix().get("6.12")
+    out = real_ws.artifacts("6.12")
+    if not (out / "metadata.json").exists():
+        builds.build(kernel, project, real_ws, BuildOptions(), silent())
+    before = (out / "metadata.json").read_text()
+    opts = dataclasses.replace(BuildOptions(), target="l2wg-no-such-target")
+    with pytest.raises(L2wgError, match="make l2wg-no-such-target failed") as err:
+        builds.build(kernel, project, real_ws, opts, silent())
+    assert err.value.log and err.value.log.name == "build.log"
+    assert "No rule to make target" in err.value.log.read_text()
+    assert (out / "metadata.json").read_text() == before
