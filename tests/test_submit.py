@@ -1,0 +1,397 @@
+"""l2wg submit: the messages b4 writes, the checks that guard them, v1 -> v2.
+
+The unit tests run offline on a synthetic kernel tree (tests/data/submit/tree):
+a fake drivers/net/wireguard, a small MAINTAINERS, and the real
+checkpatch.pl, get_maintainer.pl, spelling.txt and const_structs.checkpatch
+of Linux 6.12.  Its Makefile answers kbuild's targets (tinyconfig,
+olddefconfig, a directory) so the build check runs for real, in seconds.
+Git and b4 see a private identity and config (GIT_CONFIG_GLOBAL).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from l2wg import submit as sub
+from l2wg.errors import L2wgError
+from l2wg.project import Project
+from l2wg.store import sha256_text
+
+TREE = Path(__file__).parent / "data" / "submit" / "tree"
+# checkpatch.pl and get_maintainer.pl only run at the top of a kernel tree,
+# which they recognise by these directories (see top_of_kernel_tree()).
+TOP_DIRS = ("Documentation", "arch", "include", "fs", "init", "ipc", "kernel", "lib")
+CHANGE_ID = "20261122-l2wireguard-0123456789ab"
+ME = ("Test Submitter", "submitter@example.org")
+AUTHOR = ("Patch Author", "author@example.org")
+COVER = """\
+wireguard: add a layer-2 (Ethernet) mode
+
+# Comments like this one stay out of the mail.
+This series lets a WireGuard interface carry Ethernet frames.
+"""
+MAIN_C = (TREE / "drivers/net/wireguard/main.c").read_text()
+
+
+def git(repo: Path, *args: str, **kw) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, text=True,
+                          capture_output=True, **kw).stdout
+
+
+@pytest.fixture(autouse=True)
+def private_git(tmp_path, monkeypatch):
+    """A git/b4 configuration of our own: identity, no system config, own caches."""
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[user]\n\tname = {ME[0]}\n\temail = {ME[1]}\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return config
+
+
+@pytest.fixture
+def kernel_src(tmp_path) -> Path:
+    src = tmp_path / "linux"
+    shutil.copytree(TREE, src)
+    for name in TOP_DIRS:
+        (src / name).mkdir()
+        (src / name / "README").write_text(f"{name} of the synthetic tree\n")
+    return src
+
+
+@pytest.fixture
+def project(tmp_path, kernel_src) -> Project:
+    root = tmp_path / "project"
+    (root / "ci" / "kconfig").mkdir(parents=True)
+    (root / "ci" / "kconfig" / "wg.config").write_text("CONFIG_WIREGUARD=y\n")
+    (root / "kernels.toml").write_text(
+        'default = "synthetic"\n[kernels.synthetic]\nversion = "6.12"\n'
+        f'source = {{ type = "local", path = "{kernel_src}" }}\nfragments = ["wg"]\n')
+    submission = root / "patches" / "submission"
+    submission.mkdir(parents=True)
+    (submission / "cover-letter.txt").write_text(COVER)
+    (submission / "b4.json").write_text(json.dumps(
+        {"name": "l2wireguard", "change-id": CHANGE_ID, "prefixes": ["net-next"], "sent": {}}))
+    return Project(root)
+
+
+def write_series(project: Project, kernel_src: Path, commits: list[dict]) -> list[str]:
+    """git format-patch the *commits* (subject, body, files, author, signoff) into patches/."""
+    work = project.root.parent / "patch-work"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(kernel_src, work)
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "base")
+    for c in commits:
+        for name, text in c["files"].items():
+            (work / name).write_text(text)
+        author = c.get("author", AUTHOR)
+        trailers = "" if c.get("signoff") is False else \
+            f"\n\nSigned-off-by: {author[0]} <{author[1]}>" + \
+            ("" if author == ME else f"\nSigned-off-by: {ME[0]} <{ME[1]}>")
+        git(work, "add", "-A")
+        git(work, "commit", "-q", f"--author={author[0]} <{author[1]}>",
+            "-m", c["subject"], "-m", c["body"] + trailers)
+    patches = project.patches
+    for old in patches.glob("*.patch"):
+        old.unlink()
+    git(work, "format-patch", "-q", "--zero-commit", "-o", str(patches), "HEAD~%d" % len(commits))
+    names = sorted(p.name for p in patches.glob("*.patch"))
+    (patches / "series").write_text("".join(f"{n}\n" for n in names))
+    return names
+
+
+def good_series(project: Project, kernel_src: Path, mode: str = "2") -> list[str]:
+    return write_series(project, kernel_src, [
+        {"subject": "wireguard: start in layer-3 mode explicitly",
+         "body": "Give the mode an explicit initial value, so that the next patch\n"
+                 "can add a second one.",
+         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}},
+        {"subject": "wireguard: add a layer-2 mode",
+         "body": "Frames of the layer-2 mode carry a whole Ethernet header.",
+         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", f"int wg_mode = {mode};"),
+                   "drivers/net/wireguard/l2.c": "// SPDX-License-Identifier: GPL-2.0\n"
+                   "/* The layer-2 mode. */\n\nint wg_l2_enabled(void)\n{\n\treturn 1;\n}\n"}},
+    ])
+
+
+def patches_digest(project: Project) -> str:
+    files = sorted(p for p in project.patches.rglob("*") if p.is_file())
+    return sha256_text(*(str(p) for p in files), *(p.read_bytes() for p in files))
+
+
+def options(tmp_path: Path, **kw) -> sub.SubmitOptions:
+    return sub.SubmitOptions(kbuild_lock=tmp_path / "kbuild.lock", jobs=1, **kw)
+
+
+def fake_sendmail(tmp_path: Path, config: Path) -> Path:
+    """A sendmail that keeps every message in a spool directory instead of mailing it."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    script = tmp_path / "sendmail"
+    script.write_text(f'#!/bin/sh\ncat > "$(mktemp -p {spool} msg.XXXXXX)"\n')
+    script.chmod(0o755)
+    with open(config, "a") as f:
+        f.write(f"[sendemail]\n\tsmtpserver = {script}\n")
+    return spool
+
+
+# the messages ---------------------------------------------------------------------
+
+def test_v1_messages_are_numbered_addressed_signed_and_based(project, kernel_src, ws, quiet,
+                                                             tmp_path):
+    good_series(project, kernel_src)
+    before = patches_digest(project)
+
+    result = sub.submit(project, ws, options(tmp_path), quiet)
+
+    assert result.revision == 1 and result.built == 2 and not result.mailed
+    assert [m.path.name for m in result.messages] == [
+        "0000-wireguard-add-a-layer-2-ethernet-mode.eml",
+        "0001-wireguard-start-in-layer-3-mode-explicitly.eml",
+        "0002-wireguard-add-a-layer-2-mode.eml"]
+    assert [m.subject for m in result.messages] == [
+        "[PATCH net-next 0/2] wireguard: add a layer-2 (Ethernet) mode",
+        "[PATCH net-next 1/2] wireguard: start in layer-3 mode explicitly",
+        "[PATCH net-next 2/2] wireguard: add a layer-2 mode"]
+    for message in result.messages:
+        # get_maintainer.pl: the maintainers in To:, the lists in Cc:
+        assert {"Jason@zx2c4.com", "kuba@kernel.org", "davem@davemloft.net"} <= set(message.to)
+        assert {"netdev@vger.kernel.org", "wireguard@lists.zx2c4.com"} <= set(message.cc)
+        assert "torvalds@linux-foundation.org" not in message.to + message.cc
+    for message in result.messages[1:]:
+        assert f"Signed-off-by: {AUTHOR[0]} <{AUTHOR[1]}>" in message.body
+        assert f"Signed-off-by: {ME[0]} <{ME[1]}>" in message.body
+        assert f"From: {AUTHOR[0]} <{AUTHOR[1]}>" in message.body   # b4 keeps the author
+    cover = result.messages[0].body
+    pristine = git(ws.tree("synthetic"), "rev-parse", "l2wg/pristine").strip()
+    assert result.base_commit == pristine
+    assert f"base-commit: {pristine}\n" in cover
+    assert f"change-id: {CHANGE_ID}\n" in cover
+    assert "This series lets a WireGuard interface carry Ethernet frames." in cover
+    assert "Comments like this" not in cover
+    assert "Patch Author (2):" in cover and "Range-diff" not in cover
+    assert result.out == ws.out / "submit" / "synthetic-v1" and result.out.is_dir()
+    assert patches_digest(project) == before
+    assert "submit" in sub.summary(result) or "v1" in sub.summary(result)
+
+
+def test_messages_are_reproducible_but_for_date_and_message_id(project, kernel_src, ws, quiet,
+                                                               tmp_path):
+    good_series(project, kernel_src)
+
+    def strip(path: Path) -> str:
+        return "\n".join(ln for ln in path.read_text().splitlines()
+                         if not ln.startswith(("Date:", "Message-Id:", "In-Reply-To:",
+                                               "References:", "X-B4-Tracking:", " ")))
+
+    first = sub.submit(project, ws, options(tmp_path, build_check=False, out=tmp_path / "a"), quiet)
+    second = sub.submit(project, ws, options(tmp_path, build_check=False, out=tmp_path / "b"),
+                        quiet)
+    assert [strip(m.path) for m in first.messages] == [strip(m.path) for m in second.messages]
+
+
+def test_v2_after_a_send_has_the_version_a_changelog_and_a_range_diff(
+        project, kernel_src, ws, quiet, tmp_path, private_git):
+    good_series(project, kernel_src)
+    spool = fake_sendmail(tmp_path, private_git)
+
+    v1 = sub.submit(project, ws, options(tmp_path, send=True, yes=True), quiet)
+
+    assert v1.mailed == "send" and len(list(spool.iterdir())) == 3
+    record = json.loads((project.patches / "submission" / "b4.json").read_text())
+    sent = record["sent"]["v1"]
+    assert sent["revision"] == 1 and sent["kernel"] == "synthetic"
+    assert sent["base_commit"] == v1.base_commit
+    assert sent["message_id"].startswith("20") and "@example.org" in sent["message_id"]
+    assert len(list((project.patches / "submission" / "v1").glob("*.patch"))) == 2
+    assert project.series().names   # load_series does not see patches/submission
+
+    # v2: the second patch changes, the cover letter says why.
+    good_series(project, kernel_src, mode="3")
+    cover = project.patches / "submission" / "cover-letter.txt"
+    with pytest.raises(L2wgError, match="no 'Changes in v2:' section"):
+        sub.submit(project, ws, options(tmp_path, build_check=False), quiet)
+    cover.write_text(COVER + "\nChanges in v2:\n- Start the layer-2 mode as mode 3.\n")
+
+    v2 = sub.submit(project, ws, options(tmp_path), quiet)
+
+    assert v2.revision == 2 and v2.range_diff
+    assert [m.subject for m in v2.messages] == [
+        "[PATCH net-next v2 0/2] wireguard: add a layer-2 (Ethernet) mode",
+        "[PATCH net-next v2 1/2] wireguard: start in layer-3 mode explicitly",
+        "[PATCH net-next v2 2/2] wireguard: add a layer-2 mode"]
+    body = v2.messages[0].body
+    assert "Changes in v2:\n- Start the layer-2 mode as mode 3.\n" \
+           f"- Link to v1: https://lore.kernel.org/r/{sent['message_id']}" in body
+    assert "Range-diff versus v1:" in body
+    assert "1:  " in body and "= 1:  " in body          # patch 1 unchanged
+    assert "2:  " in body and "! 2:  " in body          # patch 2 changed
+    assert "-+static int wg_mode = 2;" in body and "++static int wg_mode = 3;" in body
+    assert f"change-id: {CHANGE_ID}" in body
+    assert v2.out.name == "synthetic-v2"
+
+
+def test_revision_can_be_forced(project, kernel_src, ws, quiet, tmp_path):
+    good_series(project, kernel_src)
+    (project.patches / "submission" / "cover-letter.txt").write_text(
+        COVER + "\nChanges in v3:\n- Rebased.\n\nChanges in v2:\n- Split.\n")
+
+    result = sub.submit(project, ws, options(tmp_path, revision=3, build_check=False), quiet)
+
+    assert result.messages[2].subject.startswith("[PATCH net-next v3 2/2] ")
+    assert not result.range_diff    # v2 was never recorded
+
+
+# refusals: one line, non-zero, nothing in patches/ changes ---------------------------
+
+def refused(project, ws, quiet, tmp_path, match: str, **kw) -> L2wgError:
+    before = patches_digest(project)
+    with pytest.raises(L2wgError, match=match) as info:
+        sub.submit(project, ws, options(tmp_path, **kw), quiet)
+    assert patches_digest(project) == before
+    assert "\n" not in str(info.value)
+    assert not (ws.out / "submit" / "synthetic-v1").exists()
+    return info.value
+
+
+def test_refuses_a_checkpatch_warning(project, kernel_src, ws, quiet, tmp_path):
+    write_series(project, kernel_src, [
+        {"subject": "wireguard: recieve frames in layer-2 mode",
+         "body": "Let the device recieve whole frames.",
+         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}}])
+
+    error = refused(project, ws, quiet, tmp_path, r"checkpatch\.pl --strict: .* in "
+                    r"0001-wireguard-recieve-frames-in-layer-2-mode\.eml, first: .*WARNING: "
+                    r"'recieve' may be misspelled")
+    assert error.log and error.log.is_file()
+
+
+def test_refuses_a_checkpatch_error(project, kernel_src, ws, quiet, tmp_path):
+    write_series(project, kernel_src, [
+        {"subject": "wireguard: start in layer-2 mode",
+         "body": "Default to the layer-2 mode.",
+         "files": {"drivers/net/wireguard/main.c":
+                   MAIN_C.replace("static int wg_mode;", "static int wg_mode = 1; ")}}])
+
+    refused(project, ws, quiet, tmp_path, r"ERROR: trailing whitespace")
+
+
+def test_refuses_a_patch_that_does_not_build(project, kernel_src, ws, quiet, tmp_path):
+    write_series(project, kernel_src, [
+        {"subject": "wireguard: start in layer-3 mode explicitly",
+         "body": "Give the mode an explicit initial value.",
+         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}},
+        {"subject": "wireguard: report the layer-2 mode",
+         "body": "Use the layer-2 state in wg_init().",
+         "files": {"drivers/net/wireguard/main.c":
+                   MAIN_C.replace("return wg_mode;", "return wg_mode + wg_l2_state;")}}])
+
+    error = refused(project, ws, quiet, tmp_path,
+                    r"^patch 2/2 \(wireguard: report the layer-2 mode\) does not build: "
+                    r"make drivers/net/wireguard/ failed: .*wg_l2_state")
+    assert "wg_l2_state" in error.log.read_text()
+
+
+def test_refuses_without_git_identity(project, kernel_src, ws, quiet, tmp_path, private_git):
+    good_series(project, kernel_src)
+    private_git.write_text("")
+
+    refused(project, ws, quiet, tmp_path, r"no git identity: user\.name is not set")
+
+
+def test_refuses_a_patch_without_signed_off_by(project, kernel_src, ws, quiet, tmp_path):
+    write_series(project, kernel_src, [
+        {"subject": "wireguard: start in layer-2 mode", "body": "Default to layer 2.",
+         "signoff": False,
+         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}}])
+
+    refused(project, ws, quiet, tmp_path, r"0001-.*\.eml: no Signed-off-by: \(patch 1/1\)")
+
+
+def test_signoff_adds_the_senders_signed_off_by(project, kernel_src, ws, quiet, tmp_path):
+    write_series(project, kernel_src, [
+        {"subject": "wireguard: start in layer-2 mode", "body": "Default to layer 2.",
+         "author": ME, "signoff": False,
+         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}}])
+
+    result = sub.submit(project, ws, options(tmp_path, signoff=True, build_check=False), quiet)
+
+    # One patch: one mail, no counter, the cover letter below its '---'.
+    [message] = result.messages
+    assert message.subject == "[PATCH net-next] wireguard: start in layer-2 mode"
+    assert f"Signed-off-by: {ME[0]} <{ME[1]}>" in message.body
+    assert "---\nThis series lets a WireGuard interface carry Ethernet frames." in message.body
+    assert f"base-commit: {result.base_commit}" in message.body
+
+
+def test_refuses_without_maintainers(project, kernel_src, ws, quiet, tmp_path):
+    good_series(project, kernel_src)
+    (kernel_src / "MAINTAINERS").unlink()
+
+    refused(project, ws, quiet, tmp_path, r"the kernel tree has no MAINTAINERS")
+
+
+def test_refuses_without_get_maintainer(project, kernel_src, ws, quiet, tmp_path):
+    good_series(project, kernel_src)
+    (kernel_src / "scripts" / "get_maintainer.pl").unlink()
+
+    refused(project, ws, quiet, tmp_path, r"no scripts/get_maintainer\.pl")
+
+
+def test_refuses_an_unedited_cover_letter(project, kernel_src, ws, quiet, tmp_path):
+    good_series(project, kernel_src)
+    (project.patches / "submission" / "cover-letter.txt").write_text("EDITME: title\n\nbody\n")
+
+    refused(project, ws, quiet, tmp_path, r"cover-letter\.txt: .*no EDITME")
+
+
+def test_refuses_an_empty_series(project, kernel_src, ws, quiet, tmp_path):
+    refused(project, ws, quiet, tmp_path, r"lists no patches")
+
+
+def test_refuses_to_mail_without_a_transport(project, kernel_src, ws, quiet, tmp_path):
+    good_series(project, kernel_src)
+
+    with pytest.raises(L2wgError, match="no mail transport"):
+        sub.submit(project, ws, options(tmp_path, reflect=True, build_check=False), quiet)
+    assert not (project.patches / "submission" / "v1").exists()
+
+
+# small pieces ---------------------------------------------------------------------------
+
+def test_default_base_is_the_newest_offline_line(project):
+    real = Project(Path(__file__).resolve().parents[1])
+    assert sub.default_base(real.matrix()) == "6.12"
+
+
+def test_link_to_the_previous_revision_goes_into_its_changelog():
+    record = sub.Record("l2wireguard", CHANGE_ID, ["net-next"], {
+        1: sub.SentRevision(1, "6.12", "abc", "20261122-l2wireguard-v1-0-1@example.org", "now")})
+    text = "Title\n\nBody.\n\nChanges in v2:\n- Fixed.\n\nThe end.\n"
+
+    cover = sub.cover_letter(text, record, 2, Path("cover-letter.txt"))
+
+    assert "- Fixed.\n- Link to v1: https://lore.kernel.org/r/20261122-l2wireguard-v1-0-1@" \
+           "example.org\n\nThe end." in cover
+
+
+def test_options_from_the_command_line():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    sub.add_arguments(parser)
+    opts = sub.options_from_args(parser.parse_args(["--base", "6.1", "-r", "2", "--reflect"]))
+    assert (opts.base, opts.revision, opts.reflect, opts.send, opts.build_check) == \
+        ("6.1", 2, True, False, True)
+    with pytest.raises(L2wgError, match="--send needs the build check"):
+        sub.options_from_args(parser.parse_args(["--send", "--skip-build-check"]))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--send", "--reflect"])

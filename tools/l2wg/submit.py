@@ -1,0 +1,711 @@
+"""Mailing-list submission of the series with b4: checked, reproducible, safe by default.
+
+``submit()`` turns ``patches/series`` into the messages of one revision
+(``[PATCH net-next vN k/n]``) and, only when asked, mails them::
+
+    kernels.toml base -> work tree (pristine) -> submission clone (git clone --shared)
+    -> b4 prep branch: cover commit (text, change-id and revision from the
+       repository) + one commit per patch -> b4 prep --auto-to-cc (get_maintainer.pl)
+    -> b4 send -o (the messages, for review) -> checks -> [b4 send --reflect | b4 send]
+
+What the repository keeps, in ``patches/submission/`` (``load_series``
+ignores it: it holds no file named like a patch of the series):
+
+    cover-letter.txt   subject line, blank line, body, then the per-version
+                       changelog ("Changes in v2: ..."); "#" lines are comments
+    b4.json            the series name, b4 change-id, subject prefixes, and
+                       one record per revision that was really sent
+    vN/                the patches exactly as revision N was sent, so that
+                       revision N+1 carries a range-diff against it
+
+Nothing can be mailed unless every patch is checkpatch.pl --strict clean
+(no ERROR, no WARNING), builds on its own (an incremental make after each
+commit), carries a Signed-off-by, has the expected subject prefix, the
+recipients come from the tree's get_maintainer.pl, and the cover letter
+records the base-commit.  Everything but the real send works offline.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import fcntl
+import json
+import os
+import re
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import build as builds
+from . import kconfig, sources, store, tree as trees
+from .errors import L2wgError
+from .kernels import Kernel, Matrix
+from .progress import Progress
+from .project import Project
+from .runner import Completed, run
+from .series import Patch
+from .workspace import Workspace
+
+SUBMISSION_DIR = "submission"
+COVER_LETTER = "cover-letter.txt"
+RECORD = "b4.json"
+DEFAULT_NAME = "l2wireguard"
+DEFAULT_PREFIXES = ("net-next",)
+BASE_BRANCH = "l2wg-submit-base"
+KBUILD_LOCK = Path("/tmp/l2wg-kbuild.lock")
+BUILD_TARGET = "drivers/net/wireguard/"
+LORE_LINK = "https://lore.kernel.org/r/{}"
+# b4 keeps its tracking data below this line of the cover commit (b4.ez.MAGIC_MARKER).
+B4_MAGIC = "--- b4-submit-tracking ---"
+# b4's default cover template with the range-diff against the previous revision added.
+COVER_TEMPLATE = """\
+${cover}
+
+---
+${shortlog}
+
+${diffstat}
+${range_diff}
+---
+base-commit: ${base_commit}
+change-id: ${change_id}
+${prerequisites}
+Best regards,
+-- \n${signature}
+"""
+# checkpatch warns about every added file ("does MAINTAINERS need updating?"), even
+# under a directory MAINTAINERS already covers (drivers/net/wireguard/ is); the
+# recipients come from get_maintainer.pl either way.
+CHECKPATCH_IGNORE = ("FILE_PATH_CHANGES",)
+CHECKPATCH_LINE = re.compile(r"^(?P<where>\S*): (?P<level>ERROR|WARNING|CHECK): (?P<text>.*)$")
+
+
+# what the user asked for -------------------------------------------------
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """What ``l2wg submit`` was asked to do."""
+
+    base: str | None = None        # kernels.toml entry; default: newest offline line
+    revision: int | None = None    # force vN; default: last sent revision + 1
+    out: Path | None = None        # the messages; default: workspace out/submit/KERNEL-vN
+    reflect: bool = False          # mail the series to yourself only
+    send: bool = False             # mail it to the real recipients
+    yes: bool = False              # do not ask before mailing (b4's own prompt)
+    signoff: bool = False          # add your Signed-off-by to every patch (git am -s)
+    build_check: bool = True       # build after every patch
+    jobs: int = os.cpu_count() or 1
+    kbuild_lock: Path = KBUILD_LOCK  # taken around every make: one kernel build at a time
+
+
+# what the repository keeps -------------------------------------------------
+
+@dataclass(frozen=True)
+class SentRevision:
+    """One revision that was really mailed."""
+
+    revision: int
+    kernel: str
+    base_commit: str
+    message_id: str
+    date: str
+
+
+@dataclass
+class Record:
+    """``patches/submission/b4.json``: the series identity and its sent revisions."""
+
+    name: str
+    change_id: str
+    prefixes: list[str]
+    sent: dict[int, SentRevision] = field(default_factory=dict)
+
+    @property
+    def next_revision(self) -> int:
+        return max(self.sent, default=0) + 1
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "change-id": self.change_id, "prefixes": self.prefixes,
+                "sent": {f"v{n}": asdict(s) for n, s in sorted(self.sent.items())}}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The repository's side of a submission: ``patches/submission/``."""
+
+    dir: Path
+
+    @classmethod
+    def of(cls, project: Project) -> "Submission":
+        return cls(project.patches / SUBMISSION_DIR)
+
+    @property
+    def cover_path(self) -> Path:
+        return self.dir / COVER_LETTER
+
+    @property
+    def record_path(self) -> Path:
+        return self.dir / RECORD
+
+    def sent_patches(self, revision: int) -> Path:
+        return self.dir / f"v{revision}"
+
+    def cover_text(self) -> str:
+        if not self.cover_path.is_file():
+            raise L2wgError(f"no cover letter: write {self.cover_path} (subject line, blank "
+                            "line, body, then 'Changes in vN:' sections)")
+        return self.cover_path.read_text()
+
+    def record(self) -> Record:
+        """The record, or a fresh one (new change-id) when the file does not exist yet."""
+        if not self.record_path.is_file():
+            return new_record(DEFAULT_NAME)
+        data = store.read_json(self.record_path)
+        if not data or not data.get("change-id"):
+            raise L2wgError(f"{self.record_path}: not a submission record (no change-id)")
+        sent = {}
+        for key, value in (data.get("sent") or {}).items():
+            entry = SentRevision(**value)
+            sent[entry.revision] = entry
+        return Record(data.get("name", DEFAULT_NAME), data["change-id"],
+                      list(data.get("prefixes", DEFAULT_PREFIXES)), sent)
+
+    def save_record(self, record: Record) -> None:
+        store.write_json(self.record_path, record.to_json())
+
+
+def new_record(name: str) -> Record:
+    """A record with a fresh b4-style change-id: DATE-NAME-RANDOM."""
+    today = datetime.now(timezone.utc).strftime("%Y%m%d")
+    return Record(name, f"{today}-{name}-{uuid.uuid4().hex[:12]}", list(DEFAULT_PREFIXES))
+
+
+# what comes out ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Message:
+    """One generated mail, as b4 wrote it."""
+
+    path: Path
+    subject: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    body: str
+
+    @property
+    def is_cover(self) -> bool:
+        return re.match(r"^\[PATCH [^]]* 0/\d+\]", self.subject) is not None
+
+
+@dataclass
+class SubmitResult:
+    kernel: str
+    revision: int
+    base_commit: str
+    out: Path
+    messages: list[Message]
+    checkpatch_checks: list[str]
+    built: int
+    range_diff: bool
+    mailed: str | None = None      # "reflect" or "send"
+    log: Path | None = None
+
+
+# the verb ------------------------------------------------------------------
+
+def submit(project: Project, ws: Workspace, opts: SubmitOptions,
+           progress: Progress) -> SubmitResult:
+    """Prepare revision N of the series, check it, write the messages and maybe mail them."""
+    if opts.send and opts.reflect:
+        raise L2wgError("choose one of --send and --reflect")
+    matrix = project.matrix()
+    kernel = matrix.get(opts.base or default_base(matrix))
+    submission = Submission.of(project)
+    record = submission.record()
+    revision = opts.revision or record.next_revision
+    patches = project.series().patches(kernel.line)
+    log = ws.logs / f"submit-{kernel.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    cover = cover_letter(submission.cover_text(), record, revision, submission.cover_path)
+    if not patches:
+        raise L2wgError(f"{project.patches / 'series'} lists no patches: nothing to submit")
+    identity = git_identity(project.root, log)
+
+    source = sources.fetch(kernel, ws, progress)
+    tree = trees.ensure_pristine(kernel, source, ws, progress)
+    clone = prepare_clone(tree, ws.root / "submit" / kernel.name, log, progress)
+    require_kernel_scripts(clone, log)
+    previous = record.sent.get(revision - 1)
+    has_range_diff = previous is not None and restore_sent(
+        clone, record, previous, submission.sent_patches(previous.revision), tree.pristine, log)
+    progress.step(f"{kernel.name}: b4 prep branch for v{revision} ({len(patches)} patch(es))")
+    commits = prep_branch(clone, tree.pristine, record, revision, cover, patches,
+                          opts.signoff, has_range_diff, log)
+
+    out = opts.out or ws.out / "submit" / f"{kernel.name}-v{revision}"
+    with store.staging_dir(out) as staging:
+        progress.step(f"{kernel.name}: b4 send -o (messages for review)")
+        messages = write_messages(clone, staging, log)
+        verify_messages(messages, record, revision, len(patches), tree.pristine, identity, log)
+        checks = run_checkpatch(clone, messages, log)
+        if opts.build_check:
+            check_bisectable(clone, commits, kernel, project, ws, opts, log, progress)
+    messages = [Message(out / m.path.name, m.subject, m.to, m.cc, m.body) for m in messages]
+    result = SubmitResult(kernel.name, revision, tree.pristine, out, messages, checks,
+                          len(commits) if opts.build_check else 0, has_range_diff, log=log)
+    if opts.reflect or opts.send:
+        result.mailed = mail(clone, opts, log, progress)
+    if opts.send:
+        record_sent(clone, submission, record, kernel, revision, tree.pristine, log)
+    return result
+
+
+def default_base(matrix: Matrix) -> str:
+    """The newest kernel line of the matrix whose source is reachable offline."""
+    offline = [k for k in matrix.kernels.values()
+               if k.ci and k.version and not k.source.needs_network]
+    if not offline:
+        raise L2wgError(f"{matrix.path}: no kernel available offline to base the series on; "
+                        "pass --base KERNEL")
+    return max(offline, key=lambda k: version_key(k.line)).name
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version))
+
+
+# cover letter ----------------------------------------------------------------
+
+def cover_letter(text: str, record: Record, revision: int, path: Path) -> str:
+    """The cover text for vN: the file minus comments, with links to the earlier versions."""
+    lines = [ln for ln in text.splitlines() if not ln.startswith("#")]
+    cover = "\n".join(lines).strip() + "\n"
+    subject = cover.splitlines()[0].strip() if cover.strip() else ""
+    if not subject or "EDITME" in cover:
+        raise L2wgError(f"{path}: the cover letter needs a subject line and no EDITME left")
+    for n in range(2, revision + 1):
+        if not re.search(rf"^Changes in v{n}:", cover, re.M | re.I):
+            raise L2wgError(f"{path}: no 'Changes in v{n}:' section: describe what changed "
+                            f"since v{n - 1}")
+    for sent in sorted(record.sent.values(), key=lambda s: s.revision):
+        if sent.revision < revision and sent.message_id not in cover:
+            cover = add_link(cover, sent)
+    return cover
+
+
+def add_link(cover: str, sent: SentRevision) -> str:
+    """Append '- Link to vK: lore URL' to the 'Changes in vK+1:' list, as b4 does."""
+    link = f"- Link to v{sent.revision}: {LORE_LINK.format(sent.message_id)}"
+    lines = cover.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(rf"^Changes in v{sent.revision + 1}:", line, re.I):
+            end = i + 1
+            while end < len(lines) and lines[end].strip():
+                end += 1
+            lines.insert(end, link)
+            return "\n".join(lines) + "\n"
+    return cover
+
+
+# git and b4 in the submission clone -------------------------------------------
+
+def git(repo: Path, *args: str, log: Path, check: bool = True,
+        env: dict[str, str] | None = None, input: str | None = None) -> Completed:
+    return run(["git", "-C", repo, *args], log_path=log, check=check, env=env, input=input,
+               what=f"git {args[0]}")
+
+
+def b4(repo: Path, *args: str, log: Path, offline: bool = True,
+       config: dict[str, str] | None = None, **kwargs) -> Completed:
+    """Run b4 in *repo*; *config* adds git config values for this command only."""
+    env = {"GIT_CONFIG_COUNT": str(len(config or {}))}
+    for i, (key, value) in enumerate((config or {}).items()):
+        env |= {f"GIT_CONFIG_KEY_{i}": key, f"GIT_CONFIG_VALUE_{i}": value}
+    argv = [b4_program(), *(["--offline-mode"] if offline else []), *args]
+    return run(argv, cwd=repo, log_path=log, env=env, what=f"b4 {args[0]}", **kwargs)
+
+
+def b4_program() -> str:
+    beside = Path(sys.executable).with_name("b4")
+    found = str(beside) if beside.exists() else shutil.which("b4")
+    if not found:
+        raise L2wgError("b4 is not installed (pip install b4, or use the project's venv)")
+    return found
+
+
+def git_identity(repo: Path, log: Path) -> str:
+    """'Name <email>' from git config; refuse without one (b4 and Signed-off-by need it)."""
+    values = {}
+    for key in ("user.name", "user.email"):
+        values[key] = git(repo, "config", key, log=log, check=False).output.strip()
+        if not values[key]:
+            raise L2wgError(f"no git identity: {key} is not set (git config --global {key} ...);"
+                            " b4 needs it for From: and Signed-off-by:", log)
+    return f"{values['user.name']} <{values['user.email']}>"
+
+
+def prepare_clone(tree: trees.Tree, path: Path, log: Path, progress: Progress) -> Path:
+    """A clone of the kernel work tree that l2wg alone uses, on the pristine commit.
+
+    ``--shared`` borrows the work tree's objects, so the clone costs one
+    checkout; the work tree itself (other builds use it) is never touched.
+    """
+    if not (path / ".git").is_dir():
+        progress.step(f"cloning {tree.path} for the submission (one checkout, once)")
+        shutil.rmtree(path, ignore_errors=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        run(["git", "clone", "--quiet", "--shared", "--no-checkout", tree.path, path],
+            log_path=log, what="git clone")
+        git(path, "config", "gc.auto", "0", log=log)
+    git(path, "fetch", "--quiet", "--force", "origin",
+        f"+refs/tags/{trees.PRISTINE_TAG}:refs/tags/{trees.PRISTINE_TAG}", log=log)
+    if (path / ".git" / "rebase-apply").exists():
+        git(path, "am", "--abort", log=log, check=False)
+    git(path, "checkout", "--quiet", "--force", "-B", BASE_BRANCH, tree.pristine, log=log)
+    forget_prep_state(path, log)
+    return path
+
+
+def forget_prep_state(clone: Path, log: Path) -> None:
+    """Drop b4 branches and sent/ tags of earlier runs: the repository is the truth."""
+    refs = git(clone, "for-each-ref", "--format=%(refname)", "refs/heads/b4/",
+               "refs/heads/l2wg-sent-", "refs/tags/sent/", log=log).output.split()
+    for ref in refs:
+        git(clone, "update-ref", "-d", ref, log=log)
+        if ref.startswith("refs/heads/"):
+            git(clone, "config", "--remove-section", f"branch.{ref[11:]}", log=log, check=False)
+
+
+def require_kernel_scripts(clone: Path, log: Path) -> None:
+    for name in ("scripts/checkpatch.pl", "scripts/get_maintainer.pl", "MAINTAINERS"):
+        if not (clone / name).is_file():
+            raise L2wgError(f"the kernel tree has no {name} ({clone}): cannot check the "
+                            "patches or find their recipients", log)
+
+
+def am(clone: Path, patches: list[Path], log: Path, signoff: bool = False) -> None:
+    """Apply *patches* as commits; on failure abort and name the patch."""
+    for patch in patches:
+        done = git(clone, "am", "-3", "--no-gpg-sign", *(["--signoff"] if signoff else []),
+                   str(patch), log=log, check=False)
+        if done.returncode != 0:
+            git(clone, "am", "--abort", log=log, check=False)
+            raise L2wgError(f"patch {patch.name} does not apply ({patch})", log)
+
+
+def restore_sent(clone: Path, record: Record, sent: SentRevision, patches_dir: Path,
+                 pristine: str, log: Path) -> bool:
+    """Tag revision K as b4 does after a send (sent/CHANGE-ID-vK), for the range-diff."""
+    patches = sorted(patches_dir.glob("*.patch"))
+    if not patches:
+        return False
+    known = git(clone, "cat-file", "-e", f"{sent.base_commit}^{{commit}}", log=log, check=False)
+    base = sent.base_commit if known.returncode == 0 else pristine
+    git(clone, "checkout", "--quiet", "-B", f"l2wg-sent-v{sent.revision}", base, log=log)
+    am(clone, patches, log)
+    message = (f"{record.name} v{sent.revision}, restored by l2wg from {patches_dir}\n\n"
+               f"base-commit: {base}\nchange-id: {record.change_id}\n")
+    git(clone, "tag", "--annotate", "--force", "--file=-",
+        f"sent/{record.change_id}-v{sent.revision}", log=log, input=message)
+    git(clone, "checkout", "--quiet", BASE_BRANCH, log=log)
+    return True
+
+
+def prep_branch(clone: Path, base: str, record: Record, revision: int, cover: str,
+                patches: list[Patch], signoff: bool, range_diff: bool, log: Path) -> list[str]:
+    """b4 prep branch: the cover commit from the repository, then one commit per patch."""
+    b4(clone, "prep", "--new", record.name, "--fork-point", base, log=log)
+    tracking = read_tracking(clone, "HEAD", log)
+    series = tracking["series"]
+    series.update({"change-id": record.change_id, "revision": revision,
+                   "prefixes": list(record.prefixes)})
+    history = {f"v{s.revision}": [s.message_id] for s in record.sent.values()}
+    if history:
+        series["history"] = history
+    git(clone, "commit", "--quiet", "--amend", "--allow-empty", "--file=-", log=log,
+        input=f"{cover}\n\n{B4_MAGIC}\n# This section is used internally by b4 prep for "
+              f"tracking purposes.\n{json.dumps(tracking, indent=2)}")
+    cover_commit = git(clone, "rev-parse", "HEAD", log=log).output.strip()
+    am(clone, [p.path for p in patches], log, signoff)
+    commits = git(clone, "rev-list", "--reverse", f"{cover_commit}..HEAD",
+                  log=log).output.split()
+    template = clone / ".git" / "l2wg-cover-template"
+    text = COVER_TEMPLATE if range_diff else COVER_TEMPLATE.replace("${range_diff}\n", "")
+    template.write_text(text)
+    git(clone, "config", "b4.prep-cover-template", str(template), log=log)
+    b4(clone, "prep", "--auto-to-cc", log=log)
+    return commits
+
+
+def read_tracking(clone: Path, commit: str, log: Path) -> dict:
+    message = git(clone, "show", "-s", "--format=%B", commit, log=log).output
+    if B4_MAGIC not in message:
+        raise L2wgError(f"{clone}: {commit} is not a b4 cover commit", log)
+    return json.loads("{" + message.split(B4_MAGIC, 1)[1].split("{", 1)[1])
+
+
+def write_messages(clone: Path, out: Path, log: Path) -> list[Message]:
+    """``b4 send -o``: every message of the series, as it would be mailed."""
+    # A mail transport must be configured for b4 not to pick its web endpoint;
+    # with -o nothing is ever handed to it.
+    b4(clone, "send", "--no-sign", "-o", str(out), log=log,
+       config={"sendemail.smtpserver": "/bin/false", "b4.prep-pre-flight-checks": "disable-all"})
+    return [read_message(p) for p in sorted(out.glob("*.eml"))]
+
+
+def read_message(path: Path) -> Message:
+    with open(path, "rb") as f:
+        msg = email.message_from_binary_file(f, policy=email.policy.default)
+    to = tuple(a for _, a in email.utils.getaddresses(msg.get_all("To", [])))
+    cc = tuple(a for _, a in email.utils.getaddresses(msg.get_all("Cc", [])))
+    return Message(path, " ".join(str(msg["Subject"]).split()), to, cc, msg.get_content())
+
+
+# checks ------------------------------------------------------------------------
+
+def verify_messages(messages: list[Message], record: Record, revision: int, count: int,
+                    base: str, identity: str, log: Path) -> None:
+    """Numbering, prefixes, recipients, Signed-off-by and base-commit of every message.
+
+    A series of one patch goes out as one mail, the cover letter below its
+    '---' (b4's and the kernel's convention); a longer one has a 0/n cover.
+    """
+    first = 0 if count > 1 else 1
+    if len(messages) != count + 1 - first:
+        raise L2wgError(f"b4 wrote {len(messages)} message(s) for {count} patch(es)", log)
+    for k, message in enumerate(messages, first):
+        want = subject_prefix(record.prefixes, revision, k, count)
+        if not message.subject.startswith(want):
+            raise L2wgError(f"{message.path.name}: subject {message.subject!r} does not start "
+                            f"with {want!r}", log)
+        if not message.to:
+            raise L2wgError(f"{message.path.name}: no To: (get_maintainer.pl found nobody "
+                            "for the files it touches)", log)
+        if k and not signed_off(message.body):
+            raise L2wgError(f"{message.path.name}: no Signed-off-by: (patch {k}/{count}); "
+                            "sign it off, or pass --signoff to add yours", log)
+        if k and email_of(identity) not in signers(message.body):
+            raise L2wgError(f"{message.path.name}: no Signed-off-by: from you, the sender "
+                            f"({identity}); pass --signoff to add it", log)
+    if not re.search(rf"^base-commit: {base}$", messages[0].body, re.M):
+        raise L2wgError(f"{messages[0].path.name}: the cover letter records no "
+                        f"base-commit: {base}", log)
+
+
+def subject_prefix(prefixes: list[str], revision: int, k: int, count: int) -> str:
+    """'[PATCH net-next v2 1/3] ': v1 carries no version and one patch no counter."""
+    words = ["PATCH", *prefixes, *([f"v{revision}"] if revision > 1 else []),
+             *([f"{k}/{count}"] if count > 1 else [])]
+    return f"[{' '.join(words)}] "
+
+
+def signers(body: str) -> list[str]:
+    return [email_of(s) for s in re.findall(r"^Signed-off-by: (.+)$", body, re.M)]
+
+
+def signed_off(body: str) -> bool:
+    return any("@" in s for s in signers(body))
+
+
+def email_of(address: str) -> str:
+    return email.utils.parseaddr(address)[1].lower()
+
+
+def run_checkpatch(clone: Path, messages: list[Message], log: Path) -> list[str]:
+    """checkpatch.pl --strict on every patch mail: refuse on any ERROR or WARNING.
+
+    Returns the CHECK-level remarks (reported, not fatal).  Only the checks in
+    CHECKPATCH_IGNORE are turned off.
+    """
+    checks = []
+    for message in (m for m in messages if not m.is_cover):
+        done = run(["perl", "scripts/checkpatch.pl", "--strict", "--terse", "--no-summary",
+                    "--showfile", "--ignore", ",".join(CHECKPATCH_IGNORE), message.path], cwd=clone, log_path=log, check=False,
+                   what="checkpatch.pl")
+        found = [m for m in map(CHECKPATCH_LINE.match, done.output.splitlines()) if m]
+        bad = [m for m in found if m.group("level") != "CHECK"]
+        if bad:
+            first = bad[0]
+            raise L2wgError(f"checkpatch.pl --strict: {len(bad)} error(s)/warning(s) in "
+                            f"{message.path.name}, first: {first.group('where')}: "
+                            f"{first.group('level')}: {first.group('text')}", log)
+        if done.returncode != 0 and not found:
+            raise L2wgError(f"checkpatch.pl failed on {message.path.name} "
+                            f"(exit {done.returncode})", log)
+        checks += [f"{message.path.name}: {m.group(0)}" for m in found]
+    return checks
+
+
+@contextmanager
+def kbuild_lock(path: Path = KBUILD_LOCK) -> Iterator[None]:
+    """The machine-wide kernel build lock (shared with `flock /tmp/l2wg-kbuild.lock make`)."""
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: Project,
+                     ws: Workspace, opts: SubmitOptions, log: Path, progress: Progress) -> None:
+    """Configure once at the tip of the series, then build after every commit."""
+    build_dir = ws.builds / f"{kernel.name}-{kernel.arch}-submit"
+    make = builds.make_command(clone, build_dir, kernel, builds.BuildOptions(jobs=opts.jobs),
+                               shutil.which("ccache") is not None)
+    fragments = [project.fragment(f) for f in kernel.fragments]
+    tip_config = build_dir / "l2wg-series-tip.config"
+    branch = git(clone, "rev-parse", "--abbrev-ref", "HEAD", log=log).output.strip()
+    try:
+        with builds.locked(build_dir), kbuild_lock(opts.kbuild_lock):
+            progress.step(f"{kernel.name}: configuring {build_dir} at the tip of the series")
+            kconfig.make_config(clone, build_dir, kernel.arch, trees.makefile_version(clone),
+                                fragments, make, log)
+            shutil.copy2(build_dir / ".config", tip_config)
+        for k, commit in enumerate(commits, 1):
+            with builds.locked(build_dir), kbuild_lock(opts.kbuild_lock):
+                build_commit(clone, commit, k, len(commits), make, build_dir, tip_config, log,
+                             progress)
+    finally:
+        git(clone, "checkout", "--quiet", "--force", branch, log=log, check=False)
+
+
+def build_commit(clone: Path, commit: str, k: int, n: int, make: list[str], build_dir: Path,
+                 tip_config: Path, log: Path, progress: Progress) -> None:
+    """Check out the k-th commit and make the directories it touches (and WireGuard's)."""
+    git(clone, "checkout", "--quiet", "--force", "--detach", commit, log=log)
+    subject = git(clone, "show", "-s", "--format=%s", commit, log=log).output.strip()
+    targets = build_targets(clone, commit, log)
+    progress.step(f"building patch {k}/{n} ({subject}): make {' '.join(targets)}")
+    shutil.copy2(tip_config, build_dir / ".config")
+    run([*make, "olddefconfig"], log_path=log, what="make olddefconfig")
+    started = log.stat().st_size
+    done = run([*make, *targets], log_path=log, check=False, what="make")
+    if done.returncode != 0:
+        raise L2wgError(f"patch {k}/{n} ({subject}) does not build: make {' '.join(targets)} "
+                        f"failed: {last_error(done.output)}", log)
+    _, warnings = builds.count_warnings(log.read_text(errors="replace")[started:])
+    if warnings:
+        first = warnings[0]
+        raise L2wgError(f"patch {k}/{n} ({subject}) builds with {len(warnings)} warning(s) in "
+                        f"drivers/net/wireguard, first: {first.file}:{first.line}: "
+                        f"{first.text}", log)
+
+
+def build_targets(clone: Path, commit: str, log: Path) -> list[str]:
+    """drivers/net/wireguard/ and the directory of every C file the commit touches."""
+    files = git(clone, "diff-tree", "--no-commit-id", "--name-only", "-r", commit,
+                log=log).output.split()
+    dirs = {str(Path(f).parent) + "/" for f in files
+            if f.endswith(".c") and (clone / f).is_file() and not f.startswith("tools/")}
+    return sorted({BUILD_TARGET, *dirs})
+
+
+def last_error(output: str) -> str:
+    lines = [ln.strip() for ln in output.splitlines() if "error" in ln.lower()]
+    return (lines[0] if lines else (output.strip().splitlines() or ["?"])[-1])[:300]
+
+
+# mailing -------------------------------------------------------------------------
+
+def mail(clone: Path, opts: SubmitOptions, log: Path, progress: Progress) -> str:
+    """``b4 send`` for real (or ``--reflect``); needs a mail transport in git config."""
+    mode = "reflect" if opts.reflect else "send"
+    transport = [git(clone, "config", key, log=log, check=False).output.strip()
+                 for key in ("sendemail.smtpserver", "sendemail.sendmailcmd")]
+    if not any(transport):
+        raise L2wgError("no mail transport: set sendemail.smtpServer (and smtpUser, "
+                        "smtpEncryption ...) in git config; b4 send uses it", log)
+    progress.step(f"b4 send{' --reflect' if opts.reflect else ''}: mailing the series")
+    args = ["send", "--no-sign", *(["--reflect"] if opts.reflect else [])]
+    config = {"b4.prep-pre-flight-checks": "disable-all"}
+    if opts.yes:
+        b4(clone, *args, log=log, offline=False, config=config, input="\n")
+    else:
+        b4(clone, *args, log=log, offline=False, config=config, passthrough=True)
+    return mode
+
+
+def record_sent(clone: Path, submission: Submission, record: Record, kernel: Kernel,
+                revision: int, base: str, log: Path) -> None:
+    """After a real send: keep vN's patches and message-id in the repository.
+
+    b4 has rewritten the cover commit by now (it records the message-id and
+    bumps the revision), so the series is found again from the base.
+    """
+    cover, *_ = git(clone, "rev-list", "--reverse", f"{base}..HEAD", log=log).output.split()
+    history = read_tracking(clone, cover, log)["series"].get("history", {})
+    msgids = history.get(f"v{revision}") or ["unknown"]
+    with store.staging_dir(submission.sent_patches(revision)) as tmp:
+        git(clone, "format-patch", "--quiet", "--zero-commit", "--no-signature",
+            f"--base={base}", "-o", str(tmp), f"{cover}..HEAD", log=log)
+    record.sent[revision] = SentRevision(
+        revision, kernel.name, base, msgids[-1],
+        datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    submission.save_record(record)
+
+
+def summary(result: SubmitResult) -> str:
+    """The end-of-run report: what was written, to whom, and what happened."""
+    cover = result.messages[0]
+    lines = [f"{result.kernel}: v{result.revision}, {len(result.messages) - 1} patch(es) "
+             f"on base-commit {result.base_commit[:12]}",
+             *(f"  {m.path.name}: {m.subject}" for m in result.messages),
+             f"  To: {', '.join(cover.to)}", f"  Cc: {', '.join(cover.cc)}",
+             f"  checkpatch --strict: clean ({len(result.checkpatch_checks)} CHECK remark(s))",
+             f"  build: {'each of ' + str(result.built) + ' patch(es) built' if result.built else 'not checked (--skip-build-check)'}",
+             f"  range-diff: {'against v' + str(result.revision - 1) if result.range_diff else 'none (no earlier revision recorded)'}",
+             f"  messages: {result.out}"]
+    if result.mailed == "send":
+        lines.append("  MAILED to the recipients above; recorded in patches/submission/")
+    elif result.mailed == "reflect":
+        lines.append("  reflected to yourself only")
+    else:
+        lines.append("  nothing mailed (review the messages, then --reflect or --send)")
+    return "\n".join(lines)
+
+
+# command line ------------------------------------------------------------------
+
+def add_arguments(parser) -> None:
+    """The options of ``l2wg submit`` (the caller adds --workspace, --project, -q, -v)."""
+    parser.add_argument("--base", metavar="KERNEL",
+                        help="the kernels.toml entry to base the series on (default: the "
+                             "newest line available offline)")
+    parser.add_argument("--revision", "-r", type=int, metavar="N",
+                        help="make revision N (default: the last one sent + 1, from "
+                             "patches/submission/b4.json)")
+    parser.add_argument("-o", "--out", type=Path, metavar="DIR",
+                        help="where the messages go (default: the workspace's "
+                             "out/submit/KERNEL-vN)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--reflect", action="store_true",
+                      help="after the checks, mail the series to yourself only")
+    mode.add_argument("--send", action="store_true",
+                      help="after the checks, mail the series to its recipients and record "
+                           "the revision in patches/submission/")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="with --send/--reflect: do not ask for confirmation")
+    parser.add_argument("-s", "--signoff", action="store_true",
+                        help="add your Signed-off-by to every patch (git am --signoff)")
+    parser.add_argument("--skip-build-check", action="store_true",
+                        help="do not build after every patch (refused with --send)")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                        help="parallel make jobs for the build check (default: %(default)s)")
+
+
+def options_from_args(args) -> SubmitOptions:
+    if args.send and args.skip_build_check:
+        raise L2wgError("--send needs the build check: drop --skip-build-check")
+    return SubmitOptions(base=args.base, revision=args.revision,
+                         out=args.out.resolve() if args.out else None, reflect=args.reflect,
+                         send=args.send, yes=args.yes, signoff=args.signoff,
+                         build_check=not args.skip_build_check, jobs=args.jobs)
