@@ -76,6 +76,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_build_options(p)
     _add_common(p)
 
+    p = sub.add_parser("boot", help="boot a built kernel in QEMU and run the checks",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Boot KERNEL's latest build (l2wg build) in QEMU with a small "
+                                   "initramfs of this machine's real programs (ip, bridge, wg, "
+                                   "pppd, ...) and run the guest checks of ci/checks/, or one "
+                                   "script, or a shell.  Results: a table on the terminal, and "
+                                   "results.json, junit.xml and console.log in the run directory "
+                                   "(ARTIFACTS/boot/latest).  KVM is used only when a real probe "
+                                   "boots; otherwise TCG.",
+                       epilog="examples:\n  l2wg boot 6.12\n  l2wg boot 6.1 --check ping "
+                              "--check vlan\n  l2wg boot 6.12 --check netns      "
+                              "# upstream netns.sh (slow)\n  l2wg boot 6.12 --script my-test.sh\n"
+                              "  l2wg boot 6.12 --shell\n  l2wg boot 6.12 --debug   "
+                              "# the KASAN/lockdep build of l2wg build --debug\n")
+    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    p.add_argument("--check", action="append", metavar="NAME",
+                   help="run only this check (repeatable; 'all' includes the slow ones); "
+                        "see --list")
+    p.add_argument("--list", action="store_true", help="list the checks and exit")
+    p.add_argument("--script", type=Path, metavar="FILE",
+                   help="run FILE in the guest (sh) and return its output and exit status")
+    p.add_argument("--shell", action="store_true", help="an interactive shell in the guest")
+    p.add_argument("--artifacts", type=Path, metavar="DIR",
+                   help="boot the build in DIR (default: the workspace's out/KERNEL)")
+    p.add_argument("--debug", dest="variant", action="store_const", const="debug",
+                   default="default", help="boot the debug variant (l2wg build --debug)")
+    p.add_argument("--accel", choices=["kvm", "tcg"],
+                   help="force an accelerator instead of the cached probe")
+    p.add_argument("--console", action="store_true", help="show the guest console as it runs")
+    _add_common(p)
+
     p = sub.add_parser("bench", help="measure the pipeline's own speed (prints medians)",
                        description="Benchmarks: figures printed, never asserted.  'build': cold "
                                    "build with the source cached and ccache off, then a rebuild "
@@ -144,7 +175,38 @@ def cmd_bench(args) -> int:
     return 0
 
 
-COMMANDS = {"kernels": cmd_kernels, "build": cmd_build, "bench": cmd_bench}
+def cmd_boot(args) -> int:
+    from . import boot, checks, report
+
+    if args.list:
+        print(checks.describe())
+        return 0
+    project, ws, progress = _context(args)
+    matrix = project.matrix()
+    kernel = matrix.get(args.kernel or matrix.default)
+    artifacts = args.artifacts or ws.artifacts(kernel.name, args.variant)
+    result = boot.boot(ws, artifacts, checks=args.check, script=args.script, shell=args.shell,
+                       accel=args.accel, progress=progress,
+                       on_console=print if args.console else None)
+    if result.suite is not None:
+        expected = kernel.expect.xfail
+        print(report.summary_table([result.suite]))
+        details = report.failure_details([result.suite])
+        if details:
+            print(details)
+        if expected:
+            print("known failures (kernels.toml xfail): "
+                  + ", ".join(f"{k}: {v}" for k, v in expected.items()))
+    elif result.mode == "script":
+        print(result.script_output, end="")
+        print(f"l2wg: script exit status {result.script_exit}")
+    for error in result.errors:
+        print(f"l2wg: {error}", file=sys.stderr)
+    print(f"l2wg: run directory {result.run_dir} (console.log, command.sh to rerun by hand)")
+    return result.exit_status
+
+
+COMMANDS = {"kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
