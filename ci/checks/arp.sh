@@ -1,0 +1,32 @@
+#!/bin/sh
+# ARP and IPv6 neighbour discovery resolve across the bridged l2wireguard tunnel.
+. /l2wg/checks/lib.sh
+require_config CONFIG_BRIDGE CONFIG_VETH CONFIG_IPV6
+
+# neigh_is NS ADDR MAC: NS's neighbour entry for ADDR has MAC.
+neigh_is() {
+	entry=$(ip -n "$1" neigh show "$2" dev eth0)
+	echo "$entry"
+	case $entry in *"lladdr $3"*) return 0 ;; esac
+	return 1
+}
+
+# garp_seen: a gratuitous ARP from ha arrives at hb as a broadcast.
+garp_seen() {
+	rawframe_recv hb eth0 10 "$L2WG_DIR/garp" 700
+	nsx ha arping -U -c 1 -I eth0 10.0.0.1 >/dev/null
+	wait "$RAWFRAME_PID"
+	grep -q '^ffffffffffff............0806' "$L2WG_DIR/garp"
+}
+
+ktap_plan 4
+require_l2wireguard
+l2_sites 4
+MAC_HB=$(mac_of hb eth0)
+ktap_test "arping ha -> hb" nsx ha arping -c 2 -w 5 -I eth0 10.0.0.2
+nsx ha ping -c 1 -W 3 10.0.0.2 >/dev/null
+ktap_test "ha learned hb's MAC via ARP" neigh_is ha 10.0.0.2 "$MAC_HB"
+nsx ha ping -6 -c 1 -W 3 fd10::2 >/dev/null
+ktap_test "ha learned hb's MAC via NDP" neigh_is ha fd10::2 "$MAC_HB"
+ktap_test "gratuitous ARP reaches the other site" garp_seen
+ktap_finish

@@ -1,0 +1,290 @@
+# Shared helpers for the guest checks: KTAP output, namespaces, WireGuard
+# keys and the standard topologies.  Sourced by every ci/checks/*.sh; runs
+# under busybox sh inside the QEMU guest.
+#
+# busybox sh runs its own applets in preference to PATH, so the real tools
+# are wrapped in functions of the same name (functions win over applets).
+
+ip() { /usr/sbin/ip "$@"; }
+bridge() { /usr/sbin/bridge "$@"; }
+ping() { /usr/bin/ping "$@"; }
+wg() { /usr/bin/wg "$@"; }
+
+L2WG_DIR=/tmp/l2wg
+KCONFIG=/l2wg/kconfig
+umask 077
+mkdir -p "$L2WG_DIR"
+
+# --- KTAP -----------------------------------------------------------------
+
+KTAP_NUMBER=0
+KTAP_PLANNED=0
+KTAP_FAILED=0
+KTAP_PASSED=0
+
+ktap_plan() {
+	KTAP_PLANNED=$1
+	echo "KTAP version 1"
+	echo "1..$1"
+}
+
+ktap_ok() {
+	KTAP_NUMBER=$((KTAP_NUMBER + 1))
+	KTAP_PASSED=$((KTAP_PASSED + 1))
+	echo "ok $KTAP_NUMBER $1"
+}
+
+# ktap_fail NAME [REASON]: the reason is printed as a diagnostic first.
+ktap_fail() {
+	KTAP_NUMBER=$((KTAP_NUMBER + 1))
+	KTAP_FAILED=$((KTAP_FAILED + 1))
+	[ -n "$2" ] && echo "# $1: $2"
+	echo "not ok $KTAP_NUMBER $1"
+}
+
+ktap_skip() {
+	KTAP_NUMBER=$((KTAP_NUMBER + 1))
+	echo "ok $KTAP_NUMBER $1 # SKIP $2"
+}
+
+# ktap_test NAME COMMAND...: ok if COMMAND succeeds; else not ok, with the
+# command's output as diagnostics.
+ktap_test() {
+	name=$1
+	shift
+	if out=$("$@" 2>&1); then
+		ktap_ok "$name"
+	else
+		echo "$out" | tail -n 15 | sed 's/^/# /'
+		ktap_fail "$name" "failed: $*"
+	fi
+}
+
+# ktap_skip_all REASON: the whole check cannot run here (exit 4, like kselftest).
+ktap_skip_all() {
+	echo "KTAP version 1"
+	echo "1..0 # SKIP $1"
+	echo "$1" >/tmp/l2wg-skip
+	exit 4
+}
+
+# ktap_abort REASON: a precondition failed; the remaining tests fail with it.
+ktap_abort() {
+	echo "# $1"
+	[ "$KTAP_PLANNED" = 0 ] && ktap_plan 1
+	while [ "$KTAP_NUMBER" -lt "$KTAP_PLANNED" ]; do
+		KTAP_NUMBER=$((KTAP_NUMBER + 1))
+		echo "not ok $KTAP_NUMBER # $1"
+	done
+	exit 1
+}
+
+ktap_finish() {
+	if [ "$KTAP_NUMBER" != "$KTAP_PLANNED" ]; then
+		echo "# planned $KTAP_PLANNED tests, ran $KTAP_NUMBER"
+		exit 1
+	fi
+	[ "$KTAP_FAILED" = 0 ] || exit 1
+	exit 0
+}
+
+# --- preconditions --------------------------------------------------------
+
+# require_config CONFIG_FOO...: skip the check unless the kernel has them.
+require_config() {
+	[ -r "$KCONFIG" ] || return 0
+	for opt in "$@"; do
+		grep -q "^$opt=[ym]" "$KCONFIG" || ktap_skip_all "$opt is not set in this kernel"
+	done
+}
+
+# require_tool FILE...: skip the check unless the guest has these files.
+require_tool() {
+	for tool in "$@"; do
+		[ -e "$tool" ] || ktap_skip_all "$tool is not in the guest"
+	done
+}
+
+# The L2 checks must fail, not skip, on a kernel without l2wireguard.
+require_l2wireguard() {
+	if ! ip link add l2wgprobe type l2wireguard 2>/dev/null; then
+		ktap_abort "l2wireguard link kind not supported by this kernel"
+	fi
+	ip link del l2wgprobe
+}
+
+# --- namespaces -----------------------------------------------------------
+
+L2WG_NAMESPACES=""
+
+cleanup() {
+	for job in $(jobs -p); do kill "$job" 2>/dev/null; done
+	for ns in $L2WG_NAMESPACES; do ip netns del "$ns" 2>/dev/null; done
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+# ns_new NAME: a namespace with lo up and IPv6 DAD off (addresses usable at once).
+ns_new() {
+	ip netns add "$1"
+	L2WG_NAMESPACES="$L2WG_NAMESPACES $1"
+	ip -n "$1" link set lo up
+	nsx "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 >/dev/null 2>&1
+}
+
+nsx() {
+	ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# stat_of NS DEV COUNTER: one of /sys/class/net/DEV/statistics/*.
+stat_of() {
+	nsx "$1" cat "/sys/class/net/$2/statistics/$3"
+}
+
+mac_of() {
+	nsx "$1" cat "/sys/class/net/$2/address"
+}
+
+# veth_pair NS1 DEV1 NS2 DEV2
+veth_pair() {
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+# --- WireGuard ------------------------------------------------------------
+
+# wg_keys NAME: $L2WG_DIR/NAME.key and NAME.pub
+wg_keys() {
+	wg genkey >"$L2WG_DIR/$1.key"
+	wg pubkey <"$L2WG_DIR/$1.key" >"$L2WG_DIR/$1.pub"
+}
+
+pub_of() {
+	cat "$L2WG_DIR/$1.pub"
+}
+
+# wg_device NS DEV KIND PORT: a wireguard device of KIND (wireguard or
+# l2wireguard) in NS, with NS's key, listening on PORT.
+wg_device() {
+	ip -n "$1" link add "$2" type "$3" || return 1
+	nsx "$1" wg set "$2" private-key "$L2WG_DIR/$1.key" listen-port "$4"
+	ip -n "$1" link set "$2" up
+}
+
+# wg_peer NS DEV PEER_NS ENDPOINT [ALLOWED_IPS]
+wg_peer() {
+	if [ -n "$5" ]; then
+		nsx "$1" wg set "$2" peer "$(pub_of "$3")" endpoint "$4" allowed-ips "$5"
+	else
+		nsx "$1" wg set "$2" peer "$(pub_of "$3")" endpoint "$4"
+	fi
+}
+
+# --- topologies -----------------------------------------------------------
+
+# Two sites joined by an underlay veth (a:u0 <-> b:u0).  $1 = 4 or 6 picks
+# the underlay family; the endpoints are then $UNDER_A / $UNDER_B.
+underlay_pair() {
+	ns_new a
+	ns_new b
+	veth_pair a u0 b u0
+	if [ "$1" = 6 ]; then
+		ip -n a addr add fd00::1/64 dev u0 nodad
+		ip -n b addr add fd00::2/64 dev u0 nodad
+		UNDER_A="[fd00::1]" UNDER_B="[fd00::2]"
+	else
+		ip -n a addr add 192.168.0.1/24 dev u0
+		ip -n b addr add 192.168.0.2/24 dev u0
+		UNDER_A=192.168.0.1 UNDER_B=192.168.0.2
+	fi
+}
+
+# lan_host SITE HOST N: a LAN host namespace HOST with eth0 (10.0.0.N,
+# fd10::N) on SITE's bridge br0.
+lan_host() {
+	ns_new "$2"
+	ip link add eth0 netns "$2" type veth peer name "lan-$2" netns "$1"
+	ip -n "$1" link set "lan-$2" master br0 up
+	ip -n "$2" link set eth0 up
+	ip -n "$2" addr add "10.0.0.$3/24" dev eth0
+	ip -n "$2" addr add "fd10::$3/64" dev eth0 nodad
+}
+
+# site_bridge SITE: br0 in SITE with l2wg0 as a port, STP off, no delay,
+# and link-local group frames (LLDP, EAPOL) forwarded.
+site_bridge() {
+	ip -n "$1" link add br0 type bridge stp_state 0 forward_delay 0 group_fwd_mask 0x4008
+	ip -n "$1" link set l2wg0 master br0
+	ip -n "$1" link set br0 up
+}
+
+# The standard L2 topology: LAN host ha -- br0 [site a] l2wg0 ==wg== l2wg0
+# [site b] br0 -- LAN host hb.  All LAN links get l2wg0's MTU.  $1 = 4|6
+# is the underlay family.
+l2_sites() {
+	underlay_pair "${1:-4}"
+	wg_keys a
+	wg_keys b
+	wg_device a l2wg0 l2wireguard 51820 || ktap_abort "cannot create an l2wireguard device"
+	wg_device b l2wg0 l2wireguard 51820 || ktap_abort "cannot create an l2wireguard device"
+	wg_peer a l2wg0 b "$UNDER_B:51820"
+	wg_peer b l2wg0 a "$UNDER_A:51820"
+	site_bridge a
+	site_bridge b
+	lan_host a ha 1
+	lan_host b hb 2
+	L2_MTU=$(nsx a cat /sys/class/net/l2wg0/mtu)
+	for ns in ha hb; do ip -n "$ns" link set eth0 mtu "$L2_MTU"; done
+	for ns in a b; do ip -n "$ns" link set "lan-h${ns}" mtu "$L2_MTU"; done
+}
+
+# The L3 reference: a plain wireguard tunnel wg0 between sites a and b
+# (10.9.0.1 <-> 10.9.0.2, fd09::1 <-> fd09::2).
+l3_sites() {
+	underlay_pair "${1:-4}"
+	wg_keys a
+	wg_keys b
+	wg_device a wg0 wireguard 51821 || ktap_abort "cannot create a wireguard device"
+	wg_device b wg0 wireguard 51821 || ktap_abort "cannot create a wireguard device"
+	wg_peer a wg0 b "$UNDER_B:51821" "10.9.0.2/32,fd09::2/128"
+	wg_peer b wg0 a "$UNDER_A:51821" "10.9.0.1/32,fd09::1/128"
+	ip -n a addr add 10.9.0.1/24 dev wg0
+	ip -n a addr add fd09::1/64 dev wg0 nodad
+	ip -n b addr add 10.9.0.2/24 dev wg0
+	ip -n b addr add fd09::2/64 dev wg0 nodad
+}
+
+# --- raw frames -----------------------------------------------------------
+
+RAWFRAME=/usr/bin/rawframe
+
+# rawframe_recv NS DEV MAX OUTFILE [QUIET_MS]: start a receiver in the
+# background and wait until it listens.  It stops after MAX frames or
+# QUIET_MS (default 1000) without one; then `wait $RAWFRAME_PID`.
+rawframe_recv() {
+	rm -f "$4.ready"
+	nsx "$1" "$RAWFRAME" recv "$2" "${5:-1000}" "$3" "$4.ready" >"$4" &
+	RAWFRAME_PID=$!
+	i=0
+	while [ ! -e "$4.ready" ] && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+rawframe_send() {
+	nsx "$1" "$RAWFRAME" send "$2" "$3"
+}
+
+# hex of a MAC address: 02:00:00:00:00:01 -> 020000000001
+mac_hex() {
+	echo "$1" | tr -d ':'
+}
+
+# handshake_done NS DEV: every peer of DEV has completed a handshake.
+handshake_done() {
+	nsx "$1" wg show "$2" latest-handshakes | awk '$2 == 0 { bad = 1 } END { exit bad || NR == 0 }'
+}

@@ -1,0 +1,107 @@
+#!/bin/sh
+# Three l2wireguard peers: per-peer MAC learning in the device's FDB,
+# unicast to a learned MAC reaches only that peer, broadcast and unknown
+# unicast flood to all, and frames spoofing a MAC learned on another peer
+# (or the device's own MAC) are dropped and counted in rx_dropped.
+. /l2wg/checks/lib.sh
+require_config CONFIG_VETH CONFIG_PACKET CONFIG_BRIDGE
+require_tool "$RAWFRAME"
+
+# Sites a, b, c (l2wg0 = 10.0.0.1/2/3) on one underlay bridge in ns "u".
+three_sites() {
+	ns_new u
+	ip -n u link add ub type bridge
+	ip -n u link set ub up
+	n=1
+	for s in a b c; do
+		ns_new "$s"
+		ip link add u0 netns "$s" type veth peer name "u-$s" netns u
+		ip -n u link set "u-$s" master ub up
+		ip -n "$s" link set u0 up
+		ip -n "$s" addr add "192.168.0.$n/24" dev u0
+		wg_keys "$s"
+		wg_device "$s" l2wg0 l2wireguard 51820 || ktap_abort "cannot create an l2wireguard device"
+		ip -n "$s" addr add "10.0.0.$n/24" dev l2wg0
+		n=$((n + 1))
+	done
+	for s in a b c; do
+		n=1
+		for p in a b c; do
+			[ "$s" = "$p" ] || wg_peer "$s" l2wg0 "$p" "192.168.0.$n:51820"
+			n=$((n + 1))
+		done
+	done
+}
+
+# learned NS MAC: MAC is in NS's l2wg0 forwarding database.
+learned() {
+	bridge -n "$1" fdb show dev l2wg0 | tee "$L2WG_DIR/fdb-$1"
+	grep -qi "^$2 " "$L2WG_DIR/fdb-$1"
+}
+
+# deliver FROM DST SRC COUNT: send COUNT 0x88b6 frames from FROM's l2wg0
+# with the given MACs (hex); b's and c's (and a's) receipts land in
+# $L2WG_DIR/got-NS as counts.
+deliver() {
+	: >"$L2WG_DIR/burst"
+	i=0
+	while [ $i -lt "$4" ]; do
+		echo "$2$3""88b6$("$RAWFRAME" fill 46 $((100 + i)) 0)" >>"$L2WG_DIR/burst"
+		i=$((i + 1))
+	done
+	for s in a b c; do
+		[ "$s" = "$1" ] || rawframe_recv "$s" l2wg0 1000 "$L2WG_DIR/rx-$s" 1500
+		eval "PID_$s=\$RAWFRAME_PID"
+	done
+	rawframe_send "$1" l2wg0 "$L2WG_DIR/burst"
+	for s in a b c; do
+		[ "$s" = "$1" ] && continue
+		eval "wait \$PID_$s"
+		grep -c "^$2$3""88b6" "$L2WG_DIR/rx-$s" >"$L2WG_DIR/got-$s"
+	done
+}
+
+got() {
+	cat "$L2WG_DIR/got-$1"
+}
+
+# expect_counts B C: what b and c received in the last delivery from a.
+expect_counts() {
+	echo "b got $(got b) (want $1), c got $(got c) (want $2)"
+	[ "$(got b)" = "$1" ] && [ "$(got c)" = "$2" ]
+}
+
+# spoof_dropped SRC: c sends frames to a with source MAC SRC; a must drop
+# them all and count them in rx_dropped.
+spoof_dropped() {
+	before=$(stat_of a l2wg0 rx_dropped)
+	deliver c "$MAC_A" "$1" 5
+	after=$(stat_of a l2wg0 rx_dropped)
+	echo "a received $(got a) spoofed frames; rx_dropped $before -> $after"
+	[ "$(got a)" = 0 ] && [ "$after" -ge $((before + 5)) ]
+}
+
+pings_both() {
+	nsx a ping -c 1 -W 5 10.0.0.2 && nsx a ping -c 1 -W 5 10.0.0.3
+}
+
+ktap_plan 9
+require_l2wireguard
+three_sites
+MAC_A=$(mac_hex "$(mac_of a l2wg0)")
+MAC_B=$(mac_hex "$(mac_of b l2wg0)")
+MAC_C=$(mac_hex "$(mac_of c l2wg0)")
+ktap_test "a pings b and c" pings_both
+nsx b ping -c 1 -W 5 10.0.0.3 >/dev/null
+ktap_test "a learned b's MAC" learned a "$(mac_of b l2wg0)"
+ktap_test "a learned c's MAC" learned a "$(mac_of c l2wg0)"
+deliver a "$MAC_B" "$MAC_A" 10
+ktap_test "unicast to a learned MAC reaches only that peer" expect_counts 10 0
+deliver a ffffffffffff "$MAC_A" 5
+ktap_test "broadcast floods to every peer" expect_counts 5 5
+deliver a 020000009999 "$MAC_A" 5
+ktap_test "unknown unicast floods to every peer" expect_counts 5 5
+ktap_test "source MAC learned on another peer is dropped and counted" spoof_dropped "$MAC_B"
+ktap_test "the device's own MAC as source is dropped and counted" spoof_dropped "$MAC_A"
+ktap_test "b's MAC is still learned on b after the spoofing" nsx a ping -c 1 -W 3 10.0.0.2
+ktap_finish

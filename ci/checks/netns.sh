@@ -1,0 +1,17 @@
+#!/bin/sh
+# Upstream WireGuard's tools/testing/selftests/wireguard/netns.sh (from the
+# kernel tree that was built) passes: plain WireGuard is unharmed.
+# l2wg: slow timeout=400
+. /l2wg/checks/lib.sh
+require_config CONFIG_WIREGUARD CONFIG_VETH CONFIG_IP_NF_IPTABLES
+require_tool /usr/bin/bash
+[ -r /l2wg/upstream/netns.sh ] || ktap_skip_all "netns.sh not found in the kernel tree"
+
+ktap_plan 1
+start=$(cut -d' ' -f1 /proc/uptime)
+/usr/bin/bash /l2wg/upstream/netns.sh >"$L2WG_DIR/netns.log" 2>&1
+rc=$?
+sed 's/^/# /' "$L2WG_DIR/netns.log" | tail -n 40
+echo "# netns.sh exit $rc after $(awk -v s="$start" '{ printf "%.0f", $1 - s }' /proc/uptime)s"
+if [ $rc = 0 ]; then ktap_ok "upstream netns.sh"; else ktap_fail "upstream netns.sh" "exit $rc"; fi
+ktap_finish

@@ -1,0 +1,31 @@
+#!/bin/sh
+# A PPPoE session across the tunnel: pppoe-server on one site's LAN host,
+# pppd with the kernel-mode pppoe plugin on the other; ping through it.
+. /l2wg/checks/lib.sh
+require_config CONFIG_BRIDGE CONFIG_VETH CONFIG_PPP CONFIG_PPPOE
+require_tool /usr/sbin/pppd /usr/sbin/pppoe-server /usr/lib/pppd/2.4.9/pppoe.so
+
+# ppp_up NS: wait up to 10 s for ppp0 with an address in NS.
+ppp_up() {
+	i=0
+	while [ $i -lt 50 ]; do
+		ip -n "$1" -4 addr show dev ppp0 2>/dev/null | grep -q 'inet ' && return 0
+		sleep 0.2
+		i=$((i + 1))
+	done
+	echo "no ppp0 with an address in $1"
+	cat "$L2WG_DIR/pppd.log" 2>/dev/null | tail -n 20
+	return 1
+}
+
+ktap_plan 3
+require_l2wireguard
+l2_sites 4
+# Kernel-mode PPPoE server (-k) on ha; it runs pppd for each session.
+nsx ha pppoe-server -k -I eth0 -L 10.77.0.1 -R 10.77.0.2 -N 1 -O /etc/ppp/pppoe-server-options
+nsx hb pppd plugin pppoe.so nic-eth0 noauth nodetach noipdefault nodefaultroute \
+	persist maxfail 1 lcp-echo-interval 0 logfile "$L2WG_DIR/pppd.log" >/dev/null 2>&1 &
+ktap_test "PPPoE session up on the client" ppp_up hb
+ktap_test "ping the PPPoE server through the session" nsx hb ping -c 2 -i 0.2 -W 3 10.77.0.1
+ktap_test "ping the client from the server side" nsx ha ping -c 1 -W 3 10.77.0.2
+ktap_finish

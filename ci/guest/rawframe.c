@@ -1,0 +1,200 @@
+/* rawframe: send and receive whole Ethernet frames on an AF_PACKET socket.
+ *
+ * The guest has no Python, so the byte-exact frame checks use this helper,
+ * built statically on the host by l2wg's guest.py.
+ *
+ *   rawframe send IFACE FILE          send each line of FILE (a frame in hex)
+ *   rawframe recv IFACE MS MAX READY  print each received frame as hex, one per
+ *                                     line, until MAX frames or MS ms of quiet;
+ *                                     touch READY once the socket listens
+ *   rawframe fill LEN SEED ZEROS      print LEN payload bytes in hex: a pattern
+ *                                     from SEED, the last ZEROS bytes zero
+ *
+ * Frames whose VLAN tag the kernel moved into PACKET_AUXDATA get the tag put
+ * back before printing, as libpcap does, so the bytes compare exactly.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_FRAME 65536
+
+static int die(const char *what)
+{
+	perror(what);
+	return 2;
+}
+
+static int open_socket(const char *ifname)
+{
+	struct sockaddr_ll addr = { 0 };
+	int one = 1;
+	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+
+	if (fd < 0)
+		return -1;
+	addr.sll_family = AF_PACKET;
+	addr.sll_protocol = htons(ETH_P_ALL);
+	addr.sll_ifindex = if_nametoindex(ifname);
+	if (!addr.sll_ifindex) {
+		errno = ENODEV;
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return -1;
+	if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0)
+		return -1;
+	return fd;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static long unhex(const char *line, unsigned char *out)
+{
+	long n = 0;
+
+	while (line[0] && line[0] != '\n') {
+		int hi = hexval(line[0]), lo = hexval(line[1]);
+
+		if (hi < 0 || lo < 0 || n >= MAX_FRAME)
+			return -1;
+		out[n++] = hi << 4 | lo;
+		line += 2;
+	}
+	return n;
+}
+
+static int cmd_send(const char *ifname, const char *path)
+{
+	static char line[2 * MAX_FRAME + 2];
+	static unsigned char frame[MAX_FRAME];
+	FILE *f = fopen(path, "r");
+	int fd = open_socket(ifname);
+
+	if (!f)
+		return die(path);
+	if (fd < 0)
+		return die(ifname);
+	while (fgets(line, sizeof(line), f)) {
+		long n = unhex(line, frame);
+
+		if (n < 0) {
+			fprintf(stderr, "rawframe: bad hex line\n");
+			return 2;
+		}
+		if (n && send(fd, frame, n, 0) != n)
+			return die("send");
+	}
+	return 0;
+}
+
+static void print_hex(const unsigned char *p, long n)
+{
+	for (long i = 0; i < n; i++)
+		printf("%02x", p[i]);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* Put a VLAN tag the kernel stripped into metadata back after the MACs. */
+static long restore_vlan(unsigned char *buf, long n, struct cmsghdr *cmsg,
+			 struct msghdr *msg)
+{
+	for (; cmsg; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		struct tpacket_auxdata *aux;
+		uint16_t tpid, tci;
+
+		if (cmsg->cmsg_level != SOL_PACKET || cmsg->cmsg_type != PACKET_AUXDATA)
+			continue;
+		aux = (struct tpacket_auxdata *)CMSG_DATA(cmsg);
+		if (!(aux->tp_status & TP_STATUS_VLAN_VALID) || n < 12)
+			return n;
+		tpid = htons(aux->tp_status & TP_STATUS_VLAN_TPID_VALID ?
+			     aux->tp_vlan_tpid : ETH_P_8021Q);
+		tci = htons(aux->tp_vlan_tci);
+		memmove(buf + 16, buf + 12, n - 12);
+		memcpy(buf + 12, &tpid, 2);
+		memcpy(buf + 14, &tci, 2);
+		return n + 4;
+	}
+	return n;
+}
+
+static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *ready)
+{
+	static unsigned char buf[MAX_FRAME + 4];
+	char control[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+	int fd = open_socket(ifname);
+	long count = 0;
+
+	if (fd < 0)
+		return die(ifname);
+	close(open(ready, O_CREAT | O_WRONLY, 0644));
+	while (count < max) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct sockaddr_ll from;
+		struct iovec iov = { .iov_base = buf, .iov_len = MAX_FRAME };
+		struct msghdr msg = {
+			.msg_name = &from, .msg_namelen = sizeof(from),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control, .msg_controllen = sizeof(control),
+		};
+		long n;
+
+		if (poll(&pfd, 1, quiet_ms) <= 0)
+			break;
+		n = recvmsg(fd, &msg, 0);
+		if (n < 0)
+			return die("recvmsg");
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		print_hex(buf, restore_vlan(buf, n, CMSG_FIRSTHDR(&msg), &msg));
+		count++;
+	}
+	return 0;
+}
+
+static int cmd_fill(long len, unsigned seed, long zeros)
+{
+	unsigned char *p = calloc(1, len + 1);
+
+	if (!p)
+		return die("calloc");
+	for (long i = 0; i < len - zeros; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (seed >> 16) | 1;	/* never zero: only the tail is */
+	}
+	print_hex(p, len);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "send"))
+		return cmd_send(argv[2], argv[3]);
+	if (argc == 6 && !strcmp(argv[1], "recv"))
+		return cmd_recv(argv[2], atoi(argv[3]), atol(argv[4]), argv[5]);
+	if (argc == 5 && !strcmp(argv[1], "fill"))
+		return cmd_fill(atol(argv[2]), strtoul(argv[3], NULL, 0), atol(argv[4]));
+	fprintf(stderr, "usage: rawframe send IFACE FILE | recv IFACE MS MAX READYFILE"
+		" | fill LEN SEED ZEROS\n");
+	return 2;
+}

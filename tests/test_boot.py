@@ -1,0 +1,199 @@
+"""The boot stage: from a console log to per-check results; and, with a
+built kernel, a real boot (integration)."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from l2wg import boot, checks, qemu
+from l2wg.errors import L2wgError
+from l2wg.ktap import Status
+from l2wg.workspace import Workspace
+
+DATA = Path(__file__).parent / "data"
+L2_CHECKS = ["arp", "dhcp", "frames", "mtu", "multipeer", "ping", "pppoe", "vlan"]
+
+
+def console(name: str, ended_by=None) -> qemu.Console:
+    text = (DATA / name).read_text()
+    return qemu.Console(command="qemu-system-x86_64 ...", accel="tcg", log=DATA / name,
+                        text=text, seconds=9.0, returncode=0, ended_by=ended_by,
+                        reports=qemu.find_reports(text))
+
+
+def selected(*names):
+    return checks.select(list(names))
+
+
+def by_name(suite):
+    return {c.name: c for c in suite.checks}
+
+
+def test_stock_kernel_fails_the_l2_checks_with_a_clear_message():
+    names = ["selftests", "l3-unharmed"] + L2_CHECKS
+    suite = boot.suite_report("6.12", "tcg", selected(*names), console("console-stock-6.12.log"))
+    results = by_name(suite)
+    assert results["selftests"].status is Status.PASS
+    assert results["selftests"].seconds == pytest.approx(0.19, abs=0.5)
+    for name in L2_CHECKS:
+        assert results[name].status is Status.FAIL, name
+        assert "l2wireguard link kind not supported by this kernel" in results[name].reason
+        assert "not ok" in results[name].excerpt
+    l3 = results["l3-unharmed"]
+    assert l3.status is Status.FAIL
+    assert [s.status for s in l3.subtests[:3]] == [Status.PASS] * 3
+    assert not suite.ok and suite.errors == []
+
+
+def test_a_warn_during_a_passing_check_fails_that_check_with_the_trace():
+    suite = boot.suite_report("6.12", "tcg", selected("selftests", "ping"),
+                              console("console-warn.log"))
+    results = by_name(suite)
+    assert results["selftests"].status is Status.PASS
+    ping = results["ping"]
+    assert ping.status is Status.FAIL
+    assert ping.reason.startswith("kernel WARN: WARNING: CPU: 1 PID: 187")
+    assert "dev_hard_start_xmit" in ping.excerpt
+    assert ping.seconds == pytest.approx(2.31)
+
+
+def test_a_panic_fails_the_running_check_and_the_ones_never_started():
+    suite = boot.suite_report("6.12", "tcg", selected("selftests", "multipeer", "ping"),
+                              console("console-panic.log"))
+    results = by_name(suite)
+    assert results["selftests"].status is Status.PASS
+    assert results["multipeer"].status is Status.FAIL
+    assert "started but never finished" in results["multipeer"].reason
+    assert "BUG" in results["multipeer"].reason
+    assert "wg_l2_receive" in results["multipeer"].excerpt
+    assert results["ping"].status is Status.FAIL
+    assert "never started" in results["ping"].reason
+    assert any("stopped before finishing" in e for e in suite.errors)
+    assert not suite.ok
+
+
+def test_a_hung_guest_is_reported_with_the_console_tail():
+    suite = boot.suite_report("6.12", "tcg", selected("selftests", "dhcp", "vlan"),
+                              console("console-hung.log", ended_by="idle"))
+    results = by_name(suite)
+    assert results["dhcp"].status is Status.FAIL
+    assert "started but never finished (guest hung)" in results["dhcp"].reason
+    assert results["vlan"].status is Status.FAIL
+    assert any(e.startswith("guest hung") for e in suite.errors)
+    assert "begin dhcp" in suite.errors[0]
+
+
+def test_kernel_reports_outside_checks_are_suite_errors():
+    text = "[    1.0] WARNING: CPU: 0 PID: 1 at init/main.c:1 x\n[    1.1] ---[ end trace ]---\n" \
+        + (DATA / "console-stock-6.12.log").read_text()
+    c = qemu.Console("q", "tcg", Path("c"), text, 5.0, 0, None, qemu.find_reports(text))
+    suite = boot.suite_report("6.12", "tcg", selected("selftests"), c)
+    assert by_name(suite)["selftests"].status is Status.PASS
+    assert any("outside any check" in e for e in suite.errors) and not suite.ok
+
+
+def test_skipped_check_keeps_its_reason():
+    text = ("L2WG-BOOTED\nKTAP version 1\n1..1\n# l2wg: begin pppoe\n    KTAP version 1\n"
+            "    1..0 # SKIP CONFIG_PPPOE is not set\n# l2wg: end pppoe exit=4 seconds=0.05\n"
+            "ok 1 pppoe # SKIP CONFIG_PPPOE is not set\nL2WG-DONE\n")
+    c = qemu.Console("q", "tcg", Path("c"), text, 3.0, 0, None, [])
+    suite = boot.suite_report("6.12", "tcg", selected("pppoe"), c)
+    assert suite.checks[0].status is Status.SKIP
+    assert suite.checks[0].reason == "CONFIG_PPPOE is not set"
+    assert suite.ok and suite.count(Status.PASS) == 0
+
+
+def test_script_output_and_exit_status():
+    text = ("[ 1.0] boot\nL2WG-BOOTED\nL2WG-SCRIPT-BEGIN\nhello\n[    2.000000] noise\n"
+            "world\nL2WG-SCRIPT-EXIT 3\nL2WG-DONE\n")
+    assert boot.script_result(text) == ("hello\nworld", 3)
+    assert boot.script_result("L2WG-SCRIPT-BEGIN\nhalf\n")[1] is None
+
+
+def test_artifacts_without_a_build_are_a_clear_error(tmp_path):
+    with pytest.raises(L2wgError, match="no finished build"):
+        boot.Artifacts.load(tmp_path)
+
+
+def fake_artifacts(tmp_path: Path, tree: Path | None = None) -> Path:
+    (tmp_path / "bzImage").write_bytes(b"kernel")
+    (tmp_path / "config").write_text("CONFIG_WIREGUARD=y\n")
+    (tmp_path / "metadata.json").write_text(json.dumps(
+        {"kernel": "6.12", "tree": str(tree) if tree else ""}))
+    return tmp_path
+
+
+def test_overlay_carries_settings_config_netns_sh_and_the_script(tmp_path):
+    tree = tmp_path / "tree"
+    netns = tree / boot.NETNS_SH
+    netns.parent.mkdir(parents=True)
+    netns.write_text("#!/bin/bash\nexit 0\n")
+    script = tmp_path / "user.sh"
+    script.write_text("echo hi\n")
+    (tmp_path / "art").mkdir()
+    art = boot.Artifacts.load(fake_artifacts(tmp_path / "art", tree))
+    files = boot.overlay_files(art, "checks", selected("ping", "netns"), script)
+    assert files["l2wg/run.conf"].decode() == \
+        "L2WG_MODE=checks\nL2WG_CHECKS='ping:60 netns:400'\n"
+    assert files["l2wg/kconfig"] == b"CONFIG_WIREGUARD=y\n"
+    assert files["l2wg/upstream/netns.sh"].startswith(b"#!/bin/bash")
+    assert files["l2wg/user-script"] == b"echo hi\n"
+
+
+def test_time_limits_grow_with_the_checks():
+    fast, idle = boot.time_limits("checks", selected("ping"))
+    slow, slow_idle = boot.time_limits("checks", selected("ping", "netns"))
+    assert slow > fast + 400 and slow_idle > 400 > idle
+    assert boot.time_limits("shell", []) == (None, None)
+
+
+def test_only_one_mode_at_a_time(tmp_path):
+    with pytest.raises(L2wgError, match="choose one"):
+        boot.boot(Workspace(tmp_path), tmp_path, checks=["ping"], shell=True)
+
+
+# --- integration ---------------------------------------------------------------
+
+ARTIFACTS = os.environ.get("L2WG_TEST_ARTIFACTS")
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not ARTIFACTS, reason="set L2WG_TEST_ARTIFACTS to a build's artifacts dir")
+def test_boot_runs_the_suite_on_a_built_kernel(tmp_path):
+    ws = Workspace(Path(os.environ.get("L2WG_HOME", tmp_path)))
+    result = boot.boot(ws, Path(ARTIFACTS), run_dir=tmp_path / "run")
+    assert result.accelerator.name in ("kvm", "tcg")
+    suite = result.suite
+    assert (tmp_path / "run" / "results.json").exists()
+    assert (tmp_path / "run" / "junit.xml").exists()
+    assert (tmp_path / "run" / "console.log").read_text().count("L2WG-DONE") >= 1
+    names = [c.name for c in suite.checks]
+    assert names == [c.name for c in checks.select(None)]
+    results = by_name(suite)
+    assert results["selftests"].status is Status.PASS
+    assert result.kernel_reports == []
+    assert suite.errors == []
+    config = (Path(ARTIFACTS) / "config").read_text()
+    metadata = json.loads((Path(ARTIFACTS) / "metadata.json").read_text())
+    if metadata.get("series"):      # the l2wireguard patches were applied
+        failed = {c.name: c.reason for c in suite.checks if c.status is Status.FAIL}
+        assert failed == {}
+        assert result.exit_status == 0
+    else:                           # a stock kernel: the L2 checks must fail
+        assert results["ping"].status is Status.FAIL
+        assert "l2wireguard link kind not supported" in results["ping"].reason
+        assert result.exit_status == 1
+    assert "CONFIG_WIREGUARD=y" in config
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not ARTIFACTS, reason="set L2WG_TEST_ARTIFACTS to a build's artifacts dir")
+def test_script_mode_returns_output_and_exit_status(tmp_path):
+    script = tmp_path / "s.sh"
+    script.write_text("echo from-the-guest $(uname -s)\nexit 7\n")
+    ws = Workspace(Path(os.environ.get("L2WG_HOME", tmp_path)))
+    result = boot.boot(ws, Path(ARTIFACTS), script=script, run_dir=tmp_path / "run")
+    assert "from-the-guest Linux" in result.script_output
+    assert result.script_exit == 7 and result.exit_status == 1

@@ -1,0 +1,102 @@
+"""The guest initramfs: inputs, cache key, libraries, archives."""
+
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from l2wg import guest
+from l2wg.workspace import Workspace
+
+needs_packages = pytest.mark.skipif(bool(guest.missing_packages()),
+                                    reason=f"missing: {guest.missing_packages()}")
+
+
+def cpio_names(data: bytes) -> list[str]:
+    done = subprocess.run(["cpio", "-t", "--quiet"], input=data, capture_output=True)
+    return done.stdout.decode().split()
+
+
+def gunzip_all(path: Path) -> bytes:
+    """All gzip members, as the kernel unpacks concatenated archives."""
+    return gzip.decompress(path.read_bytes())
+
+
+def test_required_packages_cover_every_program():
+    packages = guest.required_packages()
+    for program in guest.PROGRAMS:
+        assert program.package in packages
+    assert {"busybox-static", "iproute2", "wireguard-tools", "ppp", "pppoe", "iptables",
+            "cpio", "gcc"} <= set(packages)
+
+
+def test_key_changes_when_a_script_changes(tmp_path):
+    script = tmp_path / "check.sh"
+    script.write_text("echo 1\n")
+    binary = tmp_path / "tool"
+    binary.write_text("x")
+    first = guest.input_key([binary], [script])
+    assert guest.input_key([binary], [script]) == first
+    script.write_text("echo 2\n")
+    assert guest.input_key([binary], [script]) != first
+
+
+def test_key_changes_when_a_binary_changes(tmp_path):
+    script = tmp_path / "check.sh"
+    script.write_text("echo 1\n")
+    binary = tmp_path / "tool"
+    binary.write_text("x")
+    first = guest.input_key([binary], [script])
+    binary.write_text("xy")
+    assert guest.input_key([binary], [script]) != first
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/ip").exists(), reason="iproute2 missing")
+def test_shared_libraries_of_a_dynamic_binary(tmp_path):
+    libs = guest.shared_libraries(Path("/usr/sbin/ip"), tmp_path / "log")
+    names = {p.name for p in libs}
+    assert "libc.so.6" in names and "ld-linux-x86-64.so.2" in names
+    assert all(p.is_absolute() for p in libs)
+
+
+def test_overlay_and_combine_give_one_initrd_with_both_archives(tmp_path):
+    base_dir = tmp_path / "base"
+    base_dir.mkdir()
+    (base_dir / "init").write_text("#!/bin/sh\n")
+    base = tmp_path / "base.cpio.gz"
+    guest.pack(base_dir, base, tmp_path / "log")
+    overlay = guest.write_overlay(tmp_path / "overlay.cpio.gz",
+                                  {"l2wg/run.conf": b"L2WG_MODE=checks\n"}, tmp_path / "log")
+    initrd = guest.combine([base, overlay], tmp_path / "initrd.gz")
+    data = gunzip_all(initrd)
+    names = cpio_names(data)
+    assert "init" in names
+    assert b"L2WG_MODE=checks" in data
+
+
+@needs_packages
+def test_initramfs_is_built_once_then_cached(tmp_path):
+    ws = Workspace(tmp_path)
+    first = guest.build_initramfs(ws)
+    assert not first.cached and first.path.exists() and first.size > 1_000_000
+    again = guest.build_initramfs(ws)
+    assert again.cached and again.path == first.path
+    names = cpio_names(gunzip_all(first.path))
+    for needed in ("init", "l2wg/init", "bin/busybox", "usr/sbin/ip", "usr/bin/wg",
+                   "usr/sbin/pppd", "usr/lib/pppd/2.4.9/pppoe.so", "usr/bin/rawframe",
+                   "usr/bin/bash", "usr/sbin/xtables-legacy-multi", "l2wg/checks/lib.sh",
+                   "l2wg/checks/ping.sh", "usr/lib/x86_64-linux-gnu/libc.so.6",
+                   "usr/lib64/ld-linux-x86-64.so.2"):
+        assert needed in names, needed
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc missing")
+def test_rawframe_helper_is_static_and_fills_patterns(tmp_path):
+    binary = guest.build_rawframe(Workspace(tmp_path), tmp_path / "log")
+    out = subprocess.run([binary, "fill", "8", "1", "3"], capture_output=True, text=True)
+    assert len(out.stdout.strip()) == 16 and out.stdout.strip().endswith("000000")
+    assert "00" not in [out.stdout[i:i + 2] for i in range(0, 10, 2)]
+    ldd = subprocess.run(["ldd", binary], capture_output=True, text=True)
+    assert "not a dynamic executable" in ldd.stdout + ldd.stderr

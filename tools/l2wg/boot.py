@@ -1,0 +1,348 @@
+"""The boot stage: run the network checks (or a script, or a shell) on a
+built kernel in QEMU.
+
+``boot()`` takes the artifacts directory of a build (``bzImage``,
+``config``, ``metadata.json`` with ``kernel`` and ``tree``), boots it once
+with the guest initramfs plus a per-run overlay, and turns the console's
+KTAP into a :class:`~l2wg.report.SuiteReport`.  Everything of a run goes
+into ``ARTIFACTS/boot/<stamp>-<mode>/``: ``console.log``, ``results.json``,
+``junit.xml``, the ``initrd.gz`` and ``command.sh`` to rerun it by hand;
+``ARTIFACTS/boot/latest`` points at the newest run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import checks as checks_mod
+from . import guest, ktap, qemu, report
+from .errors import L2wgError
+from .ktap import Status
+from .progress import Progress, silent
+from .report import CheckResult, SubResult, SuiteReport
+from .workspace import Workspace
+
+BOOT_BUDGET = 60.0      # seconds for the kernel to boot and the guest to end
+CHECK_SLACK = 15.0      # per check, on top of its own timeout
+NETNS_SH = "tools/testing/selftests/wireguard/netns.sh"
+END_RE = re.compile(r"l2wg: end (?P<name>\S+) exit=(?P<rc>\d+) seconds=(?P<seconds>[\d.]+)")
+SCRIPT_EXIT_RE = re.compile(r"^L2WG-SCRIPT-EXIT (\d+)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What ``l2wg build`` left for one kernel."""
+
+    directory: Path
+    bzimage: Path
+    config: Path
+    kernel: str
+    tree: Path | None
+
+    @classmethod
+    def load(cls, directory: Path) -> "Artifacts":
+        directory = Path(directory)
+        meta_path = directory / "metadata.json"
+        bzimage = directory / "bzImage"
+        if not bzimage.exists() or not meta_path.exists():
+            raise L2wgError(f"no finished build in {directory} (needs bzImage and "
+                            "metadata.json; run: l2wg build KERNEL)")
+        meta = json.loads(meta_path.read_text())
+        tree = Path(meta["tree"]) if meta.get("tree") else None
+        return cls(directory=directory, bzimage=bzimage, config=directory / "config",
+                   kernel=str(meta.get("kernel") or directory.name), tree=tree)
+
+
+@dataclass
+class BootResult:
+    """The outcome of ``l2wg boot``."""
+
+    mode: str
+    kernel: str
+    run_dir: Path
+    console_log: Path
+    command: str
+    accelerator: qemu.Accelerator
+    initramfs: guest.Initramfs
+    seconds: float
+    #: Checks mode: the results (also in results.json / junit.xml).
+    suite: SuiteReport | None = None
+    #: Script mode: what the script printed and its exit status (None if
+    #: the guest never got to report it).
+    script_output: str = ""
+    script_exit: int | None = None
+    kernel_reports: list[qemu.KernelReport] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        if self.mode == "checks":
+            return self.suite is not None and self.suite.ok
+        if self.mode == "script":
+            return self.script_exit == 0 and not self.errors
+        return not self.errors
+
+    @property
+    def exit_status(self) -> int:
+        return 0 if self.ok else 1
+
+
+def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = None,
+         script: Path | None = None, shell: bool = False, accel: str | None = None,
+         run_dir: Path | None = None, progress: Progress | None = None,
+         on_console: Callable[[str], None] | None = None) -> BootResult:
+    """Boot the kernel in *artifacts_dir* and run *checks* (default: the fast
+    set), or *script* (a file run by the guest's sh), or an interactive
+    *shell*.  *accel* forces "kvm" or "tcg" instead of the probe.
+    *on_console* sees every console line (``--debug``)."""
+    progress = progress or silent()
+    if sum(bool(x) for x in (checks, script, shell)) > 1:
+        raise L2wgError("choose one of --check, --script and --shell")
+    artifacts = Artifacts.load(artifacts_dir)
+    mode = "shell" if shell else "script" if script else "checks"
+    selected = checks_mod.select(checks) if mode == "checks" else []
+    if script is not None and not Path(script).is_file():
+        raise L2wgError(f"--script {script}: no such file")
+
+    run_dir = run_dir or new_run_dir(artifacts.directory, mode)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    base = guest.build_initramfs(ws, run_dir / "guest.log")
+    progress.step(guest.describe(base))
+    initrd = assemble_initrd(base, artifacts, run_dir, mode, selected, script)
+    chosen = qemu.Accelerator(accel, "requested") if accel else \
+        qemu.accelerator(ws, artifacts.bzimage, run_dir / "accel-probe.log")
+    progress.step(f"accelerator: {chosen.name} ({chosen.reason})")
+
+    machine = qemu.Machine(kernel=artifacts.bzimage, initrd=initrd, accel=chosen.name,
+                           interactive=shell)
+    (run_dir / "command.sh").write_text("#!/bin/sh\n" + shlex.join(qemu.command(machine)) + "\n")
+    progress.step(f"booting {artifacts.kernel}: {shlex.join(qemu.command(machine))}")
+    timeout, idle = time_limits(mode, selected)
+    live = LiveStatus(progress, on_console)
+    console = qemu.boot(machine, run_dir / "console.log", timeout=timeout, idle_timeout=idle,
+                        on_line=live)
+    progress.done()
+    result = BootResult(mode=mode, kernel=artifacts.kernel, run_dir=run_dir,
+                        console_log=console.log, command=console.command, accelerator=chosen,
+                        initramfs=base, seconds=console.seconds,
+                        kernel_reports=console.reports, errors=guest_errors(console, mode))
+    if mode == "checks":
+        result.suite = suite_report(artifacts.kernel, chosen.name, selected, console)
+        report.write_json([result.suite], run_dir / "results.json")
+        report.write_junit([result.suite], run_dir / "junit.xml")
+    elif mode == "script":
+        result.script_output, result.script_exit = script_result(console.text)
+        (run_dir / "results.json").write_text(json.dumps(
+            {"mode": "script", "kernel": artifacts.kernel, "exit": result.script_exit,
+             "ok": result.ok, "errors": result.errors, "seconds": console.seconds},
+            indent=2) + "\n")
+    link_latest(artifacts.directory, run_dir)
+    return result
+
+
+def new_run_dir(artifacts_dir: Path, mode: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    run_dir = artifacts_dir / "boot" / f"{stamp}-{mode}"
+    n = 1
+    while run_dir.exists():
+        n += 1
+        run_dir = artifacts_dir / "boot" / f"{stamp}-{mode}-{n}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def link_latest(artifacts_dir: Path, run_dir: Path) -> None:
+    latest = artifacts_dir / "boot" / "latest"
+    if run_dir.parent != latest.parent:
+        return
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run_dir.name)
+
+
+def run_conf(mode: str, selected: Sequence[checks_mod.Check]) -> str:
+    items = " ".join(f"{c.name}:{c.timeout}" for c in selected)
+    return f"L2WG_MODE={mode}\nL2WG_CHECKS={shlex.quote(items)}\n"
+
+
+def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod.Check],
+                  script: Path | None) -> dict[str, bytes]:
+    """The per-run files: settings, the kernel's config, upstream netns.sh,
+    the user's script."""
+    files = {"l2wg/run.conf": run_conf(mode, selected).encode()}
+    if artifacts.config.exists():
+        files["l2wg/kconfig"] = artifacts.config.read_bytes()
+    if artifacts.tree and (artifacts.tree / NETNS_SH).exists():
+        files["l2wg/upstream/netns.sh"] = (artifacts.tree / NETNS_SH).read_bytes()
+    if script is not None:
+        files["l2wg/user-script"] = Path(script).read_bytes()
+    return files
+
+
+def assemble_initrd(base: guest.Initramfs, artifacts: Artifacts, run_dir: Path, mode: str,
+                    selected: Sequence[checks_mod.Check], script: Path | None) -> Path:
+    overlay = guest.write_overlay(run_dir / "overlay.cpio.gz",
+                                  overlay_files(artifacts, mode, selected, script),
+                                  run_dir / "guest.log")
+    initrd = guest.combine([base.path, overlay], run_dir / "initrd.gz")
+    overlay.unlink()
+    return initrd
+
+
+def time_limits(mode: str, selected: Sequence[checks_mod.Check]) -> tuple[float | None,
+                                                                          float | None]:
+    """(whole run, longest console silence) in seconds."""
+    if mode == "shell":
+        return None, None
+    if mode == "script":
+        return 900.0, 900.0
+    longest = max((c.timeout for c in selected), default=0)
+    return (BOOT_BUDGET + sum(c.timeout + CHECK_SLACK for c in selected),
+            longest + CHECK_SLACK + 10)
+
+
+class LiveStatus:
+    """Console lines to the --debug hook, finished checks to the progress."""
+
+    def __init__(self, progress: Progress, on_console: Callable[[str], None] | None):
+        self.progress = progress
+        self.on_console = on_console
+
+    def __call__(self, line: str) -> None:
+        line = line.replace("\r", "")
+        if self.on_console:
+            self.on_console(line)
+        if not line.startswith(" ") and (test := ktap.parse_result(line)):
+            self.progress.update(f"{test.name}: {test.status.value.upper()}", force=True)
+
+
+# --- results -------------------------------------------------------------------
+
+def guest_errors(console: qemu.Console, mode: str) -> list[str]:
+    """What went wrong with the boot as a whole."""
+    errors = []
+    if console.hung:
+        how = ("no console output for too long" if console.ended_by == "idle"
+               else "the time limit passed")
+        errors.append(f"guest hung ({how}), killed after {console.seconds:.0f}s; "
+                      f"console tail:\n{qemu.tail(console.text)}")
+    elif not console.booted and mode != "shell":
+        errors.append(f"guest did not reach its init (QEMU exit {console.returncode}); "
+                      f"console tail:\n{qemu.tail(console.text)}")
+    elif not console.finished and mode != "shell":
+        errors.append(f"guest stopped before finishing (QEMU exit {console.returncode}); "
+                      f"console tail:\n{qemu.tail(console.text)}")
+    return errors
+
+
+def check_spans(console_text: str) -> dict[str, tuple[int, int]]:
+    """Console line range of each check, from the init's begin/end lines."""
+    spans: dict[str, tuple[int, int]] = {}
+    lines = console_text.splitlines()
+    for i, line in enumerate(lines):
+        if (m := re.match(r"^# l2wg: begin (\S+)", line)):
+            spans[m.group(1)] = (i + 1, len(lines))
+        elif (m := END_RE.search(line)) and m.group("name") in spans:
+            spans[m.group("name")] = (spans[m.group("name")][0], i + 1)
+    return spans
+
+
+def seconds_of(test: ktap.TestCase) -> float:
+    for diag in test.diagnostics:
+        if (m := END_RE.search(diag)):
+            return float(m.group("seconds"))
+    return 0.0
+
+
+def failure_reason(test: ktap.TestCase) -> str:
+    if test.reason:
+        return test.reason
+    failed = test.failed_subtests
+    if failed:
+        first = failed[0]
+        detail = next((d for d in first.diagnostics if d), "") or first.reason
+        more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
+        return f"{first.name or first.number}: {detail}{more}" if detail else \
+            f"{first.name or first.number} failed{more}"
+    for diag in reversed(test.diagnostics):
+        if not diag.startswith("l2wg:"):
+            return diag
+    if test.plan is None:
+        return "printed no KTAP plan"
+    return "failed"
+
+
+def check_result(test: ktap.TestCase, reports: list[qemu.KernelReport]) -> CheckResult:
+    status = test.status
+    reason = test.reason if status is Status.SKIP else ""
+    if status is Status.FAIL:
+        reason = failure_reason(test)
+    lines = list(test.lines)
+    if reports:
+        status = Status.FAIL
+        reason = f"kernel {reports[0].kind}: {reports[0].summary}" + (
+            f" (after: {reason})" if reason else "")
+        for r in reports:
+            lines += ["", f"kernel {r.kind} at console line {r.line}:", r.excerpt]
+    return CheckResult(name=test.name, status=status, seconds=seconds_of(test), reason=reason,
+                       excerpt=report.excerpt(lines) if status is Status.FAIL else "",
+                       subtests=[SubResult(t.name or str(t.number), t.status, t.reason)
+                                 for t in test.subtests])
+
+
+def suite_report(kernel: str, accel: str, selected: Sequence[checks_mod.Check],
+                 console: qemu.Console) -> SuiteReport:
+    doc = ktap.parse(console.text)
+    spans = check_spans(console.text)
+    by_name = {t.name: t for t in doc.tests}
+    results, claimed = [], set()
+    for check in selected:
+        span = spans.get(check.name)
+        reports = [r for r in console.reports if span and span[0] <= r.line <= span[1]]
+        claimed.update(id(r) for r in reports)
+        test = by_name.get(check.name)
+        if test is None:
+            results.append(not_run(check, console, span))
+        else:
+            results.append(check_result(test, reports))
+    errors = guest_errors(console, "checks")
+    errors += [f"kernel {r.kind} outside any check (console line {r.line}):\n{r.excerpt}"
+               for r in console.reports if id(r) not in claimed]
+    return SuiteReport(kernel=kernel, accelerator=accel, checks=results,
+                       seconds=console.seconds, command=console.command,
+                       console_log=str(console.log), errors=errors)
+
+
+def not_run(check: checks_mod.Check, console: qemu.Console,
+            span: tuple[int, int] | None) -> CheckResult:
+    """A selected check with no result line: the guest died or hung in it
+    (span known) or before it."""
+    lines = console.text.splitlines()
+    if span:
+        where = "started but never finished"
+        text = "\n".join(lines[span[0] - 1:span[1]])
+    else:
+        where = "never started"
+        text = qemu.tail(console.text)
+    why = "guest hung" if console.hung else "guest stopped"
+    reports = [r for r in console.reports if span and span[0] <= r.line]
+    if reports:
+        why = f"kernel {reports[0].kind}: {reports[0].summary}"
+    return CheckResult(name=check.name, status=Status.FAIL, seconds=0.0,
+                       reason=f"{where} ({why})",
+                       excerpt=report.excerpt(text.splitlines()))
+
+
+def script_result(console_text: str) -> tuple[str, int | None]:
+    """The script's output (without kernel log lines) and its exit status."""
+    _, _, after = console_text.partition("L2WG-SCRIPT-BEGIN\n")
+    m = SCRIPT_EXIT_RE.search(after)
+    body = after[:m.start()] if m else after
+    output = "\n".join(ktap.clean_lines(body))
+    return output, int(m.group(1)) if m else None

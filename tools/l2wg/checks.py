@@ -1,0 +1,80 @@
+"""The guest checks: ``ci/checks/NAME.sh``, one KTAP-printing script each.
+
+A check's second line is its one-line description.  An optional header line
+``# l2wg: slow timeout=300`` marks it as left out of the default set
+(``slow``) and sets how long the guest lets it run (``timeout``, seconds).
+``lib.sh`` holds the helpers the checks source and is not a check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import L2wgError
+
+CHECKS_DIR = Path(__file__).resolve().parents[2] / "ci" / "checks"
+HELPER_FILES = {"lib.sh"}
+DEFAULT_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    path: Path
+    description: str
+    slow: bool = False
+    timeout: int = DEFAULT_TIMEOUT
+
+
+def parse_header(path: Path) -> Check:
+    """A :class:`Check` from the comment lines at the top of *path*."""
+    description, slow, timeout = "", False, DEFAULT_TIMEOUT
+    for line in path.read_text().splitlines()[:10]:
+        if not line.startswith("#") or line.startswith("#!"):
+            continue
+        text = line.lstrip("#").strip()
+        if text.startswith("l2wg:"):
+            for word in text[len("l2wg:"):].split():
+                key, _, value = word.partition("=")
+                if key == "slow":
+                    slow = True
+                elif key == "timeout":
+                    timeout = int(value)
+        elif not description:
+            description = text
+    return Check(name=path.stem, path=path, description=description, slow=slow,
+                 timeout=timeout)
+
+
+def discover(directory: Path = CHECKS_DIR) -> dict[str, Check]:
+    """All checks in *directory*, by name, in name order."""
+    checks = {}
+    for path in sorted(directory.glob("*.sh")):
+        if path.name not in HELPER_FILES:
+            checks[path.stem] = parse_header(path)
+    return checks
+
+
+def select(names: Sequence[str] | None, directory: Path = CHECKS_DIR) -> list[Check]:
+    """The checks named (in that order), or the default (fast) set when
+    *names* is empty; ``all`` means every check, the slow ones too.  An
+    unknown name is an error listing the known ones."""
+    known = discover(directory)
+    if not names:
+        return [c for c in known.values() if not c.slow]
+    if "all" in names:
+        return list(known.values())
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listing = ", ".join(f"{c.name}{' (slow)' if c.slow else ''}" for c in known.values())
+        raise L2wgError(f"unknown check {', '.join(repr(n) for n in unknown)}; "
+                        f"known checks: {listing}")
+    return [known[n] for n in dict.fromkeys(names)]
+
+
+def describe(directory: Path = CHECKS_DIR) -> str:
+    """One line per check, for ``--help`` style listings."""
+    return "\n".join(f"{c.name:14} {c.description}{'  [slow]' if c.slow else ''}"
+                     for c in discover(directory).values())

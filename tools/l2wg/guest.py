@@ -1,0 +1,305 @@
+"""The check guest's initramfs, assembled from this machine's Debian binaries.
+
+The base image holds busybox, the network tools the checks use (each with
+the shared libraries ``ldd`` lists), the ``rawframe`` helper (built from
+``ci/guest/rawframe.c``), ``/init`` (``ci/guest/init.sh``) and the checks
+(``ci/checks/``).  It is cached under ``Workspace.guest`` keyed by a hash of
+all of that, so it is rebuilt only when an input changes.
+
+Per boot, a small second archive (:func:`write_overlay`) adds the run's
+settings, the kernel's config and files such as upstream ``netns.sh``; the
+kernel unpacks concatenated archives in order, so the two are simply
+concatenated (:func:`combine`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import L2wgError
+from .runner import run
+from .workspace import Workspace
+
+# Bump when the layout of the image changes, to invalidate cached images.
+FORMAT = 1
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKS_DIR = REPO / "ci" / "checks"
+INIT_SCRIPT = REPO / "ci" / "guest" / "init.sh"
+RAWFRAME_SOURCE = REPO / "ci" / "guest" / "rawframe.c"
+
+
+@dataclass(frozen=True)
+class Program:
+    """A host file the guest needs, and the Debian package that ships it."""
+
+    path: str
+    package: str
+
+
+PROGRAMS: tuple[Program, ...] = (
+    Program("/usr/bin/busybox", "busybox-static"),
+    Program("/usr/bin/bash", "bash"),
+    Program("/usr/sbin/ip", "iproute2"),
+    Program("/usr/sbin/bridge", "iproute2"),
+    Program("/usr/bin/ss", "iproute2"),
+    Program("/usr/bin/wg", "wireguard-tools"),
+    Program("/usr/sbin/pppd", "ppp"),
+    Program("/usr/lib/pppd/2.4.9/pppoe.so", "ppp"),
+    Program("/usr/sbin/pppoe-server", "pppoe"),
+    Program("/usr/sbin/pppoe", "pppoe"),
+    Program("/usr/bin/tcpdump", "tcpdump"),
+    Program("/usr/bin/iperf3", "iperf3"),
+    Program("/usr/bin/ping", "iputils-ping"),
+    Program("/usr/bin/ncat", "ncat"),
+    Program("/usr/sbin/mausezahn", "netsniff-ng"),
+    Program("/usr/sbin/xtables-legacy-multi", "iptables"),
+)
+
+XTABLES_DIR = Path("/usr/lib/x86_64-linux-gnu/xtables")
+
+# Guest symlinks: link -> target.
+SYMLINKS: dict[str, str] = {
+    "lib": "usr/lib",
+    "lib64": "usr/lib64",
+    "bin/sh": "busybox",
+    "init": "l2wg/init",
+    "bin/bash": "/usr/bin/bash",
+    "usr/bin/ping6": "ping",
+    "usr/lib/pppd/2.4.9/rp-pppoe.so": "pppoe.so",
+    **{f"usr/sbin/{name}": "xtables-legacy-multi" for name in (
+        "iptables", "ip6tables", "iptables-legacy", "ip6tables-legacy",
+        "iptables-save", "ip6tables-save", "iptables-restore", "ip6tables-restore")},
+}
+
+# Small text files: guest path -> content.
+ETC_FILES: dict[str, str] = {
+    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+    "etc/group": "root:x:0:\n",
+    "etc/hosts": "127.0.0.1 localhost\n::1 localhost\n",
+    "etc/protocols": "ip 0 IP\nicmp 1 ICMP\ntcp 6 TCP\nudp 17 UDP\nipv6-icmp 58 IPv6-ICMP\n",
+    "etc/services": "",
+    "etc/ppp/options": "",
+    "etc/ppp/pppoe-server-options": "noauth\nlcp-echo-interval 0\n",
+}
+
+DIRECTORIES = ("bin", "sbin", "usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "dev", "proc", "sys",
+               "tmp", "run", "root", "var", "etc/ppp", "l2wg")
+
+
+@dataclass(frozen=True)
+class Initramfs:
+    """A built (or cached) base image."""
+
+    path: Path
+    key: str
+    size: int
+    seconds: float
+    cached: bool
+
+
+def missing_packages(programs: tuple[Program, ...] = PROGRAMS) -> list[str]:
+    """Debian packages to install before the guest can be built."""
+    missing = {p.package for p in programs if not Path(p.path).exists()}
+    if shutil.which("gcc") is None:
+        missing.add("gcc")
+    if shutil.which("cpio") is None:
+        missing.add("cpio")
+    return sorted(missing)
+
+
+def required_packages(programs: tuple[Program, ...] = PROGRAMS) -> list[str]:
+    """Every Debian package the guest is built from (for setup scripts)."""
+    return sorted({p.package for p in programs} | {"cpio", "gcc", "libc6-dev"})
+
+
+def host_files() -> list[Path]:
+    """The host programs and plugins copied into the guest."""
+    files = [Path(p.path) for p in PROGRAMS]
+    files += sorted(XTABLES_DIR.glob("*.so"))
+    return files
+
+
+def shared_libraries(binary: Path, log: Path) -> list[Path]:
+    """The libraries ``ldd`` lists for *binary* (none for static ones)."""
+    done = run(["ldd", binary], log_path=log, check=False, what="ldd")
+    libs = []
+    for line in done.output.splitlines():
+        words = line.split()
+        if "=>" in words and len(words) > words.index("=>") + 1:
+            candidate = words[words.index("=>") + 1]
+        elif words and words[0].startswith("/"):
+            candidate = words[0]
+        else:
+            continue
+        if candidate.startswith("/"):
+            libs.append(Path(candidate))
+    return libs
+
+
+def guest_scripts() -> list[Path]:
+    """The text inputs of the image: the init and every check file."""
+    return [INIT_SCRIPT, RAWFRAME_SOURCE, *sorted(CHECKS_DIR.glob("*"))]
+
+
+def input_key(files: list[Path], scripts: list[Path]) -> str:
+    """Hash of the image's inputs: host files by path, size and mtime;
+    scripts by content."""
+    h = hashlib.sha256(f"l2wg-guest-{FORMAT}\n".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    for s in scripts:
+        h.update(f"{s.name}\0".encode() + s.read_bytes() + b"\n")
+    return h.hexdigest()[:16]
+
+
+def build_rawframe(ws: Workspace, log: Path) -> Path:
+    """The static rawframe helper, compiled once per source version."""
+    digest = hashlib.sha256(RAWFRAME_SOURCE.read_bytes()).hexdigest()[:12]
+    binary = ws.guest / "helpers" / f"rawframe-{digest}"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        tmp = binary.with_suffix(".tmp")
+        run(["gcc", "-static", "-O2", "-Wall", "-o", tmp, RAWFRAME_SOURCE],
+            log_path=log, what="building the rawframe helper")
+        tmp.rename(binary)
+    return binary
+
+
+def copy_into(staging: Path, guest_path: str, source: Path) -> None:
+    """Copy *source* (following symlinks) to *guest_path* in the staging tree."""
+    dest = staging / guest_path.lstrip("/")
+    if dest.exists():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, dest, follow_symlinks=True)
+
+
+def write_text(staging: Path, guest_path: str, text: str, mode: int = 0o644) -> None:
+    dest = staging / guest_path
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text)
+    dest.chmod(mode)
+
+
+def make_skeleton(staging: Path) -> None:
+    for d in DIRECTORIES:
+        (staging / d).mkdir(parents=True, exist_ok=True)
+    for link, target in SYMLINKS.items():
+        path = staging / link
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+    for guest_path, text in ETC_FILES.items():
+        write_text(staging, guest_path, text)
+
+
+def install_busybox_applets(staging: Path, log: Path) -> None:
+    """Links /bin/APPLET -> busybox for each applet no real tool shadows."""
+    shutil.copy2("/usr/bin/busybox", staging / "bin" / "busybox")
+    applets = run(["/usr/bin/busybox", "--list"], log_path=log).output.split()
+    for applet in applets:
+        link = staging / "bin" / applet
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to("busybox")
+
+
+def install_programs(staging: Path, files: list[Path], log: Path) -> None:
+    for f in files:
+        copy_into(staging, str(f), f)
+        for lib in shared_libraries(f, log):
+            copy_into(staging, str(lib), lib)
+
+
+def install_scripts(staging: Path, rawframe: Path) -> None:
+    copy_into(staging, "l2wg/init", INIT_SCRIPT)
+    (staging / "l2wg" / "init").chmod(0o755)
+    copy_into(staging, "usr/bin/rawframe", rawframe)
+    checks = staging / "l2wg" / "checks"
+    checks.mkdir(parents=True, exist_ok=True)
+    for script in sorted(CHECKS_DIR.glob("*.sh")):
+        shutil.copy2(script, checks / script.name)
+        (checks / script.name).chmod(0o755)
+
+
+def pack(staging: Path, out: Path, log: Path) -> None:
+    """gzip'd newc cpio of the staging tree, owned by root."""
+    names = sorted(str(p.relative_to(staging)) for p in staging.rglob("*"))
+    raw = out.with_suffix(".cpio")
+    run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "-O", raw], cwd=staging,
+        input="\n".join(names) + "\n", log_path=log, what="cpio")
+    with open(raw, "rb") as src, gzip.open(out, "wb", compresslevel=6) as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    raw.unlink()
+
+
+def check_packages() -> None:
+    missing = missing_packages()
+    if missing:
+        raise L2wgError("the check guest needs Debian packages that are not installed: "
+                        f"apt-get install --no-install-recommends {' '.join(missing)}")
+
+
+def build_initramfs(ws: Workspace, log: Path | None = None) -> Initramfs:
+    """The base image for *ws*, built unless a cached one has the same inputs."""
+    check_packages()
+    log = log or ws.logs / "guest.log"
+    start = time.monotonic()
+    rawframe = build_rawframe(ws, log)
+    files = host_files()
+    key = input_key(files + [rawframe], guest_scripts())
+    image = ws.guest / f"initramfs-{key}.cpio.gz"
+    if image.exists():
+        return Initramfs(image, key, image.stat().st_size, time.monotonic() - start, True)
+    ws.guest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=ws.guest, prefix="staging-") as tmp:
+        staging = Path(tmp)
+        make_skeleton(staging)
+        install_busybox_applets(staging, log)
+        install_programs(staging, files, log)
+        install_scripts(staging, rawframe)
+        partial = image.with_name(image.name + ".partial")
+        pack(staging, partial, log)
+        partial.rename(image)
+    (ws.guest / f"initramfs-{key}.json").write_text(json.dumps(
+        {"key": key, "inputs": [str(f) for f in files], "format": FORMAT}, indent=1))
+    return Initramfs(image, key, image.stat().st_size, time.monotonic() - start, False)
+
+
+def write_overlay(out: Path, files: dict[str, bytes], log: Path) -> Path:
+    """A gzip'd cpio of *files* (guest path -> content), for one boot."""
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix="overlay-") as tmp:
+        staging = Path(tmp)
+        for guest_path, content in files.items():
+            dest = staging / guest_path.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(content)
+            dest.chmod(0o755)
+        pack(staging, out, log)
+    return out
+
+
+def combine(parts: list[Path], out: Path) -> Path:
+    """Concatenate archives into one -initrd file (later ones win)."""
+    with open(out, "wb") as dst:
+        for part in parts:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    return out
+
+
+def describe(initramfs: Initramfs) -> str:
+    how = "cached" if initramfs.cached else "built"
+    return (f"guest initramfs {how} in {initramfs.seconds:.1f}s: {initramfs.path} "
+            f"({initramfs.size / 1e6:.1f} MB)")
+
+
+__all__ = ["Initramfs", "Program", "PROGRAMS", "build_initramfs", "write_overlay", "combine",
+           "missing_packages", "required_packages", "describe"]
