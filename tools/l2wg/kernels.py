@@ -23,7 +23,7 @@ SOURCE_KEYS = {
 KERNEL_KEYS = {"version", "source", "fragments", "arch", "expect", "dkms_headers",
                "min_version", "max_version", "ci"}
 EXPECT_KEYS = {"build", "boot", "xfail"}
-TOP_KEYS = {"default", "defaults", "kernels"}
+TOP_KEYS = {"default", "canonical", "defaults", "kernels"}
 DEFAULT_KEYS = {"fragments", "arch"}
 
 
@@ -90,6 +90,9 @@ class Matrix:
     path: Path
     default: str
     kernels: dict[str, Kernel]
+    #: The kernel the canonical patches in patches/ are made on (their
+    #: ``index`` blob ids come from its tree); defaults to ``default``.
+    canonical: str = ""
 
     def get(self, name: str) -> Kernel:
         try:
@@ -216,4 +219,7 @@ def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
                 if not (fragments_dir / f"{frag}.config").is_file():
                     raise _fail(path, f'[kernels."{kernel.name}"].fragments',
                                 f"no fragment '{frag}' ({fragments_dir / (frag + '.config')})")
-    return Matrix(path=path, default=default, kernels=kernels)
+    canonical = data.get("canonical", default)
+    if canonical not in kernels:
+        raise _fail(path, "canonical", f"'{canonical}' is not one of the [kernels] entries")
+    return Matrix(path=path, default=default, kernels=kernels, canonical=canonical)
