@@ -38,7 +38,7 @@ ktap_ok() {
 ktap_fail() {
 	KTAP_NUMBER=$((KTAP_NUMBER + 1))
 	KTAP_FAILED=$((KTAP_FAILED + 1))
-	[ -n "$2" ] && echo "# $1: $2"
+	[ -n "$2" ] && echo "# $2"
 	echo "not ok $KTAP_NUMBER $1"
 }
 

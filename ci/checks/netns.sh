@@ -3,7 +3,10 @@
 # kernel tree that was built) passes: plain WireGuard is unharmed.
 # l2wg: slow timeout=400
 . /l2wg/checks/lib.sh
-require_config CONFIG_WIREGUARD CONFIG_VETH CONFIG_IP_NF_IPTABLES
+# What netns.sh creates or uses (upstream qemu/kernel.config has them).
+require_config CONFIG_WIREGUARD CONFIG_VETH CONFIG_DUMMY CONFIG_IP_NF_IPTABLES CONFIG_IP_NF_NAT \
+	CONFIG_IP_NF_MANGLE CONFIG_IP_NF_FILTER CONFIG_NETFILTER_XT_MATCH_LENGTH CONFIG_NETFILTER_XT_MARK \
+	CONFIG_NETFILTER_XT_NAT CONFIG_IP_ADVANCED_ROUTER CONFIG_IPV6_MULTIPLE_TABLES
 require_tool /usr/bin/bash
 [ -r /l2wg/upstream/netns.sh ] || ktap_skip_all "netns.sh not found in the kernel tree"
 

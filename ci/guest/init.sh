@@ -86,13 +86,19 @@ checks)
 	run_checks
 	;;
 script)
+	# A script with a #! line runs under it; otherwise under bash, where the
+	# real ip/bridge/ping come first in PATH (busybox sh prefers its applets).
 	echo "L2WG-SCRIPT-BEGIN"
-	/bin/sh /l2wg/user-script
+	read -r first_line </l2wg/user-script
+	case $first_line in
+	"#!"*) /l2wg/user-script ;;
+	*) /usr/bin/bash /l2wg/user-script ;;
+	esac
 	echo "L2WG-SCRIPT-EXIT $?"
 	;;
 shell)
-	echo "l2wg: interactive shell; 'reboot -f' (or exit) ends the VM"
-	setsid cttyhack /bin/sh -l
+	echo "l2wg: interactive bash; 'exit' ends the VM (checks: /l2wg/checks/*.sh)"
+	setsid cttyhack /usr/bin/bash -l
 	;;
 esac
 report_kmemleak

@@ -261,15 +261,19 @@ def seconds_of(test: ktap.TestCase) -> float:
 
 
 def failure_reason(test: ktap.TestCase) -> str:
+    """One line: the first failed subtest and why, else the check's own
+    diagnostics."""
     if test.reason:
         return test.reason
     failed = test.failed_subtests
     if failed:
         first = failed[0]
-        detail = next((d for d in first.diagnostics if d), "") or first.reason
+        detail = first.reason or next((d for d in reversed(first.diagnostics) if d), "")
+        if detail and all(t.reason == first.reason for t in failed):
+            return f"{detail} ({len(failed)} of {len(test.subtests)} failed)"
         more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
-        return f"{first.name or first.number}: {detail}{more}" if detail else \
-            f"{first.name or first.number} failed{more}"
+        label = first.name or f"test {first.number}"
+        return f"{label}: {detail}{more}" if detail else f"{label} failed{more}"
     for diag in reversed(test.diagnostics):
         if not diag.startswith("l2wg:"):
             return diag
