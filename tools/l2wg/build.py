@@ -15,7 +15,7 @@ import re
 import shlex
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -168,6 +168,24 @@ class _Compiled:
             self.progress.update(f"{self.count} steps: {line.strip()}")
 
 
+def prepare_tree(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
+                 log: Path, lap: Callable[[str], None] = lambda step: None
+                 ) -> tuple[trees.Tree, sources.Source]:
+    """The kernel's work tree at pristine + the series: what every later stage starts from.
+
+    *lap* is called after each step ("source", "tree", "series") for timing.
+    """
+    series = project.series()
+    source = sources.fetch(kernel, ws, progress)
+    lap("source")
+    tree = trees.ensure_pristine(kernel, source, ws, progress)
+    lap("tree")
+    tree = trees.apply_series(tree, series.patches(kernel.line), series.digest(kernel.line),
+                              log, progress)
+    lap("series")
+    return tree, source
+
+
 def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
           progress: Progress) -> BuildResult:
     """Source, tree, series, config and make for *kernel*; returns the metadata record."""
@@ -185,17 +203,12 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
     fragments = [project.fragment(f) for f in
                  (*kernel.fragments, *VARIANT_FRAGMENTS.get(opts.variant, (opts.variant,)),
                   *opts.fragments)]
-    source = sources.fetch(kernel, ws, progress)
-    lap("source")
-    tree = trees.ensure_pristine(kernel, source, ws, progress)
-    lap("tree")
     build_dir = build_dir_for(kernel, opts, ws)
     out = opts.out or ws.artifacts(kernel.name, opts.variant)
     log = build_dir / "build.log"
     with locked(build_dir):
         log.write_text("")
-        tree = trees.apply_series(tree, patches, series.digest(kernel.line), log, progress)
-        lap("series")
+        tree, source = prepare_tree(kernel, project, ws, progress, log, lap)
         use_ccache = opts.ccache and shutil.which("ccache") is not None
         make = make_command(tree.path, build_dir, kernel, opts, use_ccache)
         progress.step(f"{kernel.name}: configuring ({', '.join(f.stem for f in fragments)})")

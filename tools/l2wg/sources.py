@@ -85,30 +85,44 @@ def debian_package(package: str, version: str | None, log: Path) -> DebianPackag
     return DebianPackage(package, version, fields["SHA256"], int(fields.get("Size", 0)))
 
 
-def _fetch_debian(name: str, spec: SourceSpec, ws: Workspace, progress: Progress,
-                  log: Path) -> Source:
-    pkg = debian_package(spec.package or "", spec.version, log)
-    cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.tar.xz"
-    record_path = cached.with_suffix(".json")
-    ident = f"debian:{pkg.name}={pkg.version}:{pkg.sha256}"
-    if _verified(cached, record_path, ident, progress):
-        return Source(name, spec, "archive", cached, ident, pkg.version)
-    progress.step(f"{name}: downloading {pkg.name}={pkg.version} "
-                  f"({pkg.size >> 20} MiB) from the Debian archive")
-    with store.staging_dir(ws.sources / "debian" / f"download-{pkg.name}") as tmp:
+def fetch_deb(pkg: DebianPackage, ws: Workspace, progress: Progress, log: Path) -> Path:
+    """The package's .deb in the cache, downloaded with apt-get and checked against the archive."""
+    cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.deb"
+    if cached.exists() and store.sha256_file(cached) == pkg.sha256:
+        return cached
+    progress.step(f"downloading {pkg.name}={pkg.version} ({pkg.size >> 20} MiB) "
+                  "from the Debian archive")
+    with store.scratch_dir(ws.sources / "debian") as tmp:
         run(["apt-get", "download", f"{pkg.name}={pkg.version}"], cwd=tmp, log_path=log,
             what=f"apt-get download {pkg.name}={pkg.version}")
         debs = list(tmp.glob("*.deb"))
         if len(debs) != 1 or store.sha256_file(debs[0]) != pkg.sha256:
             raise L2wgError(f"{pkg.name}={pkg.version}: the downloaded package does not match "
                             "the archive's SHA256", log)
-        run(["dpkg-deb", "-x", debs[0], tmp / "x"], log_path=log, what="dpkg-deb -x")
-        tarballs = sorted((tmp / "x" / "usr" / "src").glob("linux-source-*.tar.*"))
+        with store.staging_file(cached) as part:
+            shutil.move(debs[0], part)
+    return cached
+
+
+def _fetch_debian(name: str, spec: SourceSpec, ws: Workspace, progress: Progress,
+                  log: Path) -> Source:
+    """linux-source-X: only the source tarball inside the package is kept."""
+    pkg = debian_package(spec.package or "", spec.version, log)
+    cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.tar.xz"
+    record_path = cached.with_suffix(".json")
+    ident = f"debian:{pkg.name}={pkg.version}:{pkg.sha256}"
+    if _verified(cached, record_path, ident, progress):
+        return Source(name, spec, "archive", cached, ident, pkg.version)
+    deb = fetch_deb(pkg, ws, progress, log)
+    with store.scratch_dir(ws.sources / "debian") as tmp:
+        run(["dpkg-deb", "-x", deb, tmp], log_path=log, what="dpkg-deb -x")
+        tarballs = sorted((tmp / "usr" / "src").glob("linux-source-*.tar.*"))
         if not tarballs:
             raise L2wgError(f"{pkg.name}={pkg.version}: no linux-source tarball in the package", log)
         with store.staging_file(cached) as part:
             shutil.move(tarballs[0], part)
         store.write_json(record_path, {"ident": ident, "sha256": store.sha256_file(cached)})
+    deb.unlink()
     return Source(name, spec, "archive", cached, ident, pkg.version)
 
 

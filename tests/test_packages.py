@@ -1,0 +1,106 @@
+"""DKMS packaging: version ranges, dkms.conf, the dh-dkms package, and real
+dkms builds against Debian's headers (integration)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from l2wg import packages
+from l2wg.errors import L2wgError
+from l2wg.kernels import Kernel, SourceSpec
+
+
+@pytest.mark.parametrize("release, inside", [
+    ("6.12.117+deb12-amd64", True), ("6.12.0", True), ("6.12", True),
+    ("6.13.1", False), ("6.1.192", False), ("6.11.99", False),
+])
+def test_range_of_one_line(release, inside):
+    assert packages.in_range(release, "6.12", "6.12") is inside
+
+
+def test_range_with_point_releases():
+    assert packages.in_range("6.1.170", "6.1.150", "6.1")
+    assert not packages.in_range("6.1.100", "6.1.150", "6.1")
+    assert packages.in_range("6.8.0-51-generic", "6.6", "6.12")
+
+
+@pytest.mark.parametrize("kmin, kmax, matches, rejects", [
+    ("6.12", "6.12", ["6.12.117+deb12-amd64"], ["6.1.0-56-amd64", "6.120.1", "6.13.0"]),
+    ("6.1", "6.1", ["6.1.0-56-amd64"], ["6.12.117+deb12-amd64", "6.10.0"]),
+    ("6.6", "6.8", ["6.6.1", "6.7.0", "6.8.12"], ["6.5.0", "6.9.0", "6.60.0"]),
+])
+def test_exclusive_regex_is_what_dkms_3_0_10_checks(kmin, kmax, matches, rejects):
+    regex = packages.exclusive_regex(kmin, kmax)
+    for release in matches:
+        assert re.search(regex, release), release
+    for release in rejects:
+        assert not re.search(regex, release), release
+
+
+def test_dkms_conf_replaces_the_wireguard_module():
+    conf = packages.dkms_conf("l2wireguard", "6.12.117+l2wg.abc", "6.12", "6.12")
+    assert 'PACKAGE_NAME="l2wireguard"' in conf
+    assert 'BUILT_MODULE_NAME[0]="wireguard"' in conf
+    assert 'DEST_MODULE_LOCATION[0]="/updates/dkms"' in conf
+    assert "CONFIG_WIREGUARD=m modules" in conf
+    assert 'BUILD_EXCLUSIVE_KERNEL_MIN="6.12"' in conf and 'BUILD_EXCLUSIVE_KERNEL_MAX="6.12"' in conf
+    # dkms.conf is sourced by bash: it must parse and give the values back.
+    out = subprocess.run(["bash", "-c", conf + '\necho "$PACKAGE_VERSION|$BUILD_EXCLUSIVE_KERNEL"'],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == r"6.12.117+l2wg.abc|^6\.(12)\."
+
+
+def test_version_follows_kernel_and_series():
+    assert packages.package_version("6.1.192", "0123456789abcdef") == "6.1.192+l2wg.0123456789"
+
+
+def test_supported_range_comes_from_kernels_toml():
+    spec = SourceSpec(type="debian", package="linux-source-6.1")
+    assert packages.supported_range(Kernel("6.1", spec, version="6.1")) == ("6.1", "6.1")
+    ranged = Kernel("6.1", spec, version="6.1", min_version="6.1.150", max_version="6.2")
+    assert packages.supported_range(ranged) == ("6.1.150", "6.2")
+
+
+def fake_tree(root: Path) -> Path:
+    driver = root / packages.DRIVER_DIR
+    (driver / "selftest").mkdir(parents=True)
+    (driver / "Makefile").write_text("obj-m := wireguard.o\n")
+    (driver / "device.c").write_text("/* device */\n")
+    (driver / "device.o").write_text("object")
+    (driver / "selftest" / "allowedips.c").write_text("/* test */\n")
+    return root
+
+
+def test_dkms_source_tree_and_deb(tmp_path):
+    src = packages.make_dkms_source(fake_tree(tmp_path / "tree"), tmp_path / "out",
+                                    "6.12.117+l2wg.abc", "6.12", "6.12")
+    assert src.path.name == "l2wireguard-6.12.117+l2wg.abc"
+    assert (src.path / "selftest" / "allowedips.c").exists()
+    assert not (src.path / "device.o").exists()
+    deb = packages.build_deb(src, tmp_path / "deb", tmp_path / "deb.log")
+    info = subprocess.run(["dpkg-deb", "-f", deb, "Package", "Version", "Depends"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "Package: l2wireguard-dkms" in info and "Version: 6.12.117+l2wg.abc" in info
+    assert "dkms" in info
+    files = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True,
+                           check=True).stdout
+    assert "./usr/src/l2wireguard-6.12.117+l2wg.abc/dkms.conf" in files
+    assert "./usr/src/l2wireguard-6.12.117+l2wg.abc/device.c" in files
+
+
+def test_kernel_outside_range_is_refused_before_building(tmp_path):
+    src = packages.make_dkms_source(fake_tree(tmp_path / "tree"), tmp_path / "out",
+                                    "6.12.117+l2wg.abc", "6.12", "6.12")
+    with pytest.raises(L2wgError, match="6.1.0-56-amd64 is outside the package's supported "
+                                        "range 6.12 to 6.12"):
+        packages.dkms_build(src, "6.1.0-56-amd64", tmp_path / "dkms", tmp_path / "log")
+    assert not (tmp_path / "dkms").exists()
+
+
+def test_headers_name_is_checked():
+    with pytest.raises(L2wgError, match="not a linux-headers package"):
+        packages.headers_release("linux-image-6.1.0-56-amd64")
