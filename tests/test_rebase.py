@@ -1,0 +1,439 @@
+"""tools/rebase: synthetic kernels in small git repositories, and (integration) the
+real Debian 6.12 -> 6.1 trees."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from l2wg import rebase as rb
+from l2wg import sources, tree as trees
+from l2wg.errors import L2wgError
+from l2wg.progress import silent
+from l2wg.project import Project
+from l2wg.rebase import RebaseOptions
+from l2wg.workspace import Workspace
+
+WG = "drivers/net/wireguard/device.c"
+GIT_ENV = {"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.org",
+           "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.org",
+           "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z", "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
+           "HOME": "/nonexistent", "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True,
+                          text=True, env=GIT_ENV).stdout
+
+
+def device_c(changes: dict[int, str] | None = None, prefix: list[str] | None = None) -> str:
+    lines = [f"int wg_line_{i}(void) {{ return {i}; }}" for i in range(1, 41)]
+    for number, text in (changes or {}).items():
+        lines[number - 1] = text
+    return "\n".join((prefix or []) + lines) + "\n"
+
+
+def kernel_dir(path: Path, version: str, device: str, extra: dict[str, str] | None = None) -> Path:
+    major, minor, sub = version.split(".")
+    files = {"Makefile": f"VERSION = {major}\nPATCHLEVEL = {minor}\nSUBLEVEL = {sub}\n"
+                         "EXTRAVERSION =\nNAME = Test\n",
+             "Kconfig": "mainmenu \"test\"\n", WG: device,
+             "drivers/net/wireguard/Makefile": "obj-m := wireguard.o\n", **(extra or {})}
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    return path
+
+
+class Lab:
+    """A project (kernels.toml, patches/) and a workspace, with synthetic kernels."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.root = tmp / "project"
+        (self.root / "ci" / "kconfig").mkdir(parents=True)
+        (self.root / "patches").mkdir()
+        self.ws = Workspace(tmp / "ws")
+        self.kernels: dict[str, str] = {}
+
+    @property
+    def project(self) -> Project:
+        return Project(self.root)
+
+    def add(self, name: str, source: str, version: str | None = None) -> None:
+        self.kernels[name] = (f'[kernels."{name}"]\n' + (f'version = "{version or name}"\n')
+                              + f"source = {source}\n")
+        self.root.joinpath("kernels.toml").write_text(
+            'default = "6.12"\ncanonical = "6.12"\n[defaults]\nfragments = []\n\n'
+            + "\n".join(self.kernels.values()))
+
+    def local(self, name: str, device: str, version: str, extra=None) -> Path:
+        path = kernel_dir(self.tmp / f"src-{name}", version, device, extra)
+        self.add(name, f'{{ type = "local", path = "{path}" }}', name)
+        return path
+
+    def canonical_tree(self) -> Path:
+        kernel = self.project.matrix().get("6.12")
+        source = sources.fetch(kernel, self.ws, silent())
+        return trees.ensure_pristine(kernel, source, self.ws, silent()).path
+
+    def make_series(self, *edits: dict[str, str]) -> list[Path]:
+        """Commit each edit on a clone of the canonical tree; format-patch them into patches/."""
+        work = self.tmp / "work"
+        subprocess.run(["git", "clone", "-q", str(self.canonical_tree()), str(work)], check=True)
+        for number, edit in enumerate(edits, 1):
+            for name, text in edit.items():
+                (work / name).parent.mkdir(parents=True, exist_ok=True)
+                (work / name).write_text(text)
+            git(work, "add", "-A")
+            git(work, "commit", "-q", "-m", f"wireguard: l2 change {number}",
+                "-m", f"Body of change {number}.\n\nSigned-off-by: Dev <dev@example.org>")
+        out = git(work, "format-patch", "-o", str(self.root / "patches"), f"HEAD~{len(edits)}")
+        names = [Path(line).name for line in out.split()]
+        (self.root / "patches" / "series").write_text("".join(f"{n}\n" for n in names))
+        return [self.root / "patches" / n for n in names]
+
+    def rebase(self, spec: str = "6.1", **opts) -> rb.Rebase:
+        return rb.rebase(spec, self.project, self.ws, RebaseOptions(**opts), silent())
+
+    def snapshot(self) -> dict[str, str]:
+        return {str(p.relative_to(self.root)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted((self.root / "patches").rglob("*")) if p.is_file()}
+
+
+# The series changes line 20 (and adds a line after 30); see make_series below.
+PATCH1 = {WG: device_c({20: "int wg_line_20(void) { return l2_mode ? 0 : 20; }"})}
+PATCH2 = {WG: device_c({20: "int wg_line_20(void) { return l2_mode ? 0 : 20; }",
+                        31: "int wg_line_31(void) { return l2_frame(); }"})}
+
+
+@pytest.fixture
+def lab(tmp_path) -> Lab:
+    lab = Lab(tmp_path)
+    lab.local("6.12", device_c(), "6.12.5")
+    return lab
+
+
+def tree_of(lab: Lab, name: str = "6.1") -> Path:
+    return lab.ws.tree(name)
+
+
+def test_clean_rebase_changes_nothing_in_patches(lab):
+    lab.local("6.1", device_c(prefix=["/* 6.1 has a header here */", ""]), "6.1.10")
+    lab.make_series(PATCH1, PATCH2)
+    before = lab.snapshot()
+    state = lab.rebase()
+    assert state.status == "done"
+    assert [s.status for s in state.steps] == ["clean", "clean"]
+    assert all(s.offsets for s in state.steps)          # clean, at an offset
+    assert lab.snapshot() == before
+    tree = tree_of(lab)
+    assert "l2_frame" in (tree / WG).read_text()
+    assert not rb.alternates_file(tree).exists()
+    subprocess.run(["git", "-C", str(tree), "fsck", "--connectivity-only"], check=True,
+                   capture_output=True)
+    record = trees.load(tree)
+    assert record.series_digest == lab.project.series().digest("6.1")
+    assert record.head == git(tree, "rev-parse", "HEAD").strip()
+    assert "1:" in state.range_diff and "= " in state.range_diff
+    report = json.loads((lab.ws.root / "rebase" / "6.1" / "report.json").read_text())
+    assert report["status"] == "done"
+
+
+def test_three_way_merge_writes_override_only_where_needed(lab):
+    # 6.1 differs in the context of patch 1's hunk (line 18), not in the changed line.
+    lab.local("6.1", device_c({18: "int wg_line_18(void) { return -18; }"}), "6.1.10")
+    p1, p2 = lab.make_series(PATCH1, {WG: device_c({31: "x"} | PATCH1_LINES)})
+    canonical_before = {p.name: p.read_bytes() for p in (p1, p2)}
+    state = lab.rebase()
+    assert state.status == "done"
+    assert [s.status for s in state.steps] == ["merged", "clean"]
+    override = lab.root / "patches" / "6.1" / p1.name
+    assert override.is_file() and not (lab.root / "patches" / "6.1" / p2.name).exists()
+    assert {p.name: p.read_bytes() for p in (p1, p2)} == canonical_before
+    text = override.read_text()
+    assert text.startswith("From 0000000000000000000000000000000000000000 ")
+    assert "Subject: [PATCH 1/2] wireguard: l2 change 1" in text
+    assert f"base-commit: {state.pristine}" in text
+    assert "return -18" in text                          # the context of 6.1
+    assert trees.load(tree_of(lab)).series_digest == lab.project.series().digest("6.1")
+    # A second rebase uses the override, which now applies cleanly: no churn.
+    snap = lab.snapshot()
+    mtime = override.stat().st_mtime_ns
+    again = lab.rebase()
+    assert [s.status for s in again.steps] == ["clean", "clean"]
+    assert again.steps[0].override
+    assert lab.snapshot() == snap and override.stat().st_mtime_ns == mtime
+
+
+PATCH1_LINES = {20: "int wg_line_20(void) { return l2_mode ? 0 : 20; }"}
+
+
+def conflicting_lab(lab: Lab) -> Lab:
+    lab.local("6.1", device_c({20: "int wg_line_20(void) { return legacy_20(); }"}), "6.1.10")
+    lab.make_series(PATCH1, PATCH2)
+    return lab
+
+
+def test_conflict_stops_with_report_and_tree_ready(lab):
+    conflicting_lab(lab)
+    before = lab.snapshot()
+    tree = tree_of(lab)
+    state = lab.rebase()
+    assert state.status == "conflict"
+    assert [s.status for s in state.steps] == ["conflict", "pending"]
+    assert lab.snapshot() == before
+    assert (tree / ".git" / "rebase-apply").is_dir()
+    assert "<<<<<<<" in (tree / WG).read_text()
+    report = json.loads((lab.ws.root / "rebase" / "6.1" / "report.json").read_text())
+    conflict = report["conflict"]
+    assert conflict["patch"].startswith("0001-")
+    (entry,) = conflict["files"]
+    assert entry["path"] == WG
+    (hunk,) = entry["hunks"]
+    assert hunk["ours"] == ["int wg_line_20(void) { return legacy_20(); }"]
+    assert hunk["base"] == ["int wg_line_20(void) { return 20; }"]
+    assert hunk["theirs"] == ["int wg_line_20(void) { return l2_mode ? 0 : 20; }"]
+    assert hunk["patch_hunk"].startswith("@@ -17,7 +17,7 @@")
+    assert hunk["target_lines"] == "20-20"
+    assert "no history" in conflict["history_note"]
+    assert "legacy_20" in entry["base_diff"]
+    text = (lab.ws.root / "rebase" / "6.1" / "report.txt").read_text()
+    assert "CONFLICT in 0001-" in text and "legacy_20" in text and "--continue" in text
+    # A second rebase while one is in progress is refused.
+    with pytest.raises(L2wgError, match="already in progress"):
+        lab.rebase()
+
+
+def test_continue_refuses_markers_then_completes(lab):
+    conflicting_lab(lab)
+    tree = tree_of(lab)
+    lab.rebase()
+    before = lab.snapshot()
+    with pytest.raises(L2wgError, match=f"conflict markers remain in {WG}"):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    assert lab.snapshot() == before
+    resolved = device_c({20: "int wg_line_20(void) { return l2_mode ? 0 : legacy_20(); }"})
+    (tree / WG).write_text(resolved)
+    state = rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    assert state.status == "done"
+    # Patch 2 touches other lines: it still applies exactly, so it gets no override.
+    assert [s.status for s in state.steps] == ["resolved", "clean"]
+    assert not (tree / ".git" / "rebase-apply").exists()
+    assert not rb.alternates_file(tree).exists()
+    first, second = lab.project.series().names
+    assert "legacy_20" in (lab.root / "patches" / "6.1" / first).read_text()
+    assert not (lab.root / "patches" / "6.1" / second).exists()
+    assert trees.load(tree).series_digest == lab.project.series().digest("6.1")
+    assert "l2_frame" in (tree / WG).read_text()
+    subprocess.run(["git", "-C", str(tree), "fsck", "--connectivity-only"], check=True,
+                   capture_output=True)
+
+
+def test_abort_puts_everything_back(lab):
+    conflicting_lab(lab)
+    tree = tree_of(lab)
+    kernel = lab.project.matrix().get("6.1")
+    source = sources.fetch(kernel, lab.ws, silent())
+    trees.ensure_pristine(kernel, source, lab.ws, silent())
+    head = git(tree, "rev-parse", "HEAD").strip()
+    record = (tree / ".git" / "l2wg-tree.json").read_text()
+    before = lab.snapshot()
+    lab.rebase()
+    state = rb.abort_rebase("6.1", lab.ws, silent())
+    assert state.status == "aborted"
+    assert git(tree, "rev-parse", "HEAD").strip() == head
+    assert not git(tree, "status", "--porcelain")
+    assert not (tree / ".git" / "rebase-apply").exists()
+    assert not rb.alternates_file(tree).exists()
+    assert (tree / ".git" / "l2wg-tree.json").read_text() == record
+    assert lab.snapshot() == before
+    with pytest.raises(L2wgError, match="no rebase"):
+        rb.abort_rebase("6.1", lab.ws, silent())
+
+
+def test_strict_fails_on_three_way(lab):
+    lab.local("6.1", device_c({18: "int wg_line_18(void) { return -18; }"}), "6.1.10")
+    lab.make_series(PATCH1)
+    before = lab.snapshot()
+    with pytest.raises(L2wgError, match="--strict: 0001-.* three-way merge; nothing changed"):
+        lab.rebase(strict=True)
+    tree = tree_of(lab)
+    assert lab.snapshot() == before
+    assert not (tree / ".git" / "rebase-apply").exists()
+    assert git(tree, "rev-parse", "HEAD").strip() == trees.load(tree).pristine
+    assert not rb.alternates_file(tree).exists()
+    # Without --strict the same rebase goes through.
+    assert lab.rebase().status == "done"
+
+
+def test_dirty_tree_is_refused(lab):
+    lab.local("6.1", device_c(), "6.1.10")
+    lab.make_series(PATCH1)
+    lab.rebase()
+    tree = tree_of(lab)
+    (tree / WG).write_text("my work in progress\n")
+    with pytest.raises(L2wgError, match="uncommitted changes"):
+        lab.rebase()
+    assert (tree / WG).read_text() == "my work in progress\n"
+
+
+def test_unknown_versions_are_one_clear_error(lab):
+    lab.local("6.1", device_c(), "6.1.10")
+    with pytest.raises(L2wgError, match="neither a kernels.toml entry"):
+        lab.rebase("not-a-kernel")
+    with pytest.raises(L2wgError, match="unknown kernel '7.99.1'.*--online"):
+        lab.rebase("7.99.1")
+    with pytest.raises(L2wgError, match="no rebase onto '6.1' is in progress"):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+
+
+def test_online_versions_are_constructed(lab):
+    matrix = lab.project.matrix()
+    kernel = rb.resolve_kernel("6.7.3", matrix, RebaseOptions(online=True), lab.tmp / "log")
+    assert kernel.source.type == "tarball" and kernel.source.url.endswith("linux-6.7.3.tar.xz")
+    kernel = rb.resolve_kernel("v6.13-rc2", matrix, RebaseOptions(online=True), lab.tmp / "log")
+    assert kernel.source.type == "git" and kernel.source.ref == "v6.13-rc2"
+
+
+def test_history_lists_upstream_commits(tmp_path):
+    lab = Lab(tmp_path)
+    upstream = kernel_dir(tmp_path / "upstream", "6.1.10", device_c())
+    env_repo = tmp_path / "upstream"
+    git(env_repo, "init", "-q", "-b", "master")
+    git(env_repo, "add", "-A")
+    git(env_repo, "commit", "-q", "-m", "Linux 6.1.10")
+    old = git(env_repo, "rev-parse", "HEAD").strip()
+    (upstream / WG).write_text(device_c({20: "int wg_line_20(void) { return upstream_20(); }"}))
+    (upstream / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 5\n")
+    git(env_repo, "commit", "-q", "-am", "wireguard: rework line 20 upstream")
+    older = tmp_path / "older"
+    subprocess.run(["git", "clone", "-q", str(env_repo), str(older)], check=True)
+    git(older, "checkout", "-q", old)
+    lab.add("6.12", f'{{ type = "local", path = "{upstream}" }}', "6.12")
+    lab.add("6.1", f'{{ type = "local", path = "{older}" }}', "6.1")
+    lab.make_series({WG: device_c({20: "int wg_line_20(void) { return l2(upstream_20()); }"})})
+    state = lab.rebase()
+    assert state.status == "conflict"
+    entry = state.conflict.files[0]
+    assert any("rework line 20 upstream" in c for c in entry.history)
+    assert "history:" in state.conflict.history_note
+    rb.abort_rebase("6.1", lab.ws, silent())
+
+
+def make_tarball(path: Path, version: str, device: str, extra: dict[str, str] | None = None,
+                 executable: tuple[str, ...] = ()) -> str:
+    major, minor, sub = version.split(".")
+    files = {"Makefile": f"VERSION = {major}\nPATCHLEVEL = {minor}\nSUBLEVEL = {sub}\n",
+             "Kconfig": "mainmenu \"test\"\n", WG: device, **(extra or {})}
+    with tarfile.open(path, "w:xz") as tar:
+        for name, text in files.items():
+            info = tarfile.TarInfo(f"linux-{version}/{name}")
+            data = text.encode()
+            info.size, info.mode = len(data), 0o755 if name in executable else 0o644
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo(f"linux-{version}/scripts/link-to-makefile")
+        link.type, link.linkname = tarfile.SYMTYPE, "../Makefile"
+        tar.addfile(link)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tarball_kernel(lab: Lab, name: str, version: str, device: str, **kw) -> None:
+    cache = lab.ws.sources / "tarballs"
+    cache.mkdir(parents=True, exist_ok=True)
+    digest = make_tarball(cache / f"linux-{version}.tar.xz", version, device, **kw)
+    lab.add(name, f'{{ type = "tarball", url = "https://example.invalid/linux-{version}.tar.xz",'
+                  f' sha256 = "{digest}" }}', version)
+
+
+def test_point_release_import_reuses_the_line_tree(tmp_path):
+    lab = Lab(tmp_path)
+    tarball_kernel(lab, "6.12", "6.12.5", device_c(), extra={"scripts/run.sh": "#!/bin/sh\n",
+                   "gone.c": "removed in .7\n"}, executable=("scripts/run.sh",))
+    tarball_kernel(lab, "6.12.7", "6.12.7", device_c({5: "int wg_line_5(void) { return 55; }"}),
+                   extra={"scripts/run.sh": "#!/bin/sh\n", "new.c": "added in .7\n"},
+                   executable=("scripts/run.sh",))
+    lab.make_series(PATCH1)
+    seed = lab.canonical_tree()
+    seed_files = {p: (seed / p).read_bytes() for p in ("Makefile", WG, "gone.c")}
+    state = lab.rebase("6.12.7")
+    assert state.status == "done" and state.steps[0].status == "clean"
+    tree = tree_of(lab, "6.12.7")
+    assert (tree / ".git").is_dir() and trees.load(tree).version == "6.12.7"
+    assert not (tree / "gone.c").exists() and (tree / "new.c").read_text() == "added in .7\n"
+    assert git(tree, "ls-files", "-s", "scripts/run.sh").startswith("100755")
+    assert git(tree, "ls-files", "-s", "scripts/link-to-makefile").startswith("120000")
+    assert not git(tree, "status", "--porcelain")
+    assert git(tree, "remote").strip() == ""
+    assert git(tree, "tag").split() == ["l2wg/pristine"]
+    # The seed is untouched ...
+    assert {p: (seed / p).read_bytes() for p in seed_files} == seed_files
+    # ... and the pristine commit is the one a full import makes.
+    other = Workspace(tmp_path / "other-ws")
+    kernel = lab.project.matrix().get("6.12.7")
+    (other.sources / "tarballs").mkdir(parents=True)
+    for f in (lab.ws.sources / "tarballs").glob("linux-6.12.7.tar.xz"):
+        (other.sources / "tarballs" / f.name).write_bytes(f.read_bytes())
+    full = trees.ensure_pristine(kernel, sources.fetch(kernel, other, silent()), other, silent())
+    assert full.pristine == state.pristine
+
+
+@pytest.mark.integration
+def test_real_612_to_61(real_ws, project, tmp_path):
+    """The real series (or a small real patch to drivers/net/wireguard when it is empty)
+    carried from the Debian 6.12 tree to Debian 6.1, then aborted or left clean."""
+    matrix = project.matrix()
+    lab_root = tmp_path / "project"
+    (lab_root / "ci" / "kconfig").mkdir(parents=True)
+    (lab_root / "kernels.toml").write_text(project.kernels_toml.read_text())
+    for f in project.fragments.glob("*.config"):
+        (lab_root / "ci" / "kconfig" / f.name).write_text(f.read_text())
+    series = project.series()
+    patches = lab_root / "patches"
+    if series.names:
+        import shutil
+        shutil.copytree(project.patches, patches)
+    else:
+        patches.mkdir()
+        _real_patch(real_ws, matrix, patches, tmp_path)
+    lab_project = Project(lab_root)
+    tree = real_ws.tree("6.1")
+    state = rb.rebase("6.1", lab_project, real_ws, RebaseOptions(), silent())
+    try:
+        assert state.status in ("done", "conflict")
+        assert all(s.status != "pending" for s in state.steps[:1])
+        assert (real_ws.root / "rebase" / "6.1" / "report.json").is_file()
+        if state.status == "done":
+            assert not rb.alternates_file(tree).exists()
+    finally:
+        if state.status == "conflict":
+            rb.abort_rebase("6.1", real_ws, silent())
+        assert not (tree / ".git" / "rebase-apply").exists()
+        assert not subprocess.run(["git", "-C", str(tree), "status", "--porcelain",
+                                   "--untracked-files=no"], capture_output=True,
+                                  text=True).stdout
+
+
+def _real_patch(ws: Workspace, matrix, patches: Path, tmp_path: Path) -> None:
+    """A small patch to drivers/net/wireguard made on the canonical tree: one hunk that
+    applies cleanly to 6.1 and one near code that changed between 6.1 and 6.12."""
+    canonical = ws.tree(matrix.canonical)
+    work = tmp_path / "wg"
+    subprocess.run(["git", "clone", "-q", "--no-checkout", "--shared", str(canonical), str(work)],
+                   check=True)
+    git(work, "checkout", "-q", trees.load(canonical).pristine, "--", "drivers/net/wireguard")
+    git(work, "reset", "-q", trees.load(canonical).pristine)
+    device = work / "drivers/net/wireguard/device.c"
+    text = device.read_text()
+    text = text.replace("#include \"device.h\"\n", "#include \"device.h\"\n/* l2wg: layer 2 */\n", 1)
+    device.write_text(text)
+    git(work, "add", "drivers/net/wireguard/device.c")
+    git(work, "commit", "-q", "-m", "wireguard: mark layer-2 mode")
+    out = git(work, "format-patch", "-o", str(patches), "HEAD~1")
+    (patches / "series").write_text("".join(Path(n).name + "\n" for n in out.split()))
