@@ -107,6 +107,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--console", action="store_true", help="show the guest console as it runs")
     _add_common(p)
 
+    p = sub.add_parser("dkms", help="DKMS package of the patched driver, proven on Debian's kernels",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Make a DKMS source tree and an l2wireguard-dkms .deb (dh-dkms) "
+                                   "from KERNEL's patched drivers/net/wireguard; dkms build it for "
+                                   "real against Debian's headers (kernels.toml dkms_headers, "
+                                   "installed when missing), then boot Debian's own linux-image "
+                                   "of that version in QEMU with the DKMS module loaded instead "
+                                   "of the stock one and run the checks.  The host's own DKMS "
+                                   "state is never touched.",
+                       epilog="examples:\n  l2wg dkms 6.12\n  l2wg dkms 6.1 --headers "
+                              "linux-headers-6.1.0-55-amd64\n  l2wg dkms 6.12 --no-boot\n")
+    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    p.add_argument("--headers", action="append", metavar="PACKAGE",
+                   help="a linux-headers package to build for (repeatable; default: "
+                        "kernels.toml's dkms_headers)")
+    p.add_argument("--no-boot", action="store_true", help="build only; do not boot and check")
+    p.add_argument("--check", action="append", metavar="NAME", help="run only this check")
+    _add_common(p)
+
+    p = sub.add_parser("deb", help="Debian packages of the patched kernel (make bindeb-pkg)",
+                       description="Build KERNEL (as l2wg build does) and package it with "
+                                   "'make bindeb-pkg' (or 'make deb-pkg' with --source) in the "
+                                   "same O= directory; then unpack the linux-image .deb and boot "
+                                   "its vmlinuz with the checks.")
+    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    p.add_argument("--source", action="store_true",
+                   help="make deb-pkg: source and binary packages (default: binary only)")
+    p.add_argument("--no-boot", action="store_true", help="package only; do not boot and check")
+    p.add_argument("--check", action="append", metavar="NAME", help="run only this check")
+    _add_build_options(p)
+    _add_common(p)
+
     p = sub.add_parser("bench", help="measure the pipeline's own speed (prints medians)",
                        description="Benchmarks: figures printed, never asserted.  'build': cold "
                                    "build with the source cached and ccache off, then a rebuild "
@@ -176,7 +208,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_boot(args) -> int:
-    from . import boot, checks, report
+    from . import checks
 
     if args.list:
         print(checks.describe())
@@ -185,28 +217,67 @@ def cmd_boot(args) -> int:
     matrix = project.matrix()
     kernel = matrix.get(args.kernel or matrix.default)
     artifacts = args.artifacts or ws.artifacts(kernel.name, args.variant)
-    result = boot.boot(ws, artifacts, checks=args.check, script=args.script, shell=args.shell,
-                       accel=args.accel, progress=progress,
-                       on_console=print if args.console else None)
+    return _boot_and_report(ws, artifacts, kernel.name, progress, checks=args.check,
+                            script=args.script, shell=args.shell, accel=args.accel,
+                            on_console=print if args.console else None)
+
+
+def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress, **options) -> int:
+    """Boot *artifacts*, print the results table (or the script's output); the exit status."""
+    from . import boot, report
+
+    result = boot.boot(ws, artifacts, progress=progress, **options)
     if result.suite is not None:
-        expected = kernel.expect.xfail
         print(report.summary_table([result.suite]))
         details = report.failure_details([result.suite])
         if details:
             print(details)
-        if expected:
-            print("known failures (kernels.toml xfail): "
-                  + ", ".join(f"{k}: {v}" for k, v in expected.items()))
     elif result.mode == "script":
         print(result.script_output, end="")
         print(f"l2wg: script exit status {result.script_exit}")
     for error in result.errors:
         print(f"l2wg: {error}", file=sys.stderr)
-    print(f"l2wg: run directory {result.run_dir} (console.log, command.sh to rerun by hand)")
+    print(f"l2wg: {label}: run directory {result.run_dir} (console.log; command.sh reruns "
+          "the boot by hand)")
     return result.exit_status
 
 
-COMMANDS = {"kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "bench": cmd_bench}
+def cmd_dkms(args) -> int:
+    from . import packages
+
+    project, ws, progress = _context(args)
+    matrix = project.matrix()
+    kernel = matrix.get(args.kernel or matrix.default)
+    result = packages.dkms(kernel, project, ws, progress, args.headers)
+    print(f"DKMS source: {result.source.path}")
+    print(f"package:     {result.deb}")
+    status = 0
+    for proof in result.proofs:
+        print(f"dkms build for {proof.release}: {proof.module}")
+        if not args.no_boot:
+            status |= _boot_and_report(ws, proof.boot_artifacts, proof.release, progress,
+                                       checks=args.check)
+    return status
+
+
+def cmd_deb(args) -> int:
+    from . import packages
+
+    project, ws, progress = _context(args)
+    matrix = project.matrix()
+    kernel = matrix.get(args.kernel or matrix.default)
+    result = packages.deb(kernel, project, ws, progress, build_options(args),
+                          binary_only=not args.source)
+    for path in result.debs:
+        print(f"package: {path}")
+    if args.no_boot:
+        return 0
+    return _boot_and_report(ws, result.boot_artifacts, result.release, progress,
+                            checks=args.check)
+
+
+COMMANDS = {"kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "dkms": cmd_dkms,
+            "deb": cmd_deb, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,10 +19,13 @@ import shutil
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import distkernel, store
 from .errors import L2wgError
 from .kernels import Kernel
+if TYPE_CHECKING:
+    from .build import BuildOptions
 from .progress import Progress
 from .project import Project
 from .runner import run
@@ -292,4 +295,68 @@ def guest_artifacts(kernel: Kernel, tree: Path, release: str, module: Path, out:
             "kernel": kernel.name, "version": release, "tree": str(tree),
             "image": "bzImage", "modules": modules,
             "source": f"debian:{dist.package}={dist.version} + dkms {module}"})
+    return target
+
+
+# the stage: l2wg deb -------------------------------------------------------------
+
+
+@dataclass
+class DebResult:
+    kernel: str
+    release: str
+    debs: list[Path]
+    image: Path
+    boot_artifacts: Path
+
+
+def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
+        opts: BuildOptions, binary_only: bool = True) -> DebResult:
+    """``make bindeb-pkg`` (or ``deb-pkg``) of the patched kernel in the build's O= dir.
+
+    The linux-image package is then unpacked (not installed) into a bootable
+    artifacts directory for ``l2wg boot``.
+    """
+    from .build import build, make_command
+
+    built = build(kernel, project, ws, opts, progress)
+    build_dir = Path(built.build_dir)
+    out = ws.artifacts(kernel.name, opts.variant) / "deb"
+    log = out / "deb.log"
+    out.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    target = "bindeb-pkg" if binary_only else "deb-pkg"
+    make = make_command(Path(built.tree), build_dir, kernel, opts, built.ccache)
+    release = run([*make, "-s", "kernelrelease"], log_path=log,
+                  what="make kernelrelease").output.strip().splitlines()[-1]
+    before = set(build_dir.parent.iterdir())
+    progress.step(f"{kernel.name}: make {target} ({release})")
+    run([*make, target], log_path=log, what=f"{kernel.name}: make {target}")
+    # kbuild writes the packages next to the O= directory.
+    made = sorted(p for p in set(build_dir.parent.iterdir()) - before
+                  if p.is_file() and built.version in p.name)
+    debs = [Path(shutil.move(p, out / p.name)) for p in made]
+    images = [p for p in debs if p.name.startswith(f"linux-image-{release}")
+              and p.suffix == ".deb" and "-dbg" not in p.name]
+    if not images:
+        raise L2wgError(f"make {target} made no linux-image-{release} package", log)
+    return DebResult(kernel.name, release, debs, images[0],
+                     unpack_image(images[0], release, Path(built.tree), kernel, out, log))
+
+
+def unpack_image(image_deb: Path, release: str, tree: Path, kernel: Kernel, out: Path,
+                 log: Path) -> Path:
+    """The packaged kernel as an artifacts directory `l2wg boot` can run."""
+    target = out / f"boot-{release}"
+    with store.staging_dir(target) as tmp:
+        run(["dpkg-deb", "-x", image_deb, tmp / "root"], log_path=log, what="dpkg-deb -x")
+        vmlinuz = tmp / "root" / "boot" / f"vmlinuz-{release}"
+        if not vmlinuz.exists():
+            raise L2wgError(f"{image_deb.name} has no boot/vmlinuz-{release}", log)
+        shutil.move(vmlinuz, tmp / "bzImage")
+        shutil.move(tmp / "root" / "boot" / f"config-{release}", tmp / "config")
+        shutil.rmtree(tmp / "root")
+        store.write_json(tmp / "metadata.json", {
+            "kernel": kernel.name, "version": release, "tree": str(tree), "image": "bzImage",
+            "source": f"deb:{image_deb.name}"})
     return target
