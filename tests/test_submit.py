@@ -36,6 +36,12 @@ wireguard: add a layer-2 (Ethernet) mode
 This series lets a WireGuard interface carry Ethernet frames.
 """
 MAIN_C = (TREE / "drivers/net/wireguard/main.c").read_text()
+WG_C = "drivers/net/wireguard/main.c"
+
+
+def main_c(mode: str) -> str:
+    """The synthetic driver with its mode initialised to *mode*."""
+    return MAIN_C.replace("int wg_mode;", f"int wg_mode = {mode};")
 
 
 def git(repo: Path, *args: str, **kw) -> str:
@@ -81,11 +87,12 @@ def project(tmp_path, kernel_src) -> Project:
     return Project(root)
 
 
-def write_series(project: Project, kernel_src: Path, commits: list[dict]) -> list[str]:
-    """git format-patch the *commits* (subject, body, files, author, signoff) into patches/."""
+def write_series(project: Project, base: Path, commits: list[dict]) -> list[str]:
+    """git format-patch the *commits* (subject, body, files, author, signoff) on the files
+    of *base* into patches/, and list them in patches/series."""
     work = project.root.parent / "patch-work"
     shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(kernel_src, work)
+    shutil.copytree(base, work)
     git(work, "init", "-q", "-b", "main")
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", "base")
@@ -100,6 +107,7 @@ def write_series(project: Project, kernel_src: Path, commits: list[dict]) -> lis
         git(work, "commit", "-q", f"--author={author[0]} <{author[1]}>",
             "-m", c["subject"], "-m", c["body"] + trailers)
     patches = project.patches
+    patches.mkdir(exist_ok=True)
     for old in patches.glob("*.patch"):
         old.unlink()
     git(work, "format-patch", "-q", "--zero-commit", "-o", str(patches), "HEAD~%d" % len(commits))
@@ -113,10 +121,10 @@ def good_series(project: Project, kernel_src: Path, mode: str = "2") -> list[str
         {"subject": "wireguard: start in layer-3 mode explicitly",
          "body": "Give the mode an explicit initial value, so that the next patch\n"
                  "can add a second one.",
-         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}},
+         "files": {WG_C: main_c("1")}},
         {"subject": "wireguard: add a layer-2 mode",
          "body": "Frames of the layer-2 mode carry a whole Ethernet header.",
-         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", f"int wg_mode = {mode};"),
+         "files": {WG_C: main_c(mode),
                    "drivers/net/wireguard/l2.c": "// SPDX-License-Identifier: GPL-2.0\n"
                    "/* The layer-2 mode. */\n\nint wg_l2_enabled(void)\n{\n\treturn 1;\n}\n"}},
     ])
@@ -128,7 +136,8 @@ def patches_digest(project: Project) -> str:
 
 
 def options(tmp_path: Path, **kw) -> sub.SubmitOptions:
-    return sub.SubmitOptions(kbuild_lock=tmp_path / "kbuild.lock", jobs=1, **kw)
+    """Unit tests build the synthetic tree: no need to wait for real kernel builds."""
+    return sub.SubmitOptions(**{"kbuild_lock": tmp_path / "kbuild.lock", "jobs": 1, **kw})
 
 
 def fake_sendmail(tmp_path: Path, config: Path) -> Path:
@@ -266,7 +275,7 @@ def test_refuses_a_checkpatch_warning(project, kernel_src, ws, quiet, tmp_path):
     write_series(project, kernel_src, [
         {"subject": "wireguard: recieve frames in layer-2 mode",
          "body": "Let the device recieve whole frames.",
-         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}}])
+         "files": {WG_C: main_c("1")}}])
 
     error = refused(project, ws, quiet, tmp_path, r"checkpatch\.pl --strict: .* in "
                     r"0001-wireguard-recieve-frames-in-layer-2-mode\.eml, first: .*WARNING: "
@@ -288,7 +297,7 @@ def test_refuses_a_patch_that_does_not_build(project, kernel_src, ws, quiet, tmp
     write_series(project, kernel_src, [
         {"subject": "wireguard: start in layer-3 mode explicitly",
          "body": "Give the mode an explicit initial value.",
-         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}},
+         "files": {WG_C: main_c("1")}},
         {"subject": "wireguard: report the layer-2 mode",
          "body": "Use the layer-2 state in wg_init().",
          "files": {"drivers/net/wireguard/main.c":
@@ -311,7 +320,7 @@ def test_refuses_a_patch_without_signed_off_by(project, kernel_src, ws, quiet, t
     write_series(project, kernel_src, [
         {"subject": "wireguard: start in layer-2 mode", "body": "Default to layer 2.",
          "signoff": False,
-         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}}])
+         "files": {WG_C: main_c("1")}}])
 
     refused(project, ws, quiet, tmp_path, r"0001-.*\.eml: no Signed-off-by: \(patch 1/1\)")
 
@@ -320,7 +329,7 @@ def test_signoff_adds_the_senders_signed_off_by(project, kernel_src, ws, quiet, 
     write_series(project, kernel_src, [
         {"subject": "wireguard: start in layer-2 mode", "body": "Default to layer 2.",
          "author": ME, "signoff": False,
-         "files": {"drivers/net/wireguard/main.c": MAIN_C.replace("int wg_mode;", "int wg_mode = 1;")}}])
+         "files": {WG_C: main_c("1")}}])
 
     result = sub.submit(project, ws, options(tmp_path, signoff=True, build_check=False), quiet)
 
@@ -395,3 +404,95 @@ def test_options_from_the_command_line():
         sub.options_from_args(parser.parse_args(["--send", "--skip-build-check"]))
     with pytest.raises(SystemExit):
         parser.parse_args(["--send", "--reflect"])
+
+
+# the real kernel tree -----------------------------------------------------------------
+
+REAL_KERNEL = "6.12"
+
+
+@pytest.fixture
+def real_project(tmp_path, real_ws) -> Project:
+    """The checkout's kernels.toml and ci/, with a synthetic series against real WireGuard."""
+    root = Path(__file__).resolve().parents[1]
+    copy = tmp_path / "project"
+    copy.mkdir()
+    shutil.copy2(root / "kernels.toml", copy)
+    shutil.copytree(root / "ci", copy / "ci")
+    shutil.copytree(root / "patches" / "submission", copy / "patches" / "submission")
+    return Project(copy)
+
+
+def real_sources(real_ws, names: tuple[str, ...]) -> Path:
+    """The pristine files *names* of the real tree, in a directory of their own."""
+    from l2wg import sources, tree
+    from l2wg.progress import silent
+
+    project = Project(Path(__file__).resolve().parents[1])
+    kernel = project.matrix().get(REAL_KERNEL)
+    work = tree.ensure_pristine(kernel, sources.fetch(kernel, real_ws, silent()), real_ws,
+                                silent())
+    base = real_ws.root / "tmp-submit-test-base"
+    shutil.rmtree(base, ignore_errors=True)
+    for name in names:
+        (base / name).parent.mkdir(parents=True, exist_ok=True)
+        (base / name).write_text(git(work.path, "show", f"{tree.PRISTINE_TAG}:{name}"))
+    return base
+
+
+VERSION_H = "drivers/net/wireguard/version.h"
+REAL_MAIN_C = "drivers/net/wireguard/main.c"
+LOADED = 'pr_info("WireGuard " WIREGUARD_VERSION " loaded.'
+
+
+def real_series(project: Project, real_ws, with_define: bool = True) -> None:
+    base = real_sources(real_ws, (VERSION_H, REAL_MAIN_C))
+    version_h, main_text = ((base / n).read_text() for n in (VERSION_H, REAL_MAIN_C))
+    define = version_h + "#define WIREGUARD_L2_VERSION 1\n"
+    use = main_text.replace(LOADED, 'pr_info("WireGuard layer-2 mode version %d\\n", '
+                                 'WIREGUARD_L2_VERSION);\n\t' + LOADED)
+    commits = [{"subject": "wireguard: use the layer-2 mode version",
+                "body": "Say which layer-2 mode the module implements when it loads.",
+                "files": {REAL_MAIN_C: use}}]
+    if with_define:
+        commits.insert(0, {"subject": "wireguard: add a version for the layer-2 mode",
+                           "body": "The layer-2 mode will change separately from the "
+                                   "protocol,\nso it gets a version of its own.",
+                           "files": {VERSION_H: define}})
+    write_series(project, base, commits)
+
+
+@pytest.mark.integration
+def test_real_tree_two_patches_checked_built_and_addressed(real_project, real_ws, quiet,
+                                                          tmp_path):
+    real_series(real_project, real_ws)
+
+    result = sub.submit(real_project, real_ws,
+                        options(tmp_path, base=REAL_KERNEL, out=tmp_path / "out",
+                                kbuild_lock=sub.KBUILD_LOCK, jobs=2), quiet)
+
+    assert result.built == 2
+    assert [m.subject for m in result.messages] == [
+        "[PATCH net-next 0/2] wireguard: add a layer-2 (Ethernet) mode",
+        "[PATCH net-next 1/2] wireguard: add a version for the layer-2 mode",
+        "[PATCH net-next 2/2] wireguard: use the layer-2 mode version"]
+    cover = result.messages[0]
+    assert {"Jason@zx2c4.com", "kuba@kernel.org", "pabeni@redhat.com",
+            "edumazet@google.com", "davem@davemloft.net"} <= set(cover.to)
+    assert {"wireguard@lists.zx2c4.com", "netdev@vger.kernel.org"} <= set(cover.cc)
+    pristine = git(real_ws.tree(REAL_KERNEL), "rev-parse", "l2wg/pristine").strip()
+    assert f"base-commit: {pristine}" in cover.body
+    # the shared work tree was not touched
+    assert git(real_ws.tree(REAL_KERNEL), "status", "--porcelain", "--untracked-files=no") == ""
+
+
+@pytest.mark.integration
+def test_real_tree_refuses_a_patch_that_needs_a_later_one(real_project, real_ws, quiet,
+                                                          tmp_path):
+    real_series(real_project, real_ws, with_define=False)
+
+    with pytest.raises(L2wgError, match=r"^patch 1/1 \(wireguard: use the layer-2 mode "
+                                        r"version\) does not build: .*WIREGUARD_L2_VERSION"):
+        sub.submit(real_project, real_ws,
+                   options(tmp_path, base=REAL_KERNEL, out=tmp_path / "out",
+                           kbuild_lock=sub.KBUILD_LOCK, jobs=2), quiet)

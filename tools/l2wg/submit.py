@@ -326,7 +326,7 @@ def git(repo: Path, *args: str, log: Path, check: bool = True,
 def b4(repo: Path, *args: str, log: Path, offline: bool = True,
        config: dict[str, str] | None = None, **kwargs) -> Completed:
     """Run b4 in *repo*; *config* adds git config values for this command only."""
-    env = {"GIT_CONFIG_COUNT": str(len(config or {}))}
+    env = {"GIT_CONFIG_COUNT": str(len(config))} if config else {}
     for i, (key, value) in enumerate((config or {}).items()):
         env |= {f"GIT_CONFIG_KEY_{i}": key, f"GIT_CONFIG_VALUE_{i}": value}
     argv = [b4_program(), *(["--offline-mode"] if offline else []), *args]
@@ -377,7 +377,7 @@ def prepare_clone(tree: trees.Tree, path: Path, log: Path, progress: Progress) -
 def forget_prep_state(clone: Path, log: Path) -> None:
     """Drop b4 branches and sent/ tags of earlier runs: the repository is the truth."""
     refs = git(clone, "for-each-ref", "--format=%(refname)", "refs/heads/b4/",
-               "refs/heads/l2wg-sent-", "refs/tags/sent/", log=log).output.split()
+               "refs/heads/l2wg-sent-*", "refs/tags/sent/", log=log).output.split()
     for ref in refs:
         git(clone, "update-ref", "-d", ref, log=log)
         if ref.startswith("refs/heads/"):
@@ -528,8 +528,8 @@ def run_checkpatch(clone: Path, messages: list[Message], log: Path) -> list[str]
     checks = []
     for message in (m for m in messages if not m.is_cover):
         done = run(["perl", "scripts/checkpatch.pl", "--strict", "--terse", "--no-summary",
-                    "--showfile", "--ignore", ",".join(CHECKPATCH_IGNORE), message.path], cwd=clone, log_path=log, check=False,
-                   what="checkpatch.pl")
+                    "--showfile", "--ignore", ",".join(CHECKPATCH_IGNORE), message.path],
+                   cwd=clone, log_path=log, check=False, what="checkpatch.pl")
         found = [m for m in map(CHECKPATCH_LINE.match, done.output.splitlines()) if m]
         bad = [m for m in found if m.group("level") != "CHECK"]
         if bad:
@@ -589,10 +589,11 @@ def build_commit(clone: Path, commit: str, k: int, n: int, make: list[str], buil
     run([*make, "olddefconfig"], log_path=log, what="make olddefconfig")
     started = log.stat().st_size
     done = run([*make, *targets], log_path=log, check=False, what="make")
+    output = log.read_bytes()[started:].decode(errors="replace")
     if done.returncode != 0:
         raise L2wgError(f"patch {k}/{n} ({subject}) does not build: make {' '.join(targets)} "
                         f"failed: {last_error(done.output)}", log)
-    _, warnings = builds.count_warnings(log.read_text(errors="replace")[started:])
+    _, warnings = builds.count_warnings(output)
     if warnings:
         first = warnings[0]
         raise L2wgError(f"patch {k}/{n} ({subject}) builds with {len(warnings)} warning(s) in "
@@ -655,22 +656,22 @@ def record_sent(clone: Path, submission: Submission, record: Record, kernel: Ker
 
 def summary(result: SubmitResult) -> str:
     """The end-of-run report: what was written, to whom, and what happened."""
-    cover = result.messages[0]
-    lines = [f"{result.kernel}: v{result.revision}, {len(result.messages) - 1} patch(es) "
-             f"on base-commit {result.base_commit[:12]}",
-             *(f"  {m.path.name}: {m.subject}" for m in result.messages),
-             f"  To: {', '.join(cover.to)}", f"  Cc: {', '.join(cover.cc)}",
-             f"  checkpatch --strict: clean ({len(result.checkpatch_checks)} CHECK remark(s))",
-             f"  build: {'each of ' + str(result.built) + ' patch(es) built' if result.built else 'not checked (--skip-build-check)'}",
-             f"  range-diff: {'against v' + str(result.revision - 1) if result.range_diff else 'none (no earlier revision recorded)'}",
-             f"  messages: {result.out}"]
-    if result.mailed == "send":
-        lines.append("  MAILED to the recipients above; recorded in patches/submission/")
-    elif result.mailed == "reflect":
-        lines.append("  reflected to yourself only")
-    else:
-        lines.append("  nothing mailed (review the messages, then --reflect or --send)")
-    return "\n".join(lines)
+    first = result.messages[0]
+    built = f"each of {result.built} patch(es) built on its own" if result.built else \
+        "not checked (--skip-build-check)"
+    range_diff = f"against v{result.revision - 1}" if result.range_diff else \
+        "none (no earlier revision recorded)"
+    mailed = {"send": "MAILED to the recipients above; recorded in patches/submission/",
+              "reflect": "mailed to yourself only (--reflect)"}.get(
+        result.mailed or "", "nothing mailed: review the messages, then --reflect or --send")
+    return "\n".join([
+        f"{result.kernel}: v{result.revision}, {len(result.messages)} message(s) on "
+        f"base-commit {result.base_commit[:12]}",
+        *(f"  {m.path.name}: {m.subject}" for m in result.messages),
+        f"  To: {', '.join(first.to)}", f"  Cc: {', '.join(first.cc)}",
+        f"  checkpatch --strict: clean ({len(result.checkpatch_checks)} CHECK remark(s))",
+        f"  build: {built}", f"  range-diff: {range_diff}", f"  messages: {result.out}",
+        f"  {mailed}"])
 
 
 # command line ------------------------------------------------------------------
