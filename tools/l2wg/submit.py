@@ -199,6 +199,9 @@ class Message:
     cc: tuple[str, ...]
     body: str
 
+    def moved_to(self, directory: Path) -> "Message":
+        return Message(directory / self.path.name, self.subject, self.to, self.cc, self.body)
+
     @property
     def is_cover(self) -> bool:
         return re.match(r"^\[PATCH [^]]* 0/\d+\]", self.subject) is not None
@@ -223,49 +226,73 @@ class SubmitResult:
 def submit(project: Project, ws: Workspace, opts: SubmitOptions,
            progress: Progress) -> SubmitResult:
     """Prepare revision N of the series, check it, write the messages and maybe mail them."""
+    plan = plan_submission(project, ws, opts)
+    source = sources.fetch(plan.kernel, ws, progress)
+    tree = trees.ensure_pristine(plan.kernel, source, ws, progress)
+    clone = prepare_clone(tree, ws.root / "submit" / plan.kernel.name, plan.log, progress)
+    require_kernel_scripts(clone, plan.log)
+    range_diff = restore_previous(clone, plan, tree.pristine)
+    progress.step(f"{plan.kernel.name}: b4 prep branch for v{plan.revision} "
+                  f"({len(plan.patches)} patch(es))")
+    commits = prep_branch(clone, tree.pristine, plan, range_diff)
+    with store.staging_dir(plan.out) as staging:
+        progress.step(f"{plan.kernel.name}: b4 send -o (messages for review), then the checks")
+        messages = write_messages(clone, staging, plan.log)
+        verify_messages(messages, plan, tree.pristine)
+        checks = run_checkpatch(clone, messages, plan.log)
+        if opts.build_check:
+            check_bisectable(clone, commits, plan.kernel, project, ws, opts, plan.log, progress)
+    result = SubmitResult(plan.kernel.name, plan.revision, tree.pristine, plan.out,
+                          [m.moved_to(plan.out) for m in messages], checks,
+                          len(commits) if opts.build_check else 0, range_diff, log=plan.log)
+    if opts.reflect or opts.send:
+        result.mailed = mail(clone, opts, plan.log, progress)
+    if opts.send:
+        record_sent(clone, plan, tree.pristine)
+    return result
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What will be submitted, settled before anything slow starts."""
+
+    kernel: Kernel
+    submission: Submission
+    record: Record
+    revision: int
+    patches: list[Patch]
+    cover: str
+    identity: str
+    signoff: bool
+    out: Path
+    log: Path
+
+
+def plan_submission(project: Project, ws: Workspace, opts: SubmitOptions) -> Plan:
+    """Everything that can be refused cheaply is refused here, before any clone or build."""
     if opts.send and opts.reflect:
         raise L2wgError("choose one of --send and --reflect")
+    if opts.send and not opts.build_check:
+        raise L2wgError("--send needs the build check: drop --skip-build-check")
     matrix = project.matrix()
     kernel = matrix.get(opts.base or default_base(matrix))
     submission = Submission.of(project)
     record = submission.record()
     revision = opts.revision or record.next_revision
-    patches = project.series().patches(kernel.line)
     log = ws.logs / f"submit-{kernel.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     cover = cover_letter(submission.cover_text(), record, revision, submission.cover_path)
+    patches = project.series().patches(kernel.line)
     if not patches:
         raise L2wgError(f"{project.patches / 'series'} lists no patches: nothing to submit")
     identity = git_identity(project.root, log)
-
-    source = sources.fetch(kernel, ws, progress)
-    tree = trees.ensure_pristine(kernel, source, ws, progress)
-    clone = prepare_clone(tree, ws.root / "submit" / kernel.name, log, progress)
-    require_kernel_scripts(clone, log)
-    previous = record.sent.get(revision - 1)
-    has_range_diff = previous is not None and restore_sent(
-        clone, record, previous, submission.sent_patches(previous.revision), tree.pristine, log)
-    progress.step(f"{kernel.name}: b4 prep branch for v{revision} ({len(patches)} patch(es))")
-    commits = prep_branch(clone, tree.pristine, record, revision, cover, patches,
-                          opts.signoff, has_range_diff, log)
-
-    out = opts.out or ws.out / "submit" / f"{kernel.name}-v{revision}"
-    with store.staging_dir(out) as staging:
-        progress.step(f"{kernel.name}: b4 send -o (messages for review)")
-        messages = write_messages(clone, staging, log)
-        verify_messages(messages, record, revision, len(patches), tree.pristine, identity, log)
-        checks = run_checkpatch(clone, messages, log)
-        if opts.build_check:
-            check_bisectable(clone, commits, kernel, project, ws, opts, log, progress)
-    messages = [Message(out / m.path.name, m.subject, m.to, m.cc, m.body) for m in messages]
-    result = SubmitResult(kernel.name, revision, tree.pristine, out, messages, checks,
-                          len(commits) if opts.build_check else 0, has_range_diff, log=log)
     if opts.reflect or opts.send:
-        result.mailed = mail(clone, opts, log, progress)
-    if opts.send:
-        record_sent(clone, submission, record, kernel, revision, tree.pristine, log)
-    return result
+        require_mail_transport(project.root, log)
+    out = opts.out or ws.out / "submit" / f"{kernel.name}-v{revision}"
+    refuse_foreign_out(out)
+    return Plan(kernel, submission, record, revision, patches, cover, identity, opts.signoff,
+                out, log)
 
 
 def default_base(matrix: Matrix) -> str:
@@ -384,6 +411,22 @@ def forget_prep_state(clone: Path, log: Path) -> None:
             git(clone, "config", "--remove-section", f"branch.{ref[11:]}", log=log, check=False)
 
 
+def require_mail_transport(repo: Path, log: Path) -> None:
+    """b4 mails through git's sendemail settings; without them it would try its web endpoint."""
+    transport = [git(repo, "config", key, log=log, check=False).output.strip()
+                 for key in ("sendemail.smtpserver", "sendemail.sendmailcmd")]
+    if not any(transport):
+        raise L2wgError("no mail transport: set sendemail.smtpServer (and smtpUser, "
+                        "smtpEncryption ...) in git config; b4 send uses it", log)
+
+
+def refuse_foreign_out(out: Path) -> None:
+    """The output directory is replaced as a whole: only ever replace our own messages."""
+    if out.exists() and (not out.is_dir() or any(p.suffix != ".eml" for p in out.iterdir())):
+        raise L2wgError(f"{out} exists and holds more than messages (*.eml); l2wg replaces the "
+                        "whole directory, so choose another -o DIR")
+
+
 def require_kernel_scripts(clone: Path, log: Path) -> None:
     for name in ("scripts/checkpatch.pl", "scripts/get_maintainer.pl", "MAINTAINERS"):
         if not (clone / name).is_file():
@@ -399,6 +442,15 @@ def am(clone: Path, patches: list[Path], log: Path, signoff: bool = False) -> No
         if done.returncode != 0:
             git(clone, "am", "--abort", log=log, check=False)
             raise L2wgError(f"patch {patch.name} does not apply ({patch})", log)
+
+
+def restore_previous(clone: Path, plan: Plan, pristine: str) -> bool:
+    """Tag the previous revision in the clone when the repository kept it; True if so."""
+    previous = plan.record.sent.get(plan.revision - 1)
+    if previous is None:
+        return False
+    return restore_sent(clone, plan.record, previous,
+                        plan.submission.sent_patches(previous.revision), pristine, plan.log)
 
 
 def restore_sent(clone: Path, record: Record, sent: SentRevision, patches_dir: Path,
@@ -419,30 +471,35 @@ def restore_sent(clone: Path, record: Record, sent: SentRevision, patches_dir: P
     return True
 
 
-def prep_branch(clone: Path, base: str, record: Record, revision: int, cover: str,
-                patches: list[Patch], signoff: bool, range_diff: bool, log: Path) -> list[str]:
+def prep_branch(clone: Path, base: str, plan: Plan, range_diff: bool) -> list[str]:
     """b4 prep branch: the cover commit from the repository, then one commit per patch."""
+    log, record = plan.log, plan.record
     b4(clone, "prep", "--new", record.name, "--fork-point", base, log=log)
-    tracking = read_tracking(clone, "HEAD", log)
-    series = tracking["series"]
-    series.update({"change-id": record.change_id, "revision": revision,
-                   "prefixes": list(record.prefixes)})
-    history = {f"v{s.revision}": [s.message_id] for s in record.sent.values()}
-    if history:
-        series["history"] = history
-    git(clone, "commit", "--quiet", "--amend", "--allow-empty", "--file=-", log=log,
-        input=f"{cover}\n\n{B4_MAGIC}\n# This section is used internally by b4 prep for "
-              f"tracking purposes.\n{json.dumps(tracking, indent=2)}")
+    write_cover_commit(clone, plan)
     cover_commit = git(clone, "rev-parse", "HEAD", log=log).output.strip()
-    am(clone, [p.path for p in patches], log, signoff)
+    am(clone, [p.path for p in plan.patches], log, plan.signoff)
     commits = git(clone, "rev-list", "--reverse", f"{cover_commit}..HEAD",
                   log=log).output.split()
     template = clone / ".git" / "l2wg-cover-template"
-    text = COVER_TEMPLATE if range_diff else COVER_TEMPLATE.replace("${range_diff}\n", "")
-    template.write_text(text)
+    template.write_text(COVER_TEMPLATE if range_diff else
+                        COVER_TEMPLATE.replace("${range_diff}\n", ""))
     git(clone, "config", "b4.prep-cover-template", str(template), log=log)
     b4(clone, "prep", "--auto-to-cc", log=log)
     return commits
+
+
+def write_cover_commit(clone: Path, plan: Plan) -> None:
+    """Amend b4's new cover commit: our text, change-id, revision, prefixes and history."""
+    tracking = read_tracking(clone, "HEAD", plan.log)
+    series = tracking["series"]
+    series.update({"change-id": plan.record.change_id, "revision": plan.revision,
+                   "prefixes": list(plan.record.prefixes)})
+    history = {f"v{s.revision}": [s.message_id] for s in plan.record.sent.values()}
+    if history:
+        series["history"] = history
+    git(clone, "commit", "--quiet", "--amend", "--allow-empty", "--file=-", log=plan.log,
+        input=f"{plan.cover}\n\n{B4_MAGIC}\n# This section is used internally by b4 prep "
+              f"for tracking purposes.\n{json.dumps(tracking, indent=2)}")
 
 
 def read_tracking(clone: Path, commit: str, log: Path) -> dict:
@@ -471,18 +528,18 @@ def read_message(path: Path) -> Message:
 
 # checks ------------------------------------------------------------------------
 
-def verify_messages(messages: list[Message], record: Record, revision: int, count: int,
-                    base: str, identity: str, log: Path) -> None:
+def verify_messages(messages: list[Message], plan: Plan, base: str) -> None:
     """Numbering, prefixes, recipients, Signed-off-by and base-commit of every message.
 
     A series of one patch goes out as one mail, the cover letter below its
     '---' (b4's and the kernel's convention); a longer one has a 0/n cover.
     """
+    count, identity, log = len(plan.patches), plan.identity, plan.log
     first = 0 if count > 1 else 1
     if len(messages) != count + 1 - first:
         raise L2wgError(f"b4 wrote {len(messages)} message(s) for {count} patch(es)", log)
     for k, message in enumerate(messages, first):
-        want = subject_prefix(record.prefixes, revision, k, count)
+        want = subject_prefix(plan.record.prefixes, plan.revision, k, count)
         if not message.subject.startswith(want):
             raise L2wgError(f"{message.path.name}: subject {message.subject!r} does not start "
                             f"with {want!r}", log)
@@ -620,11 +677,6 @@ def last_error(output: str) -> str:
 def mail(clone: Path, opts: SubmitOptions, log: Path, progress: Progress) -> str:
     """``b4 send`` for real (or ``--reflect``); needs a mail transport in git config."""
     mode = "reflect" if opts.reflect else "send"
-    transport = [git(clone, "config", key, log=log, check=False).output.strip()
-                 for key in ("sendemail.smtpserver", "sendemail.sendmailcmd")]
-    if not any(transport):
-        raise L2wgError("no mail transport: set sendemail.smtpServer (and smtpUser, "
-                        "smtpEncryption ...) in git config; b4 send uses it", log)
     progress.step(f"b4 send{' --reflect' if opts.reflect else ''}: mailing the series")
     args = ["send", "--no-sign", *(["--reflect"] if opts.reflect else [])]
     config = {"b4.prep-pre-flight-checks": "disable-all"}
@@ -635,23 +687,23 @@ def mail(clone: Path, opts: SubmitOptions, log: Path, progress: Progress) -> str
     return mode
 
 
-def record_sent(clone: Path, submission: Submission, record: Record, kernel: Kernel,
-                revision: int, base: str, log: Path) -> None:
+def record_sent(clone: Path, plan: Plan, base: str) -> None:
     """After a real send: keep vN's patches and message-id in the repository.
 
     b4 has rewritten the cover commit by now (it records the message-id and
     bumps the revision), so the series is found again from the base.
     """
+    log, revision = plan.log, plan.revision
     cover, *_ = git(clone, "rev-list", "--reverse", f"{base}..HEAD", log=log).output.split()
     history = read_tracking(clone, cover, log)["series"].get("history", {})
     msgids = history.get(f"v{revision}") or ["unknown"]
-    with store.staging_dir(submission.sent_patches(revision)) as tmp:
+    with store.staging_dir(plan.submission.sent_patches(revision)) as tmp:
         git(clone, "format-patch", "--quiet", "--zero-commit", "--no-signature",
             f"--base={base}", "-o", str(tmp), f"{cover}..HEAD", log=log)
-    record.sent[revision] = SentRevision(
-        revision, kernel.name, base, msgids[-1],
+    plan.record.sent[revision] = SentRevision(
+        revision, plan.kernel.name, base, msgids[-1],
         datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    submission.save_record(record)
+    plan.submission.save_record(plan.record)
 
 
 def summary(result: SubmitResult) -> str:
@@ -704,8 +756,6 @@ def add_arguments(parser) -> None:
 
 
 def options_from_args(args) -> SubmitOptions:
-    if args.send and args.skip_build_check:
-        raise L2wgError("--send needs the build check: drop --skip-build-check")
     return SubmitOptions(base=args.base, revision=args.revision,
                          out=args.out.resolve() if args.out else None, reflect=args.reflect,
                          send=args.send, yes=args.yes, signoff=args.signoff,
