@@ -140,16 +140,23 @@ def options(tmp_path: Path, **kw) -> sub.SubmitOptions:
     return sub.SubmitOptions(**{"kbuild_lock": tmp_path / "kbuild.lock", "jobs": 1, **kw})
 
 
-def fake_sendmail(tmp_path: Path, config: Path) -> Path:
-    """A sendmail that keeps every message in a spool directory instead of mailing it."""
+def fake_sendmail(tmp_path: Path, config: Path, reflect: bool = False) -> Path:
+    """A sendmail that keeps every message, and its envelope recipients, in a spool."""
     spool = tmp_path / "spool"
     spool.mkdir()
     script = tmp_path / "sendmail"
-    script.write_text(f'#!/bin/sh\ncat > "$(mktemp -p {spool} msg.XXXXXX)"\n')
+    script.write_text(f'#!/bin/sh\nf=$(mktemp -p {spool} msg.XXXXXX)\n'
+                      'echo "$*" > "$f.rcpt"\ncat > "$f"\n')
     script.chmod(0o755)
     with open(config, "a") as f:
         f.write(f"[sendemail]\n\tsmtpserver = {script}\n")
+        if reflect:   # b4 reflects through a local command only when told it is safe
+            f.write(f"\tb4-really-reflect-via = {script}\n")
     return spool
+
+
+def envelopes(spool: Path) -> list[str]:
+    return sorted(p.read_text() for p in spool.glob("*.rcpt"))
 
 
 # the messages ---------------------------------------------------------------------
@@ -214,7 +221,8 @@ def test_v2_after_a_send_has_the_version_a_changelog_and_a_range_diff(
 
     v1 = sub.submit(project, ws, options(tmp_path, send=True, yes=True), quiet)
 
-    assert v1.mailed == "send" and len(list(spool.iterdir())) == 3
+    assert v1.mailed == "send" and len(envelopes(spool)) == 3
+    assert all("Jason@zx2c4.com" in e and "netdev@vger.kernel.org" in e for e in envelopes(spool))
     record = json.loads((project.patches / "submission" / "b4.json").read_text())
     sent = record["sent"]["v1"]
     assert sent["revision"] == 1 and sent["kernel"] == "synthetic"
@@ -246,6 +254,22 @@ def test_v2_after_a_send_has_the_version_a_changelog_and_a_range_diff(
     assert "-+static int wg_mode = 2;" in body and "++static int wg_mode = 3;" in body
     assert f"change-id: {CHANGE_ID}" in body
     assert v2.out.name == "synthetic-v2"
+
+
+def test_reflect_mails_only_the_sender_and_records_nothing(project, kernel_src, ws, quiet,
+                                                           tmp_path, private_git):
+    good_series(project, kernel_src)
+    spool = fake_sendmail(tmp_path, private_git, reflect=True)
+    before = patches_digest(project)
+
+    result = sub.submit(project, ws, options(tmp_path, reflect=True, yes=True,
+                                             build_check=False), quiet)
+
+    assert result.mailed == "reflect"
+    assert envelopes(spool) == [f"-i {ME[1]}\n"] * 3
+    mails = sorted(p for p in spool.iterdir() if p.suffix != ".rcpt")
+    assert all("To: \"Jason A. Donenfeld\" <Jason@zx2c4.com>" in p.read_text() for p in mails)
+    assert patches_digest(project) == before
 
 
 def test_revision_can_be_forced(project, kernel_src, ws, quiet, tmp_path):
