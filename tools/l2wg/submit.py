@@ -384,16 +384,19 @@ def prepare_clone(tree: trees.Tree, path: Path, log: Path, progress: Progress) -
 
     ``--shared`` borrows the work tree's objects, so the clone costs one
     checkout; the work tree itself (other builds use it) is never touched.
+    A work tree imported again (new source) brings a new clone: the
+    borrowed objects of the old one are gone.
     """
-    if not (path / ".git").is_dir():
-        progress.step(f"cloning {tree.path} for the submission (one checkout, once)")
+    marker = path / ".git" / "l2wg-pristine"
+    if not marker.is_file() or marker.read_text().strip() != tree.pristine:
+        progress.step(f"cloning {tree.path} for the submission (one checkout)")
         shutil.rmtree(path, ignore_errors=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         run(["git", "clone", "--quiet", "--shared", "--no-checkout", tree.path, path],
             log_path=log, what="git clone")
         git(path, "config", "gc.auto", "0", log=log)
-    git(path, "fetch", "--quiet", "--force", "origin",
-        f"+refs/tags/{trees.PRISTINE_TAG}:refs/tags/{trees.PRISTINE_TAG}", log=log)
+        git(path, "checkout", "--quiet", "--force", "-B", BASE_BRANCH, tree.pristine, log=log)
+        marker.write_text(tree.pristine + "\n")
     if (path / ".git" / "rebase-apply").exists():
         git(path, "am", "--abort", log=log, check=False)
     git(path, "checkout", "--quiet", "--force", "-B", BASE_BRANCH, tree.pristine, log=log)
