@@ -136,7 +136,7 @@ def test_overlay_carries_settings_config_netns_sh_and_the_script(tmp_path):
     art = boot.Artifacts.load(fake_artifacts(tmp_path / "art", tree))
     files = boot.overlay_files(art, "checks", selected("ping", "netns"), script)
     assert files["l2wg/run.conf"].decode() == \
-        "L2WG_MODE=checks\nL2WG_CHECKS='ping:60 netns:400'\n"
+        "L2WG_MODE=checks\nL2WG_CHECKS='ping:60 netns:400'\nL2WG_JOBS=1\n"
     assert files["l2wg/kconfig"] == b"CONFIG_WIREGUARD=y\n"
     assert files["l2wg/upstream/netns.sh"].startswith(b"#!/bin/bash")
     assert files["l2wg/user-script"] == b"echo hi\n"

@@ -72,10 +72,9 @@ expect "802.1Q tagged 0x88b5" "$(frame "$HB" 8100006488b5 64 0 22)" \
 	"$(frame "$HB" 8100006488b5 300 8 23)"
 COUNT=$(wc -l <"$L2WG_DIR/sent")
 
-rawframe_recv hb eth0 1000 "$L2WG_DIR/all" 1500
+rawframe_recv hb eth0 "$COUNT" "$L2WG_DIR/received" 3000 "$SRC"
 rawframe_send ha eth0 "$L2WG_DIR/sent"
 wait "$RAWFRAME_PID"
-grep "^............$SRC" "$L2WG_DIR/all" >"$L2WG_DIR/received"
 
 for name in "0x88b5 unicast, 60 bytes to the MTU" "frames ending in zero bytes" \
 	"0x88b5 broadcast" "LLDP 0x88cc" "MPLS 0x8847" "EAPOL 0x888e" "STP BPDU (802.3/LLC)" \

@@ -64,7 +64,7 @@ ktap_test() {
 ktap_skip_all() {
 	echo "KTAP version 1"
 	echo "1..0 # SKIP $1"
-	echo "$1" >/tmp/l2wg-skip
+	echo "$1" >"${L2WG_SKIP_FILE:-/tmp/l2wg-skip}"
 	exit 4
 }
 
@@ -261,12 +261,13 @@ l3_sites() {
 
 RAWFRAME=/usr/bin/rawframe
 
-# rawframe_recv NS DEV MAX OUTFILE [QUIET_MS]: start a receiver in the
-# background and wait until it listens.  It stops after MAX frames or
-# QUIET_MS (default 1000) without one; then `wait $RAWFRAME_PID`.
+# rawframe_recv NS DEV MAX OUTFILE [QUIET_MS [SRC]]: start a receiver in
+# the background and wait until it listens.  It keeps frames from source
+# MAC SRC (hex; default: any) and stops after MAX of them or QUIET_MS
+# (default 1000) without a frame; then `wait $RAWFRAME_PID`.
 rawframe_recv() {
 	rm -f "$4.ready"
-	nsx "$1" "$RAWFRAME" recv "$2" "${5:-1000}" "$3" "$4.ready" >"$4" &
+	nsx "$1" "$RAWFRAME" recv "$2" "${5:-1000}" "$3" "$4.ready" $6 >"$4" &
 	RAWFRAME_PID=$!
 	i=0
 	while [ ! -e "$4.ready" ] && [ $i -lt 100 ]; do

@@ -39,25 +39,32 @@ learned() {
 	grep -qi "^$2 " "$L2WG_DIR/fdb-$1"
 }
 
-# deliver FROM DST SRC COUNT: send COUNT 0x88b6 frames from FROM's l2wg0
-# with the given MACs (hex); b's and c's (and a's) receipts land in
-# $L2WG_DIR/got-NS as counts.
+# deliver FROM DST SRC COUNT WANT_A WANT_B WANT_C: send COUNT 0x88b6 frames
+# from FROM's l2wg0 with the given MACs (hex), and count what each other
+# site receives from SRC in $L2WG_DIR/got-NS.  A receiver expecting WANT
+# frames stops at that many; one expecting none waits for 700 ms of quiet.
 deliver() {
+	from=$1 dst=$2 src=$3 count=$4
+	shift 4
 	: >"$L2WG_DIR/burst"
 	i=0
-	while [ $i -lt "$4" ]; do
-		echo "$2$3""88b6$("$RAWFRAME" fill 46 $((100 + i)) 0)" >>"$L2WG_DIR/burst"
+	while [ $i -lt "$count" ]; do
+		echo "$dst$src""88b6$("$RAWFRAME" fill 46 $((100 + i)) 0)" >>"$L2WG_DIR/burst"
 		i=$((i + 1))
 	done
+	pids=""
 	for s in a b c; do
-		[ "$s" = "$1" ] || rawframe_recv "$s" l2wg0 1000 "$L2WG_DIR/rx-$s" 1500
-		eval "PID_$s=\$RAWFRAME_PID"
+		want=$1
+		shift
+		[ "$s" = "$from" ] && continue
+		if [ "$want" = 0 ]; then quiet=700; else quiet=3000; fi
+		rawframe_recv "$s" l2wg0 "$((want > 0 ? want : count))" "$L2WG_DIR/rx-$s" $quiet "$src"
+		pids="$pids $RAWFRAME_PID"
 	done
-	rawframe_send "$1" l2wg0 "$L2WG_DIR/burst"
+	rawframe_send "$from" l2wg0 "$L2WG_DIR/burst"
+	for pid in $pids; do wait "$pid"; done
 	for s in a b c; do
-		[ "$s" = "$1" ] && continue
-		eval "wait \$PID_$s"
-		grep -c "^$2$3""88b6" "$L2WG_DIR/rx-$s" >"$L2WG_DIR/got-$s"
+		[ "$s" = "$from" ] || grep -c "^$dst$src""88b6" "$L2WG_DIR/rx-$s" >"$L2WG_DIR/got-$s"
 	done
 }
 
@@ -75,7 +82,7 @@ expect_counts() {
 # them all and count them in rx_dropped.
 spoof_dropped() {
 	before=$(stat_of a l2wg0 rx_dropped)
-	deliver c "$MAC_A" "$1" 5
+	deliver c "$MAC_A" "$1" 5 0 0 -
 	after=$(stat_of a l2wg0 rx_dropped)
 	echo "a received $(got a) spoofed frames; rx_dropped $before -> $after"
 	[ "$(got a)" = 0 ] && [ "$after" -ge $((before + 5)) ]
@@ -95,11 +102,11 @@ ktap_test "a pings b and c" pings_both
 nsx b ping -c 1 -W 5 10.0.0.3 >/dev/null
 ktap_test "a learned b's MAC" learned a "$(mac_of b l2wg0)"
 ktap_test "a learned c's MAC" learned a "$(mac_of c l2wg0)"
-deliver a "$MAC_B" "$MAC_A" 10
+deliver a "$MAC_B" "$MAC_A" 10 - 10 0
 ktap_test "unicast to a learned MAC reaches only that peer" expect_counts 10 0
-deliver a ffffffffffff "$MAC_A" 5
+deliver a ffffffffffff "$MAC_A" 5 - 5 5
 ktap_test "broadcast floods to every peer" expect_counts 5 5
-deliver a 020000009999 "$MAC_A" 5
+deliver a 020000009999 "$MAC_A" 5 - 5 5
 ktap_test "unknown unicast floods to every peer" expect_counts 5 5
 ktap_test "source MAC learned on another peer is dropped and counted" spoof_dropped "$MAC_B"
 ktap_test "the device's own MAC as source is dropped and counted" spoof_dropped "$MAC_A"

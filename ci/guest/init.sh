@@ -3,8 +3,8 @@
 # systems, runs what /l2wg/run.conf asks for, prints the results as KTAP on
 # the serial console and reboots (QEMU runs with -no-reboot, so it exits).
 #
-# run.conf sets L2WG_MODE (checks|script|shell) and L2WG_CHECKS, a list of
-# NAME:TIMEOUT (seconds the check may run).
+# run.conf sets L2WG_MODE (checks|script|shell), L2WG_CHECKS, a list of
+# NAME:TIMEOUT (seconds the check may run), and L2WG_JOBS (checks at once).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=vt100
 
@@ -40,36 +40,87 @@ reap_leftovers() {
 	rm -rf /tmp/l2wg && mkdir -p /tmp/l2wg
 }
 
-run_one_check() {
+# run_isolated NAME LIMIT: run check NAME for at most LIMIT seconds in its
+# own mount namespace, with private /run/netns and /tmp, so that checks never
+# see each other's namespaces or files (and can run side by side).
+run_isolated() {
+	L2WG_SKIP_FILE="/run/l2wg/$1.skip" unshare -m sh -c '
+		mount -t tmpfs tmpfs /run/netns && mount -t tmpfs tmpfs /tmp &&
+		exec timeout -s TERM -k 5 "$2" sh "/l2wg/checks/$1.sh"' - "$1" "$2" 2>&1
+	echo $? >"/run/l2wg/$1.rc"
+}
+
+# finish_check NUMBER NAME LIMIT START: the end line and the KTAP result.
+finish_check() {
 	number=$1 name=$2 limit=$3
-	echo "# l2wg: begin $name"
-	start=$(uptime_seconds)
-	rm -f /tmp/l2wg-rc /tmp/l2wg-skip
-	{
-		timeout -s TERM -k 5 "$limit" sh "/l2wg/checks/$name.sh" 2>&1
-		echo $? >/tmp/l2wg-rc
-	} | sed 's/^/    /'
-	rc=$(cat /tmp/l2wg-rc)
-	reap_leftovers
-	seconds=$(awk -v s="$start" '{ printf "%.2f", $1 - s }' /proc/uptime)
+	rc=$(cat "/run/l2wg/$name.rc")
+	seconds=$(awk -v s="$4" '{ printf "%.2f", $1 - s }' "/run/l2wg/$name.end")
 	echo "# l2wg: end $name exit=$rc seconds=$seconds"
 	case $rc in
 	0) echo "ok $number $name" ;;
-	4) echo "ok $number $name # SKIP $(cat /tmp/l2wg-skip 2>/dev/null)" ;;
+	4) echo "ok $number $name # SKIP $(cat "/run/l2wg/$name.skip" 2>/dev/null)" ;;
 	124 | 137 | 143) echo "not ok $number $name # timed out after ${limit}s" ;;
 	*) echo "not ok $number $name" ;;
 	esac
 }
 
-run_checks() {
-	set -- $L2WG_CHECKS
-	echo "KTAP version 1"
-	echo "1..$#"
+# One check at a time, its output streamed (indented: a KTAP subtest).
+run_sequentially() {
 	number=1
 	for item in "$@"; do
-		run_one_check "$number" "${item%%:*}" "${item#*:}"
+		name=${item%%:*} limit=${item#*:}
+		echo "# l2wg: begin $name"
+		start=$(uptime_seconds)
+		run_isolated "$name" "$limit" | sed 's/^/    /'
+		cp /proc/uptime "/run/l2wg/$name.end"
+		reap_leftovers
+		finish_check "$number" "$name" "$limit" "$start"
 		number=$((number + 1))
 	done
+}
+
+# Up to L2WG_JOBS checks at once; each one's output is printed whole when
+# it ends, so the KTAP stays in one piece.
+run_in_parallel() {
+	number=1 running=""
+	while [ $# -gt 0 ] || [ -n "$running" ]; do
+		if [ $# -gt 0 ] && [ $(echo $running | wc -w) -lt "$L2WG_JOBS" ]; then
+			name=${1%%:*} limit=${1#*:}
+			shift
+			uptime_seconds >"/run/l2wg/$name.start"
+			(run_isolated "$name" "$limit" >"/run/l2wg/$name.out"
+			 cp /proc/uptime "/run/l2wg/$name.end") &
+			running="$running $name:$limit"
+			continue
+		fi
+		still=""
+		for item in $running; do
+			name=${item%%:*}
+			if [ -e "/run/l2wg/$name.end" ]; then
+				echo "# l2wg: begin $name"
+				sed 's/^/    /' "/run/l2wg/$name.out"
+				finish_check "$number" "$name" "${item#*:}" "$(cat "/run/l2wg/$name.start")"
+				number=$((number + 1))
+			else
+				still="$still $item"
+			fi
+		done
+		running=$still
+		sleep 0.05
+	done
+	reap_leftovers
+}
+
+run_checks() {
+	set -- $L2WG_CHECKS
+	mkdir -p /run/l2wg
+	echo "KTAP version 1"
+	echo "1..$#"
+	if [ "${L2WG_JOBS:-1}" -gt 1 ]; then
+		run_in_parallel "$@"
+	else
+		run_sequentially "$@"
+	fi
 }
 
 report_kmemleak() {

@@ -4,9 +4,11 @@
  * built statically on the host by l2wg's guest.py.
  *
  *   rawframe send IFACE FILE          send each line of FILE (a frame in hex)
- *   rawframe recv IFACE MS MAX READY  print each received frame as hex, one per
+ *   rawframe recv IFACE MS MAX READY [SRC]
+ *                                     print each received frame as hex, one per
  *                                     line, until MAX frames or MS ms of quiet;
- *                                     touch READY once the socket listens
+ *                                     touch READY once the socket listens; with
+ *                                     SRC (12 hex digits), only frames from it
  *   rawframe fill LEN SEED ZEROS      print LEN payload bytes in hex: a pattern
  *                                     from SEED, the last ZEROS bytes zero
  *
@@ -138,8 +140,15 @@ static long restore_vlan(unsigned char *buf, long n, struct cmsghdr *cmsg,
 	return n;
 }
 
-static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *ready)
+static int from_source(const unsigned char *frame, long n, const unsigned char *src)
 {
+	return !src || (n >= 12 && !memcmp(frame + 6, src, 6));
+}
+
+static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *ready,
+		    const char *src_hex)
+{
+	unsigned char src[MAX_FRAME];
 	static unsigned char buf[MAX_FRAME + 4];
 	char control[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	int fd = open_socket(ifname);
@@ -147,6 +156,10 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 
 	if (fd < 0)
 		return die(ifname);
+	if (src_hex && unhex(src_hex, src) != 6) {
+		fprintf(stderr, "rawframe: SRC must be 12 hex digits\n");
+		return 2;
+	}
 	close(open(ready, O_CREAT | O_WRONLY, 0644));
 	while (count < max) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -164,7 +177,8 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 		n = recvmsg(fd, &msg, 0);
 		if (n < 0)
 			return die("recvmsg");
-		if (from.sll_pkttype == PACKET_OUTGOING)
+		if (from.sll_pkttype == PACKET_OUTGOING ||
+		    !from_source(buf, n, src_hex ? src : NULL))
 			continue;
 		print_hex(buf, restore_vlan(buf, n, CMSG_FIRSTHDR(&msg), &msg));
 		count++;
@@ -190,11 +204,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "send"))
 		return cmd_send(argv[2], argv[3]);
-	if (argc == 6 && !strcmp(argv[1], "recv"))
-		return cmd_recv(argv[2], atoi(argv[3]), atol(argv[4]), argv[5]);
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "recv"))
+		return cmd_recv(argv[2], atoi(argv[3]), atol(argv[4]), argv[5],
+				argc == 7 ? argv[6] : NULL);
 	if (argc == 5 && !strcmp(argv[1], "fill"))
 		return cmd_fill(atol(argv[2]), strtoul(argv[3], NULL, 0), atol(argv[4]));
-	fprintf(stderr, "usage: rawframe send IFACE FILE | recv IFACE MS MAX READYFILE"
+	fprintf(stderr, "usage: rawframe send IFACE FILE | recv IFACE MS MAX READYFILE [SRC]"
 		" | fill LEN SEED ZEROS\n");
 	return 2;
 }

@@ -96,11 +96,13 @@ class BootResult:
 def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = None,
          script: Path | None = None, shell: bool = False, accel: str | None = None,
          run_dir: Path | None = None, progress: Progress | None = None,
-         on_console: Callable[[str], None] | None = None) -> BootResult:
+         on_console: Callable[[str], None] | None = None, jobs: int = 1) -> BootResult:
     """Boot the kernel in *artifacts_dir* and run *checks* (default: the fast
     set), or *script* (a file run by the guest's sh), or an interactive
     *shell*.  *accel* forces "kvm" or "tcg" instead of the probe.
-    *on_console* sees every console line (``--debug``)."""
+    *on_console* sees every console line (``--debug``).  *jobs* > 1 runs
+    that many checks side by side (each isolated; output printed per check
+    when it ends, so a kernel report can then not be tied to one check)."""
     progress = progress or silent()
     if sum(bool(x) for x in (checks, script, shell)) > 1:
         raise L2wgError("choose one of --check, --script and --shell")
@@ -114,7 +116,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     run_dir.mkdir(parents=True, exist_ok=True)
     base = guest.build_initramfs(ws, run_dir / "guest.log")
     progress.step(guest.describe(base))
-    initrd = assemble_initrd(base, artifacts, run_dir, mode, selected, script)
+    initrd = assemble_initrd(base, artifacts, run_dir, mode, selected, script, jobs)
     chosen = qemu.Accelerator(accel, "requested") if accel else \
         qemu.accelerator(ws, artifacts.bzimage, run_dir / "accel-probe.log")
     progress.step(f"accelerator: {chosen.name} ({chosen.reason})")
@@ -166,16 +168,16 @@ def link_latest(artifacts_dir: Path, run_dir: Path) -> None:
     latest.symlink_to(run_dir.name)
 
 
-def run_conf(mode: str, selected: Sequence[checks_mod.Check]) -> str:
+def run_conf(mode: str, selected: Sequence[checks_mod.Check], jobs: int = 1) -> str:
     items = " ".join(f"{c.name}:{c.timeout}" for c in selected)
-    return f"L2WG_MODE={mode}\nL2WG_CHECKS={shlex.quote(items)}\n"
+    return f"L2WG_MODE={mode}\nL2WG_CHECKS={shlex.quote(items)}\nL2WG_JOBS={jobs}\n"
 
 
 def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod.Check],
-                  script: Path | None) -> dict[str, bytes]:
+                  script: Path | None, jobs: int = 1) -> dict[str, bytes]:
     """The per-run files: settings, the kernel's config, upstream netns.sh,
     the user's script."""
-    files = {"l2wg/run.conf": run_conf(mode, selected).encode()}
+    files = {"l2wg/run.conf": run_conf(mode, selected, jobs).encode()}
     if artifacts.config.exists():
         files["l2wg/kconfig"] = artifacts.config.read_bytes()
     if artifacts.tree and (artifacts.tree / NETNS_SH).exists():
@@ -186,9 +188,10 @@ def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod
 
 
 def assemble_initrd(base: guest.Initramfs, artifacts: Artifacts, run_dir: Path, mode: str,
-                    selected: Sequence[checks_mod.Check], script: Path | None) -> Path:
+                    selected: Sequence[checks_mod.Check], script: Path | None,
+                    jobs: int = 1) -> Path:
     overlay = guest.write_overlay(run_dir / "overlay.cpio.gz",
-                                  overlay_files(artifacts, mode, selected, script),
+                                  overlay_files(artifacts, mode, selected, script, jobs),
                                   run_dir / "guest.log")
     initrd = guest.combine([base.path, overlay], run_dir / "initrd.gz")
     overlay.unlink()
