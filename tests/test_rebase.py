@@ -384,56 +384,92 @@ def test_point_release_import_reuses_the_line_tree(tmp_path):
     assert full.pristine == state.pristine
 
 
-@pytest.mark.integration
-def test_real_612_to_61(real_ws, project, tmp_path):
-    """The real series (or a small real patch to drivers/net/wireguard when it is empty)
-    carried from the Debian 6.12 tree to Debian 6.1, then aborted or left clean."""
-    matrix = project.matrix()
-    lab_root = tmp_path / "project"
-    (lab_root / "ci" / "kconfig").mkdir(parents=True)
-    (lab_root / "kernels.toml").write_text(project.kernels_toml.read_text())
+REAL_EDITS = [
+    # (file, old, new): applies exactly to 6.1
+    ("drivers/net/wireguard/Makefile", "wireguard-y += device.o\n",
+     "wireguard-y += device.o\nwireguard-y += l2.o\n"),
+    # context differs in 6.1 (no <net/gso.h>): a three-way merge
+    ("drivers/net/wireguard/device.c", "#include <net/rtnetlink.h>\n",
+     '#include <net/rtnetlink.h>\n#include "l2.h"\n'),
+    # 6.1 still has NETIF_F_LLTX where 6.12 has dev->lltx: a conflict
+    ("drivers/net/wireguard/device.c", "\tdev->lltx = true;\n",
+     "\tdev->lltx = true; /* l2wg: also in layer-2 mode */\n"),
+]
+
+
+@pytest.fixture
+def real_lab(real_ws, project, tmp_path):
+    """A project copy whose series is REAL_EDITS made on the real canonical tree, and the
+    real 6.1 tree put back as it was afterwards."""
+    root = tmp_path / "project"
+    (root / "ci" / "kconfig").mkdir(parents=True)
+    (root / "kernels.toml").write_text(project.kernels_toml.read_text())
     for f in project.fragments.glob("*.config"):
-        (lab_root / "ci" / "kconfig" / f.name).write_text(f.read_text())
-    series = project.series()
-    patches = lab_root / "patches"
-    if series.names:
-        import shutil
-        shutil.copytree(project.patches, patches)
-    else:
-        patches.mkdir()
-        _real_patch(real_ws, matrix, patches, tmp_path)
-    lab_project = Project(lab_root)
+        (root / "ci" / "kconfig" / f.name).write_text(f.read_text())
+    (root / "patches").mkdir()
+    lab_project = Project(root)
+    matrix = lab_project.matrix()
+    for name in (matrix.canonical, "6.1"):
+        kernel = matrix.get(name)
+        trees.ensure_pristine(kernel, sources.fetch(kernel, real_ws, silent()), real_ws, silent())
+    _real_series(real_ws.tree(matrix.canonical), root / "patches", tmp_path / "work")
     tree = real_ws.tree("6.1")
-    state = rb.rebase("6.1", lab_project, real_ws, RebaseOptions(), silent())
-    try:
-        assert state.status in ("done", "conflict")
-        assert all(s.status != "pending" for s in state.steps[:1])
-        assert (real_ws.root / "rebase" / "6.1" / "report.json").is_file()
-        if state.status == "done":
-            assert not rb.alternates_file(tree).exists()
-    finally:
-        if state.status == "conflict":
+    head = git(tree, "rev-parse", "HEAD").strip()
+    record = (tree / ".git" / "l2wg-tree.json").read_text()
+    yield lab_project, tree
+    if (real_ws.root / "rebase" / "6.1" / "state.json").exists():
+        try:
             rb.abort_rebase("6.1", real_ws, silent())
-        assert not (tree / ".git" / "rebase-apply").exists()
-        assert not subprocess.run(["git", "-C", str(tree), "status", "--porcelain",
-                                   "--untracked-files=no"], capture_output=True,
-                                  text=True).stdout
+        except L2wgError:
+            pass
+    git(tree, "checkout", "-q", "-f", "-B", "l2wg", head)
+    (tree / ".git" / "l2wg-tree.json").write_text(record)
 
 
-def _real_patch(ws: Workspace, matrix, patches: Path, tmp_path: Path) -> None:
-    """A small patch to drivers/net/wireguard made on the canonical tree: one hunk that
-    applies cleanly to 6.1 and one near code that changed between 6.1 and 6.12."""
-    canonical = ws.tree(matrix.canonical)
-    work = tmp_path / "wg"
+def _real_series(canonical: Path, patches: Path, work: Path) -> None:
+    pristine = trees.load(canonical).pristine
     subprocess.run(["git", "clone", "-q", "--no-checkout", "--shared", str(canonical), str(work)],
                    check=True)
-    git(work, "checkout", "-q", trees.load(canonical).pristine, "--", "drivers/net/wireguard")
-    git(work, "reset", "-q", trees.load(canonical).pristine)
-    device = work / "drivers/net/wireguard/device.c"
-    text = device.read_text()
-    text = text.replace("#include \"device.h\"\n", "#include \"device.h\"\n/* l2wg: layer 2 */\n", 1)
-    device.write_text(text)
-    git(work, "add", "drivers/net/wireguard/device.c")
-    git(work, "commit", "-q", "-m", "wireguard: mark layer-2 mode")
-    out = git(work, "format-patch", "-o", str(patches), "HEAD~1")
+    git(work, "checkout", "-q", pristine, "--", "drivers/net/wireguard")
+    git(work, "reset", "-q", pristine)
+    for number, (name, old, new) in enumerate(REAL_EDITS, 1):
+        text = (work / name).read_text()
+        assert old in text, (name, old)
+        (work / name).write_text(text.replace(old, new, 1))
+        git(work, "add", name)
+        git(work, "commit", "-q", "-m", f"wireguard: l2wg test change {number}")
+    out = git(work, "format-patch", "-o", str(patches), f"HEAD~{len(REAL_EDITS)}")
     (patches / "series").write_text("".join(Path(n).name + "\n" for n in out.split()))
+
+
+@pytest.mark.integration
+def test_real_612_to_61_conflict_continue_and_no_churn(real_ws, real_lab):
+    project, tree = real_lab
+    before = {p.name: p.read_bytes() for p in (project.patches).iterdir()}
+    state = rb.rebase("6.1", project, real_ws, RebaseOptions(), silent())
+    assert [s.status for s in state.steps] == ["clean", "merged", "conflict"]
+    assert {p.name: p.read_bytes() for p in project.patches.iterdir()} == before
+    (entry,) = state.conflict.files
+    assert entry.path == "drivers/net/wireguard/device.c"
+    (hunk,) = entry.hunks
+    assert any("NETIF_F_LLTX" in line for line in hunk.ours)
+    assert any("l2wg: also in layer-2 mode" in line for line in hunk.theirs)
+    assert "NETIF_F_LLTX" in entry.base_diff
+    with pytest.raises(L2wgError, match="conflict markers remain"):
+        rb.continue_rebase("6.1", project, real_ws, silent())
+    device = tree / entry.path
+    text = device.read_text()
+    start, end = text.index("<<<<<<<"), text.index(">>>>>>>")
+    end = text.index("\n", end) + 1
+    device.write_text(text[:start] + "\tdev->features |= NETIF_F_LLTX; /* l2wg */\n" + text[end:])
+    state = rb.continue_rebase("6.1", project, real_ws, silent())
+    assert state.status == "done"
+    assert [s.status for s in state.steps] == ["clean", "merged", "resolved"]
+    overrides = sorted(p.name for p in (project.patches / "6.1").iterdir())
+    assert overrides == [s.name for s in state.steps[1:]]
+    assert not rb.alternates_file(tree).exists()
+    assert "3:" in state.range_diff
+    snapshot = {p: p.read_bytes() for p in project.patches.rglob("*") if p.is_file()}
+    again = rb.rebase("6.1", project, real_ws, RebaseOptions(strict=True), silent())
+    assert [s.status for s in again.steps] == ["clean", "clean", "clean"]
+    assert {p: p.read_bytes() for p in project.patches.rglob("*") if p.is_file()} == snapshot

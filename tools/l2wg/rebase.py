@@ -460,14 +460,18 @@ def verify_connected(tree: Path, base: str, head: str, log: Path) -> None:
 
 # The rebase --------------------------------------------------------------
 
-def rebase(spec: str, project: Project, ws: Workspace, opts: RebaseOptions,
+def rebase(target: str | Kernel, project: Project, ws: Workspace, opts: RebaseOptions,
            progress: Progress) -> Rebase:
-    """Apply the series to the kernel *spec*; stop at a conflict with a report."""
+    """Apply the series to *target* (what the user typed, or a Kernel); stop at a
+    conflict with a report."""
     matrix = project.matrix()
     started = time.monotonic()
     log_dir = ws.root / "rebase"
     log = ws.logs / "rebase.log"
-    kernel = resolve_kernel(spec, matrix, opts, log)
+    if isinstance(target, Kernel):
+        kernel, spec = target, target.name
+    else:
+        kernel, spec = resolve_kernel(target, matrix, opts, log), target
     report_dir = log_dir / kernel.name
     if (report_dir / "state.json").exists() and \
             Rebase.load(report_dir / "state.json").status in ("conflict", "running"):
@@ -525,7 +529,7 @@ def continue_rebase(spec: str | None, project: Project, ws: Workspace,
                         "resolve them, then run --continue again")
     if (tree / ".git" / "rebase-apply").exists():
         if unmerged:
-            trees.git(tree, "add", "-A", "--", *unmerged, log=log)
+            trees.git(tree, "add", "-A", "-f", "--", *unmerged, log=log)
         if not trees.git(tree, "diff", "--cached", "--name-only", log=log).strip():
             raise L2wgError(f"{step.name}: the resolution leaves no change in {tree}; the "
                             "series cannot drop a patch on one line: fix it, or --abort")
@@ -675,7 +679,7 @@ def describe_conflict(state: Rebase, step: Step, am_output: str) -> Conflict:
         if history_ok:
             _add_history(state, entry)
         else:
-            entry.base_diff = _base_diff(state, path)
+            entry.base_diff = _base_diff(state, entry)
         files.append(entry)
     note = ("history: upstream commits between the two bases are listed per file and hunk"
             if history_ok else
@@ -804,15 +808,46 @@ def _add_history(state: Rebase, entry: ConflictFile) -> None:
             hunk.history = [line for line in out.output.splitlines() if line.strip()]
 
 
-def _base_diff(state: Rebase, path: str) -> str:
+def _base_diff(state: Rebase, entry: ConflictFile) -> str:
+    """How the file changed from the canonical base to the target's: the diff hunks
+    near the conflicting lines (all of them when the lines could not be placed)."""
     out = run(["git", "-C", state.tree, "diff", "--no-color", state.canonical_pristine,
-               state.pristine, "--", path], log_path=None, check=False).output
-    lines = out.splitlines()
+               state.pristine, "--", entry.path], log_path=None, check=False).output
+    header, hunks = _split_diff(out)
+    spans = [tuple(int(n) for n in h.target_lines.split("-")) for h in entry.hunks
+             if h.target_lines]
+    if spans:
+        hunks = [h for h in hunks if any(_near(h[0], span) for span in spans)] or hunks[:1]
+    lines = header + [line for _, body in hunks for line in body]
     if len(lines) > BASE_DIFF_LIMIT:
-        lines = lines[:BASE_DIFF_LIMIT] + [f"... ({len(lines) - BASE_DIFF_LIMIT} more lines: "
-                                           f"git -C {state.tree} diff {state.canonical_pristine[:12]} "
-                                           f"{state.pristine[:12]} -- {path})"]
+        lines = lines[:BASE_DIFF_LIMIT] + [f"... ({len(lines) - BASE_DIFF_LIMIT} more lines)"]
+    if lines:
+        lines.append(f"(whole file: git -C {state.tree} diff {state.canonical_pristine[:12]} "
+                     f"{state.pristine[:12]} -- {entry.path})")
     return "\n".join(lines)
+
+
+def _split_diff(text: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    header: list[str] = []
+    hunks: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("@@"):
+            hunks.append((line, [line]))
+        elif hunks:
+            hunks[-1][1].append(line)
+        else:
+            header.append(line)
+    return header, hunks
+
+
+def _near(hunk_header: str, span: tuple[int, ...], slack: int = 10) -> bool:
+    """Whether a diff hunk's new-side range comes within *slack* lines of *span*."""
+    match = re.match(r"@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", hunk_header)
+    if not match:
+        return True
+    start = int(match.group(1))
+    end = start + int(match.group(2) or 1)
+    return start <= span[-1] + slack and end >= span[0] - slack
 
 
 # Finishing: export, overrides, range-diff ---------------------------------
@@ -1124,6 +1159,77 @@ def table(results: list[tuple[str, str, Rebase | None]]) -> str:
                      f"{counts.get('clean', '-'):>5} {counts.get('merged', '-'):>6} "
                      f"{counts.get('conflict', '-'):>8}  {status}")
     return "\n".join(lines)
+
+
+# Benchmark (tools/bench-rebase) -------------------------------------------
+
+def bench(project: Project, ws: Workspace, point_release: str, rounds: int,
+          progress: Progress) -> list:
+    """Point-release move, measured: import *point_release* from its line's tree,
+    then rebase onto it (a cached kernel).  Uses a private tree, removed at the end."""
+    from dataclasses import replace
+
+    from .bench import Figure
+
+    matrix = project.matrix()
+    log = ws.logs / "bench-rebase.log"
+    found = resolve_kernel(point_release, matrix, RebaseOptions(), log)
+    kernel = replace(found, name=f"bench-{found.name}")
+    line_kernel = _line_entry(matrix, kernel.line)
+    if line_kernel is None:
+        raise L2wgError(f"no kernels.toml entry for the {kernel.line} line to import from")
+    seed = trees.ensure_pristine(line_kernel, sources.fetch(line_kernel, ws, progress), ws,
+                                 progress)
+    source = sources.fetch(kernel, ws, progress)
+    patches = len(project.series().names)
+    imported = Figure(f"import {found.name} from the {seed.kernel} tree ({seed.version})", [])
+    cached = Figure(f"rebase onto it, tree cached ({patches} patch(es))", [], 20)
+    move = Figure("point-release move (import + rebase)", [])
+    try:
+        for number in range(rounds):
+            _remove_tree(ws, kernel.name)
+            progress.step(f"round {number + 1}/{rounds}")
+            start = time.monotonic()
+            import_from_seed(kernel, source, seed, ws, progress, log)
+            middle = time.monotonic()
+            state = rebase(kernel, project, ws, RebaseOptions(write=False), progress)
+            end = time.monotonic()
+            if state.status == "conflict":
+                abort_rebase(kernel.name, ws, progress)
+            imported.rounds.append(round(middle - start, 1))
+            cached.rounds.append(round(end - middle, 1))
+            move.rounds.append(round(end - start, 1))
+    finally:
+        _remove_tree(ws, kernel.name)
+    return [imported, cached, move]
+
+
+def _remove_tree(ws: Workspace, name: str) -> None:
+    shutil.rmtree(ws.tree(name), ignore_errors=True)
+    shutil.rmtree(ws.root / "rebase" / name, ignore_errors=True)
+
+
+def bench_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tools/bench-rebase", description="Time a point-release move: import a Debian "
+        "point release from its line's tree, then rebase the series onto it.  Prints medians.")
+    parser.add_argument("point_release", nargs="?", default="6.12.107",
+                        help="a point release the archive keeps (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default: %(default)s)")
+    parser.add_argument("--workspace", type=Path, metavar="DIR")
+    parser.add_argument("--project", type=Path, metavar="DIR")
+    args = parser.parse_args(argv)
+    try:
+        project = Project(args.project.resolve()) if args.project else Project.find()
+        ws = Workspace(args.workspace.resolve()) if args.workspace else Workspace.default()
+        figures = bench(project, ws, args.point_release, args.rounds, Progress())
+    except L2wgError as error:
+        print(f"l2wg: error: {error}", file=sys.stderr)
+        return 1
+    print(f"rebase benchmark, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}:")
+    for figure in figures:
+        print("  " + figure.line())
+    return 0
 
 
 # Command line (tools/rebase; `l2wg rebase` wires the same options) --------
