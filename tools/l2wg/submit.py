@@ -624,14 +624,15 @@ def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: P
     fragments = [project.fragment(f) for f in kernel.fragments]
     tip_config = build_dir / "l2wg-series-tip.config"
     branch = git(clone, "rev-parse", "--abbrev-ref", "HEAD", log=log).output.strip()
+    progress.step(f"{kernel.name}: waiting for the kernel build lock {opts.kbuild_lock}")
     try:
+        # One build job: the lock is held from the config to the last commit.
         with builds.locked(build_dir), kbuild_lock(opts.kbuild_lock):
             progress.step(f"{kernel.name}: configuring {build_dir} at the tip of the series")
             kconfig.make_config(clone, build_dir, kernel.arch, trees.makefile_version(clone),
                                 fragments, make, log)
             shutil.copy2(build_dir / ".config", tip_config)
-        for k, commit in enumerate(commits, 1):
-            with builds.locked(build_dir), kbuild_lock(opts.kbuild_lock):
+            for k, commit in enumerate(commits, 1):
                 build_commit(clone, commit, k, len(commits), make, build_dir, tip_config, log,
                              progress)
     finally:
