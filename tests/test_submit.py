@@ -229,7 +229,7 @@ def test_v2_after_a_send_has_the_version_a_changelog_and_a_range_diff(
     assert sent["base_commit"] == v1.base_commit
     assert sent["message_id"].startswith("20") and "@example.org" in sent["message_id"]
     assert len(list((project.patches / "submission" / "v1").glob("*.patch"))) == 2
-    assert project.series().names   # load_series does not see patches/submission
+    assert project.series().names and project.series().overrides() == {}  # not a kernel line
 
     # v2: the second patch changes, the cover letter says why.
     good_series(project, kernel_src, mode="3")
@@ -535,3 +535,9 @@ def test_real_tree_refuses_a_patch_that_needs_a_later_one(real_project, real_ws,
         sub.submit(real_project, real_ws,
                    options(tmp_path, base=REAL_KERNEL, out=tmp_path / "out",
                            kbuild_lock=sub.KBUILD_LOCK, jobs=2), quiet)
+
+
+def test_subject_prefix_follows_the_kernel_convention():
+    assert sub.subject_prefix(["net-next"], 1, 0, 3) == "[PATCH net-next 0/3] "
+    assert sub.subject_prefix(["net-next"], 2, 1, 3) == "[PATCH net-next v2 1/3] "
+    assert sub.subject_prefix(["net-next"], 3, 1, 1) == "[PATCH net-next v3] "
