@@ -1,7 +1,8 @@
 """Mailing-list submission of the series with b4: checked, reproducible, safe by default.
 
 ``submit()`` turns ``patches/series`` into the messages of one revision
-(``[PATCH net-next vN k/n]``) and, only when asked, mails them::
+(``[PATCH net-next vN k/n]``; v1 carries no "v1", as with git format-patch
+and b4) and, only when asked, mails them::
 
     kernels.toml base -> work tree (pristine) -> submission clone (git clone --shared)
     -> b4 prep branch: cover commit (text, change-id and revision from the
@@ -17,6 +18,11 @@ ignores it: it holds no file named like a patch of the series):
                        one record per revision that was really sent
     vN/                the patches exactly as revision N was sent, so that
                        revision N+1 carries a range-diff against it
+
+The clone lives in the workspace (``submit/KERNEL``) and builds go to
+``builds/KERNEL-ARCH-submit``: the shared work tree and its builds are never
+touched.  A revision counts as sent only after ``--send``; until then every
+run makes the same revision again.
 
 Nothing can be mailed unless every patch is checkpatch.pl --strict clean
 (no ERROR, no WARNING), builds on its own (an incremental make after each
@@ -102,7 +108,7 @@ class SubmitOptions:
     signoff: bool = False          # add your Signed-off-by to every patch (git am -s)
     build_check: bool = True       # build after every patch
     jobs: int = os.cpu_count() or 1
-    kbuild_lock: Path = KBUILD_LOCK  # taken around every make: one kernel build at a time
+    kbuild_lock: Path = KBUILD_LOCK  # held for the build check: one kernel build at a time
 
 
 # what the repository keeps -------------------------------------------------
