@@ -196,7 +196,8 @@ def test_v1_messages_are_numbered_addressed_signed_and_based(project, kernel_src
     assert "Patch Author (2):" in cover and "Range-diff" not in cover
     assert result.out == ws.out / "submit" / "synthetic-v1" and result.out.is_dir()
     assert patches_digest(project) == before
-    assert "submit" in sub.summary(result) or "v1" in sub.summary(result)
+    assert f"v1, 3 message(s) on base-commit {pristine[:12]}, change-id {CHANGE_ID}" \
+        in sub.summary(result)
 
 
 def test_messages_are_reproducible_but_for_date_and_message_id(project, kernel_src, ws, quiet,

@@ -223,6 +223,7 @@ class SubmitResult:
     checkpatch_checks: list[str]
     built: int
     range_diff: bool
+    change_id: str = ""
     mailed: str | None = None      # "reflect" or "send"
     log: Path | None = None
 
@@ -250,7 +251,8 @@ def submit(project: Project, ws: Workspace, opts: SubmitOptions,
             check_bisectable(clone, commits, plan.kernel, project, ws, opts, plan.log, progress)
     result = SubmitResult(plan.kernel.name, plan.revision, tree.pristine, plan.out,
                           [m.moved_to(plan.out) for m in messages], checks,
-                          len(commits) if opts.build_check else 0, range_diff, log=plan.log)
+                          len(commits) if opts.build_check else 0, range_diff,
+                          plan.record.change_id, log=plan.log)
     if opts.reflect or opts.send:
         result.mailed = mail(clone, opts, plan.log, progress)
     if opts.send:
@@ -728,7 +730,7 @@ def summary(result: SubmitResult) -> str:
         result.mailed or "", "nothing mailed: review the messages, then --reflect or --send")
     return "\n".join([
         f"{result.kernel}: v{result.revision}, {len(result.messages)} message(s) on "
-        f"base-commit {result.base_commit[:12]}",
+        f"base-commit {result.base_commit[:12]}, change-id {result.change_id}",
         *(f"  {m.path.name}: {m.subject}" for m in result.messages),
         f"  To: {', '.join(first.to)}", f"  Cc: {', '.join(first.cc)}",
         f"  checkpatch --strict: clean ({len(result.checkpatch_checks)} CHECK remark(s))",
