@@ -542,3 +542,17 @@ def test_subject_prefix_follows_the_kernel_convention():
     assert sub.subject_prefix(["net-next"], 1, 0, 3) == "[PATCH net-next 0/3] "
     assert sub.subject_prefix(["net-next"], 2, 1, 3) == "[PATCH net-next v2 1/3] "
     assert sub.subject_prefix(["net-next"], 3, 1, 1) == "[PATCH net-next v3] "
+
+
+def test_a_missing_record_gets_a_change_id_that_stays(project, kernel_src, ws, quiet, tmp_path):
+    good_series(project, kernel_src)
+    record = project.patches / "submission" / "b4.json"
+    record.unlink()
+
+    first = sub.submit(project, ws, options(tmp_path, build_check=False), quiet)
+    second = sub.submit(project, ws, options(tmp_path, build_check=False), quiet)
+
+    saved = json.loads(record.read_text())
+    assert saved["change-id"] == first.change_id == second.change_id
+    assert saved["change-id"].endswith(first.change_id[-12:]) and "-l2wireguard-" in first.change_id
+    assert saved["sent"] == {} and saved["prefixes"] == ["net-next"]

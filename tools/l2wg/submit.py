@@ -170,14 +170,18 @@ class Submission:
         return self.cover_path.read_text()
 
     def record(self) -> Record:
-        """The record, or a fresh one (new change-id) when the file does not exist yet."""
+        """The record, or a fresh one (new change-id) when the file does not exist yet.
+
+        A fresh record is saved by the first run that succeeds, so that every
+        later run and revision keeps its change-id.
+        """
         if not self.record_path.is_file():
             return new_record(DEFAULT_NAME)
         data = store.read_json(self.record_path)
         if not data or not data.get("change-id"):
             raise L2wgError(f"{self.record_path}: not a submission record (no change-id)")
         sent = {}
-        for key, value in (data.get("sent") or {}).items():
+        for value in (data.get("sent") or {}).values():
             entry = SentRevision(**value)
             sent[entry.revision] = entry
         return Record(data.get("name", DEFAULT_NAME), data["change-id"],
@@ -230,6 +234,22 @@ class SubmitResult:
 
 # the verb ------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Plan:
+    """What will be submitted, settled before anything slow starts."""
+
+    kernel: Kernel
+    submission: Submission
+    record: Record
+    revision: int
+    patches: list[Patch]
+    cover: str
+    identity: str
+    signoff: bool
+    out: Path
+    log: Path
+
+
 def submit(project: Project, ws: Workspace, opts: SubmitOptions,
            progress: Progress) -> SubmitResult:
     """Prepare revision N of the series, check it, write the messages and maybe mail them."""
@@ -253,27 +273,13 @@ def submit(project: Project, ws: Workspace, opts: SubmitOptions,
                           [m.moved_to(plan.out) for m in messages], checks,
                           len(commits) if opts.build_check else 0, range_diff,
                           plan.record.change_id, log=plan.log)
+    if not plan.submission.record_path.is_file():
+        plan.submission.save_record(plan.record)
     if opts.reflect or opts.send:
         result.mailed = mail(clone, opts, plan.log, progress)
     if opts.send:
         record_sent(clone, plan, tree.pristine)
     return result
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What will be submitted, settled before anything slow starts."""
-
-    kernel: Kernel
-    submission: Submission
-    record: Record
-    revision: int
-    patches: list[Patch]
-    cover: str
-    identity: str
-    signoff: bool
-    out: Path
-    log: Path
 
 
 def plan_submission(project: Project, ws: Workspace, opts: SubmitOptions) -> Plan:
