@@ -75,3 +75,67 @@ def test_checks_print_a_plan_and_finish(check):
 
 def test_all_selects_every_check_including_the_slow_ones():
     assert {c.name for c in checks.select(["all"])} == set(checks.discover())
+
+
+# --- the KTAP helpers of lib.sh, run on the host and parsed back --------------
+
+LIB = checks.CHECKS_DIR / "lib.sh"
+
+
+def run_lib(tmp_path, body: str, kconfig: str = "") -> tuple[int, str]:
+    (tmp_path / "kconfig").write_text(kconfig)
+    script = tmp_path / "check.sh"
+    script.write_text(f". {LIB}\n{body}\n")
+    env = {"PATH": "/usr/bin:/bin", "L2WG_KCONFIG": str(tmp_path / "kconfig"),
+           "L2WG_DIR": str(tmp_path / "work"), "L2WG_SKIP_FILE": str(tmp_path / "skip")}
+    done = subprocess.run(["busybox", "sh", str(script)], capture_output=True, text=True,
+                          env=env, timeout=30)
+    return done.returncode, done.stdout
+
+
+needs_busybox = pytest.mark.skipif(shutil.which("busybox") is None, reason="no busybox")
+
+
+@needs_busybox
+def test_lib_results_parse_as_ktap_and_a_failure_exits_1(tmp_path):
+    from l2wg import ktap
+    rc, out = run_lib(tmp_path, 'ktap_plan 3\nktap_ok one\nktap_test two false\n'
+                                'ktap_skip three "no tool"\nktap_finish')
+    assert rc == 1
+    doc = ktap.parse(out)
+    assert doc.errors == []
+    assert [(t.name, t.status.value) for t in doc.tests] == [
+        ("one", "pass"), ("two", "fail"), ("three", "skip")]
+    assert doc.tests[1].diagnostics == ["failed: false"]
+
+
+@needs_busybox
+def test_lib_all_passing_exits_0(tmp_path):
+    rc, _ = run_lib(tmp_path, "ktap_plan 1\nktap_test ok true\nktap_finish")
+    assert rc == 0
+
+
+@needs_busybox
+def test_lib_plan_not_met_is_a_failure(tmp_path):
+    rc, out = run_lib(tmp_path, "ktap_plan 2\nktap_ok one\nktap_finish")
+    assert rc == 1 and "planned 2 tests, ran 1" in out
+
+
+@needs_busybox
+def test_lib_missing_config_skips_with_the_option_named(tmp_path):
+    rc, out = run_lib(tmp_path, "require_config CONFIG_BRIDGE CONFIG_PPPOE\nktap_plan 1\n"
+                                "ktap_ok never\nktap_finish", kconfig="CONFIG_BRIDGE=y\n")
+    assert rc == 4
+    assert "1..0 # SKIP CONFIG_PPPOE is not set in this kernel" in out
+    assert (tmp_path / "skip").read_text().strip() == "CONFIG_PPPOE is not set in this kernel"
+    assert "never" not in out
+
+
+@needs_busybox
+def test_lib_abort_fails_every_remaining_test_with_the_reason(tmp_path):
+    from l2wg import ktap
+    rc, out = run_lib(tmp_path, 'ktap_plan 3\nktap_ok one\nktap_abort "no l2wireguard"')
+    assert rc == 1
+    doc = ktap.parse(out)
+    assert [t.status.value for t in doc.tests] == ["pass", "fail", "fail"]
+    assert doc.tests[2].reason == "no l2wireguard" and doc.complete

@@ -10,8 +10,8 @@ bridge() { /usr/sbin/bridge "$@"; }
 ping() { /usr/bin/ping "$@"; }
 wg() { /usr/bin/wg "$@"; }
 
-L2WG_DIR=/tmp/l2wg
-KCONFIG=/l2wg/kconfig
+L2WG_DIR=${L2WG_DIR:-/tmp/l2wg}
+KCONFIG=${L2WG_KCONFIG:-/l2wg/kconfig}
 umask 077
 mkdir -p "$L2WG_DIR"
 
@@ -55,7 +55,7 @@ ktap_test() {
 	if out=$("$@" 2>&1); then
 		ktap_ok "$name"
 	else
-		echo "$out" | tail -n 15 | sed 's/^/# /'
+		[ -n "$out" ] && echo "$out" | tail -n 15 | sed 's/^/# /'
 		ktap_fail "$name" "failed: $*"
 	fi
 }
