@@ -341,6 +341,9 @@ def make_tarball(path: Path, version: str, device: str, extra: dict[str, str] | 
         link = tarfile.TarInfo(f"linux-{version}/scripts/link-to-makefile")
         link.type, link.linkname = tarfile.SYMTYPE, "../Makefile"
         tar.addfile(link)
+        hard = tarfile.TarInfo(f"linux-{version}/scripts/hard-makefile")
+        hard.type, hard.linkname = tarfile.LNKTYPE, f"linux-{version}/Makefile"
+        tar.addfile(hard)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -369,6 +372,8 @@ def test_point_release_import_reuses_the_line_tree(tmp_path):
     assert not (tree / "gone.c").exists() and (tree / "new.c").read_text() == "added in .7\n"
     assert git(tree, "ls-files", "-s", "scripts/run.sh").startswith("100755")
     assert git(tree, "ls-files", "-s", "scripts/link-to-makefile").startswith("120000")
+    assert (tree / "scripts/hard-makefile").read_text() == (tree / "Makefile").read_text()
+    assert "SUBLEVEL = 7" in (tree / "scripts/hard-makefile").read_text()
     assert not git(tree, "status", "--porcelain")
     assert git(tree, "remote").strip() == ""
     assert git(tree, "tag").split() == ["l2wg/pristine"]

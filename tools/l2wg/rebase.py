@@ -39,7 +39,9 @@ import re
 import shutil
 import sys
 import tarfile
+import threading
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -283,32 +285,40 @@ def import_from_seed(kernel: Kernel, source: sources.Source, seed: trees.Tree, w
     """Import *source* (an archive) next to *seed*, a tree of the same line.
 
     The new repository hard-links the seed's objects (``git clone --local``)
-    and its tracked files; the archive is streamed and only files whose
-    content differs are written.  ``git add`` then hashes only those (the
-    copied index still describes the linked files).  The pristine commit is
-    the one a full import makes: same tree, message, identity and dates.
+    and its tracked files, while a thread streams the archive and keeps only
+    the files whose content differs; those are then written (never through a
+    link).  ``git add`` hashes only them: the copied index still describes the
+    linked files (``core.trustctime`` is off in the new repository, as
+    linking changes a file's ctime).  The pristine commit is the one a full
+    import makes: same tree, message, identity and dates.
     """
     path = ws.tree(kernel.name)
     progress.step(f"{kernel.name}: importing {source.spec.describe()} from the {seed.kernel} "
                   "tree (only changed files are written)")
+    clock = _Clock(log)
+    entries = _index_entries(seed.path, log)
+    scan = _ArchiveScan(source.path, entries)
+    scan.start()
     with store.staging_dir(path) as tmp:
         run(["git", "clone", "-q", "--local", "--no-checkout", seed.path, tmp], log_path=log,
             what="git clone --local")
         for key, value in (("gc.auto", "0"), ("core.trustctime", "false")):
             trees.git(tmp, "config", key, value, log=log)
-        entries = _index_entries(seed.path, log)
-        progress.update("linking the seed's files", force=True)
+        clock.lap("clone --local")
+        progress.update(f"linking {len(entries)} files of the {seed.kernel} tree", force=True)
         _link_files(seed.path, tmp, entries)
         shutil.copy2(seed.path / ".git" / "index", tmp / ".git" / "index")
+        clock.lap("link files")
         progress.update(f"reading {source.path.name}", force=True)
-        written = _overlay_archive(source.path, tmp, entries)
-        _log_text(log, f"# {written} file(s) differ from the {seed.kernel} tree\n")
+        written = scan.apply(tmp)
+        clock.lap(f"archive ({written} file(s) differ from the {seed.kernel} tree)")
         trees.git(tmp, "add", "-A", "-f", log=log)
         commit = _commit_pristine(tmp, source, log)
         trees.git(tmp, "update-ref", f"refs/heads/{trees.BRANCH}", commit, log=log)
         trees.git(tmp, "symbolic-ref", "HEAD", f"refs/heads/{trees.BRANCH}", log=log)
         _drop_foreign_refs(tmp, log)
         trees.git(tmp, "tag", "-f", trees.PRISTINE_TAG, commit, log=log)
+        clock.lap("git add + commit")
         version = trees.makefile_version(tmp)
         if kernel.version and not trees.version_matches(kernel.version, version):
             raise L2wgError(f"kernel {kernel.name}: the source is version {version}, "
@@ -316,6 +326,102 @@ def import_from_seed(kernel: Kernel, source: sources.Source, seed: trees.Tree, w
         result = trees.Tree(kernel.name, path, commit, version, source.ident)
         store.write_json(trees.record_path(tmp), {**result.__dict__, "path": str(path)})
     return result
+
+
+class _Clock:
+    """Writes how long each step of an import took to its log."""
+
+    def __init__(self, log: Path):
+        self.log, self.last = log, time.monotonic()
+
+    def lap(self, what: str) -> None:
+        now = time.monotonic()
+        _log_text(self.log, f"# {what}: {now - self.last:.1f}s\n")
+        self.last = now
+
+
+class _ArchiveScan(threading.Thread):
+    """Reads an archive (first path component stripped) and keeps what differs from
+    *entries* (path -> (mode, blob id)); decompression overlaps the linking."""
+
+    def __init__(self, archive: Path, entries: dict[str, tuple[str, str]]):
+        super().__init__(daemon=True)
+        self.archive, self.entries = archive, entries
+        self.changed: list[tuple[str, bytes, str, tarfile.TarInfo]] = []
+        self.hardlinks: list[tarfile.TarInfo] = []
+        self.objects: dict[str, bytes] = {}     # blob id -> loose object
+        self.seen: set[str] = set()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with tarfile.open(self.archive, "r|*") as tar:
+                for member in tar:
+                    self._member(tar, member)
+        except BaseException as exc:   # re-raised in apply()
+            self.error = exc
+
+    def _member(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        name = _strip(member.name)
+        if not name or member.isdir():
+            return
+        if member.islnk():
+            self.seen.add(name)
+            self.hardlinks.append(member)
+            return
+        if member.issym():
+            data, mode = member.linkname.encode(), "120000"
+        elif member.isfile():
+            data = tar.extractfile(member).read()
+            mode = "100755" if member.mode & 0o100 else "100644"
+        else:
+            return
+        self.seen.add(name)
+        blob = b"blob %d\0" % len(data) + data
+        sha = hashlib.sha1(blob).hexdigest()
+        if self.entries.get(name) != (mode, sha):
+            self.changed.append((name, data, mode, member))
+            # Deflated here, overlapping the linking, so git add finds it stored.
+            self.objects[sha] = zlib.compress(blob, 1)
+
+    def apply(self, dest: Path) -> int:
+        """Make *dest* hold exactly the archive's files; returns how many were written."""
+        self.join()
+        if self.error is not None:
+            raise L2wgError(f"cannot read {self.archive}: {self.error}")
+        _store_objects(dest / ".git" / "objects", self.objects)
+        for name, data, mode, member in self.changed:
+            _write_member(dest / name, data, mode, member)
+        written = len(self.changed)
+        for member in self.hardlinks:
+            data = (dest / _strip(member.linkname)).read_bytes()
+            mode = "100755" if member.mode & 0o100 else "100644"
+            if self.entries.get(_strip(member.name)) != (mode, _blob_id(data)):
+                _write_member(dest / _strip(member.name), data, mode, member)
+                written += 1
+        for name in self.entries:
+            if name not in self.seen:
+                (dest / name).unlink(missing_ok=True)
+        return written
+
+
+def _store_objects(objects_dir: Path, objects: dict[str, bytes]) -> None:
+    """Write loose objects (as git does: zlib data, read-only, renamed into place)."""
+    for sha, data in objects.items():
+        final = objects_dir / sha[:2] / sha[2:]
+        if final.exists():
+            continue
+        final.parent.mkdir(exist_ok=True)
+        part = final.with_name(f"tmp_{sha[2:]}")
+        part.write_bytes(data)
+        part.chmod(0o444)
+        os.replace(part, final)
+
+
+def _strip(name: str) -> str:
+    """The path without its first component (tar --strip-components=1)."""
+    parts = name.strip("/").split("/", 1)
+    return parts[1].strip("/") if len(parts) == 2 else ""
 
 
 def _index_entries(path: Path, log: Path) -> dict[str, tuple[str, str]]:
@@ -342,39 +448,6 @@ def _link_files(src: Path, dest: Path, entries: dict[str, tuple[str, str]]) -> N
 
 def _blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _overlay_archive(archive: Path, dest: Path, entries: dict[str, tuple[str, str]]) -> int:
-    """Make *dest* hold exactly the archive's files (first component stripped); return
-    how many were written."""
-    seen: set[str] = set()
-    written = 0
-    with tarfile.open(archive, "r|*") as tar:
-        for member in tar:
-            name = member.name.split("/", 1)[1] if "/" in member.name.strip("/") else ""
-            name = name.strip("/")
-            if not name or member.isdir():
-                continue
-            if member.issym():
-                data, mode = member.linkname.encode(), "120000"
-            elif member.islnk():
-                target = member.linkname.split("/", 1)[1]
-                data = (dest / target).read_bytes()
-                mode = "100755" if member.mode & 0o100 else "100644"
-            elif member.isfile():
-                data = tar.extractfile(member).read()
-                mode = "100755" if member.mode & 0o100 else "100644"
-            else:
-                continue
-            seen.add(name)
-            if entries.get(name) == (mode, _blob_id(data)):
-                continue
-            _write_member(dest / name, data, mode, member)
-            written += 1
-    for name in entries:
-        if name not in seen:
-            (dest / name).unlink(missing_ok=True)
-    return written
 
 
 def _write_member(path: Path, data: bytes, mode: str, member: tarfile.TarInfo) -> None:
@@ -1163,13 +1236,30 @@ def table(results: list[tuple[str, str, Rebase | None]]) -> str:
 
 # Benchmark (tools/bench-rebase) -------------------------------------------
 
+@dataclass
+class Figure:
+    """A benchmark figure: its rounds and their median (like l2wg.bench.Figure, which
+    pulls in the build stage)."""
+
+    name: str
+    rounds: list[float]
+    goal: float | None = None
+
+    def line(self) -> str:
+        import statistics
+
+        median = statistics.median(self.rounds) if self.rounds else float("nan")
+        goal = f"  (goal <= {self.goal:.0f} s: {'met' if median <= self.goal else 'MISSED'})" \
+            if self.goal else ""
+        rounds = ", ".join(f"{r:.1f}" for r in self.rounds)
+        return f"{self.name:<52} median {median:6.1f} s   rounds: {rounds}{goal}"
+
+
 def bench(project: Project, ws: Workspace, point_release: str, rounds: int,
           progress: Progress) -> list:
     """Point-release move, measured: import *point_release* from its line's tree,
     then rebase onto it (a cached kernel).  Uses a private tree, removed at the end."""
     from dataclasses import replace
-
-    from .bench import Figure
 
     matrix = project.matrix()
     log = ws.logs / "bench-rebase.log"
