@@ -318,6 +318,20 @@ def test_refuses_a_checkpatch_error(project, kernel_src, ws, quiet, tmp_path):
     refused(project, ws, quiet, tmp_path, r"ERROR: trailing whitespace")
 
 
+def test_refuses_a_new_file_that_no_maintainers_entry_covers(project, kernel_src, ws, quiet,
+                                                              tmp_path):
+    # A new file under drivers/net/wireguard/ is covered (good_series adds l2.c);
+    # one under drivers/misc/ only falls to THE REST.
+    (kernel_src / "drivers" / "misc").mkdir()
+    write_series(project, kernel_src, [
+        {"subject": "misc: add a layer-2 helper", "body": "A helper for layer-2 frames.",
+         "files": {"drivers/misc/l2help.c": "// SPDX-License-Identifier: GPL-2.0\n"
+                   "/* A helper. */\n\nint l2help(void)\n{\n\treturn 0;\n}\n"}}])
+
+    refused(project, ws, quiet, tmp_path, r"WARNING: added, moved or deleted file\(s\), does "
+                                          r"MAINTAINERS need updating\?")
+
+
 def test_refuses_a_patch_that_does_not_build(project, kernel_src, ws, quiet, tmp_path):
     write_series(project, kernel_src, [
         {"subject": "wireguard: start in layer-3 mode explicitly",
