@@ -327,6 +327,44 @@ def test_history_lists_upstream_commits(tmp_path):
     rb.abort_rebase("6.1", lab.ws, silent())
 
 
+def cli(lab: Lab, *args: str) -> int:
+    return rb.main([*args, "--project", str(lab.root), "--workspace", str(lab.ws.root), "-q"])
+
+
+def test_all_prints_a_table_and_leaves_no_rebase_in_progress(lab, capsys):
+    conflicting_lab(lab)
+    assert cli(lab, "--all") == 1
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert rows["6.12"].split()[-1] == "done" and rows["6.1"].split()[-1] == "conflict"
+    assert not (tree_of(lab) / ".git" / "rebase-apply").exists()
+    assert cli(lab, "6.1", "--continue") == 1
+    assert "no rebase onto '6.1' is in progress" in capsys.readouterr().err
+
+
+def test_cli_conflict_continue_abort_exit_codes(lab, capsys):
+    conflicting_lab(lab)
+    assert cli(lab, "6.1") == 1
+    out = capsys.readouterr().out
+    assert "stopped at a conflict" in out and "report:" in out and WG in out
+    assert cli(lab, "--continue") == 1          # the only rebase in progress; markers remain
+    assert f"conflict markers remain in {WG}" in capsys.readouterr().err
+    assert cli(lab, "--abort") == 0
+    assert cli(lab, "7.99.1") == 1
+    assert "unknown kernel '7.99.1'" in capsys.readouterr().err
+
+
+def test_no_write_keeps_patches_untouched(lab):
+    lab.local("6.1", device_c({18: "int wg_line_18(void) { return -18; }"}), "6.1.10")
+    lab.make_series(PATCH1)
+    before = lab.snapshot()
+    state = lab.rebase(write=False)
+    assert state.status == "done" and state.steps[0].status == "merged"
+    assert lab.snapshot() == before
+    assert (Path(state.report_dir) / "export" / state.steps[0].name).is_file()
+    assert trees.load(tree_of(lab)).series_digest is None   # patches/ does not describe HEAD
+
+
 def make_tarball(path: Path, version: str, device: str, extra: dict[str, str] | None = None,
                  executable: tuple[str, ...] = ()) -> str:
     major, minor, sub = version.split(".")

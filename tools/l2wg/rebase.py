@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -1351,6 +1350,7 @@ def command(args, project: Project, ws: Workspace, progress: Progress) -> int:
     if args.all:
         results = rebase_all(project, ws, opts, progress)
         print(table(results))
+        print(f"reports: {ws.root / 'rebase'}/KERNEL/report.txt")
         return 0 if all(status == "done" for _, status, _ in results) else 1
     if args.abort:
         print(summary(abort_rebase(args.kernel, ws, progress)))
