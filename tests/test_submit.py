@@ -570,3 +570,15 @@ def test_a_missing_record_gets_a_change_id_that_stays(project, kernel_src, ws, q
     assert saved["change-id"] == first.change_id == second.change_id
     assert saved["change-id"].endswith(first.change_id[-12:]) and "-l2wireguard-" in first.change_id
     assert saved["sent"] == {} and saved["prefixes"] == ["net-next"]
+
+
+def test_a_checkpatch_helper_that_crashes_is_reported():
+    output = ('Traceback (most recent call last):\n'
+              '  File "/src/linux/scripts/spdxcheck.py", line 6, in <module>\n'
+              '    from ply import lex, yacc\n'
+              "ModuleNotFoundError: No module named 'ply'\n") * 2
+    message = sub.Message(Path("0001-x.eml"), "[PATCH net-next 1/2] x", (), (), "")
+
+    assert sub.helper_failures(message, output) == [
+        "0001-x.eml: NOTE: scripts/spdxcheck.py did not run (ModuleNotFoundError: No module "
+        "named 'ply'), its check was skipped"]

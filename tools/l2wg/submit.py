@@ -598,7 +598,8 @@ def email_of(address: str) -> str:
 def run_checkpatch(clone: Path, messages: list[Message], log: Path) -> list[str]:
     """checkpatch.pl --strict on every patch mail: refuse on any ERROR or WARNING.
 
-    Returns the CHECK-level remarks (reported, not fatal).
+    Returns the remarks that do not stop a submission: CHECKs, and helper
+    scripts of checkpatch that could not run.
     """
     checks = []
     for message in (m for m in messages if not m.is_cover):
@@ -620,7 +621,15 @@ def run_checkpatch(clone: Path, messages: list[Message], log: Path) -> list[str]
                             f"{first.group('level')}: {first.group('text')}", log)
         checks += [f"{message.path.name}: {m.group(0)}" for m in found
                    if m.group("level") == "CHECK"]
+        checks += helper_failures(message, done.output)
     return checks
+
+
+def helper_failures(message: Message, output: str) -> list[str]:
+    """checkpatch goes on when a helper script crashes (spdxcheck.py needs python3 ply)."""
+    failed = re.findall(r"File \"\S*/(scripts/\S+)\".*?\n(\w+Error: [^\n]*)", output, re.S)
+    return [f"{message.path.name}: NOTE: {script} did not run ({error}), its check was skipped"
+            for script, error in dict(failed).items()]
 
 
 def added_or_removed(body: str) -> list[str]:
@@ -759,7 +768,8 @@ def summary(result: SubmitResult) -> str:
         f"base-commit {result.base_commit[:12]}, change-id {result.change_id}",
         *(f"  {m.path.name}: {m.subject}" for m in result.messages),
         f"  To: {', '.join(first.to)}", f"  Cc: {', '.join(first.cc)}",
-        f"  checkpatch --strict: clean ({len(result.checkpatch_checks)} CHECK remark(s))",
+        f"  checkpatch --strict: no error, no warning; {len(result.checkpatch_checks)} "
+        "remark(s)", *(f"    {remark}" for remark in result.checkpatch_checks),
         f"  build: {built}", f"  range-diff: {range_diff}", f"  messages: {result.out}",
         f"  {mailed}"])
 
