@@ -294,6 +294,30 @@ def test_unknown_versions_are_one_clear_error(lab):
         rb.continue_rebase("6.1", lab.project, lab.ws, silent())
 
 
+def test_network_source_needs_online(lab):
+    lab.add("6.6", '{ type = "tarball", url = "https://cdn.kernel.org/linux-6.6.tar.xz", '
+                   'sha256 = "' + "0" * 64 + '" }', "6.6")
+    with pytest.raises(L2wgError, match="kernel 6.6 comes from tarball:.*pass --online"):
+        lab.rebase("6.6")
+
+
+def test_continue_refuses_unmerged_deletions(lab):
+    # 6.1 has no device.c at all: a modify/delete conflict, no markers.
+    path = lab.local("6.1", device_c(), "6.1.10")
+    (path / WG).unlink()
+    lab.make_series(PATCH1)
+    state = lab.rebase()
+    assert state.status == "conflict"
+    (entry,) = state.conflict.files
+    assert entry.path == WG and "ours" not in entry.stages
+    text = (lab.ws.root / "rebase" / "6.1" / "report.txt").read_text()
+    assert f"{WG} does not exist in 6.1" in text
+    with pytest.raises(L2wgError, match=f"unmerged paths remain in .*: {WG} .*git rm"):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    rb.abort_rebase("6.1", lab.ws, silent())
+    assert not git(tree_of(lab), "status", "--porcelain")
+
+
 def test_online_versions_are_constructed(lab):
     matrix = lab.project.matrix()
     kernel = rb.resolve_kernel("6.7.3", matrix, RebaseOptions(online=True), lab.tmp / "log")
@@ -324,6 +348,7 @@ def test_history_lists_upstream_commits(tmp_path):
     entry = state.conflict.files[0]
     assert any("rework line 20 upstream" in c for c in entry.history)
     assert "history:" in state.conflict.history_note
+    assert any("rework line 20 upstream" in c for c in entry.hunks[0].history)   # git log -L
     rb.abort_rebase("6.1", lab.ws, silent())
 
 
@@ -516,3 +541,28 @@ def test_real_612_to_61_conflict_continue_and_no_churn(real_ws, real_lab):
     again = rb.rebase("6.1", project, real_ws, RebaseOptions(strict=True), silent())
     assert [s.status for s in again.steps] == ["clean", "clean", "clean"]
     assert {p: p.read_bytes() for p in project.patches.rglob("*") if p.is_file()} == snapshot
+
+
+@pytest.mark.integration
+def test_real_series_onto_61(real_ws, project):
+    """The real patches/ series onto the Debian 6.1 tree, with --no-write: a report either
+    way, patches/ untouched, the tree put back as it was."""
+    if not project.series().names:
+        pytest.skip("patches/series is empty (see test_real_612_to_61_conflict_...)")
+    kernel = project.matrix().get("6.1")
+    trees.ensure_pristine(kernel, sources.fetch(kernel, real_ws, silent()), real_ws, silent())
+    tree = real_ws.tree("6.1")
+    head = git(tree, "rev-parse", "HEAD").strip()
+    record = (tree / ".git" / "l2wg-tree.json").read_text()
+    before = {p: p.read_bytes() for p in project.patches.rglob("*") if p.is_file()}
+    state = None
+    try:
+        state = rb.rebase("6.1", project, real_ws, RebaseOptions(write=False), silent())
+        assert state.status in ("done", "conflict")
+        assert (real_ws.root / "rebase" / "6.1" / "report.json").is_file()
+    finally:
+        if state is not None and state.status == "conflict":
+            rb.abort_rebase("6.1", real_ws, silent())
+        git(tree, "checkout", "-q", "-f", "-B", "l2wg", head)
+        (tree / ".git" / "l2wg-tree.json").write_text(record)
+    assert {p: p.read_bytes() for p in project.patches.rglob("*") if p.is_file()} == before

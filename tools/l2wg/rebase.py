@@ -555,6 +555,7 @@ def rebase(target: str | Kernel, project: Project, ws: Workspace, opts: RebaseOp
     log.write_text("")
     series = project.series()
     canonical_kernel = matrix.get(matrix.canonical or matrix.default)
+    _require_reachable(kernel, ws, opts)
     source = sources.fetch(kernel, ws, progress)
     target = ensure_tree(kernel, source, ws, progress, log)
     canonical = target if canonical_kernel.name == kernel.name else \
@@ -599,6 +600,11 @@ def continue_rebase(spec: str | None, project: Project, ws: Workspace,
     if marked:
         raise L2wgError(f"conflict markers remain in {', '.join(marked)} (in {tree}); "
                         "resolve them, then run --continue again")
+    stages = _unmerged_stages(tree, log)
+    undecided = [f for f, kinds in stages.items() if kinds != ["base", "ours", "theirs"]]
+    if undecided:
+        raise L2wgError(f"unmerged paths remain in {tree}: {', '.join(undecided)} (added or "
+                        "deleted on one side): 'git add' or 'git rm' each, then --continue")
     if (tree / ".git" / "rebase-apply").exists():
         if unmerged:
             trees.git(tree, "add", "-A", "-f", "--", *unmerged, log=log)
@@ -860,6 +866,8 @@ def _history_base(state: Rebase) -> str | None:
 
 
 def _add_history(state: Rebase, entry: ConflictFile) -> None:
+    """Upstream commits between the merge base and each side's base: for the file, and
+    (``git log -L``) for the lines of each conflicting hunk."""
     base = _history_base(state)
     tree, log = state.tree_path, state.log
     for tip in (state.pristine, state.canonical_pristine):
@@ -869,15 +877,17 @@ def _add_history(state: Rebase, entry: ConflictFile) -> None:
                    "--format=%h %s", f"{base}..{tip}", "--", entry.path],
                   log_path=log, check=False).output
         entry.history += [line for line in out.splitlines() if line.strip()]
-    for hunk in entry.hunks:
-        if not hunk.target_lines or state.pristine == base:
-            continue
-        start, end = hunk.target_lines.split("-")
-        out = run(["git", "-C", tree, "log", "--no-merges", "-s", "--format=%h %s",
-                   f"-L{start},{end}:{entry.path}", f"{base}..{state.pristine}"],
-                  log_path=log, check=False)
-        if out.returncode == 0:
-            hunk.history = [line for line in out.output.splitlines() if line.strip()]
+        text = trees.git(tree, "show", f"{tip}:{entry.path}", log=None, check=False)
+        for hunk in entry.hunks:
+            span = locate(hunk.ours if tip == state.pristine else hunk.base, text)
+            if not span:
+                continue
+            start, end = span.split("-")
+            done = run(["git", "-C", tree, "log", "--no-merges", "-s", "--format=%h %s",
+                        f"-L{start},{end}:{entry.path}", f"{base}..{tip}"],
+                       log_path=log, check=False)
+            if done.returncode == 0:
+                hunk.history += [line for line in done.output.splitlines() if line.strip()]
 
 
 def _base_diff(state: Rebase, entry: ConflictFile) -> str:
@@ -1079,6 +1089,23 @@ def _commit_patch(tree: Path, patch: Patch, parent: str, env: dict, log: Path) -
 
 
 # Helpers -----------------------------------------------------------------
+
+def _require_reachable(kernel: Kernel, ws: Workspace, opts: RebaseOptions) -> None:
+    """A source only the internet has, and not cached yet, needs --online."""
+    spec = kernel.source
+    if opts.online or not spec.needs_network or ws.tree(kernel.name).is_dir():
+        return
+    if spec.type == "tarball":
+        cached = (ws.sources / "tarballs" / (spec.url or "").rstrip("/").rsplit("/", 1)[-1])
+        if cached.is_file():
+            return
+    if spec.type == "git" and (ws.sources / "git").is_dir() and any(
+            (ws.sources / "git").glob(f"*{(spec.ref or '').replace('/', '_')}")):
+        return
+    raise L2wgError(f"kernel {kernel.name} comes from {spec.describe()}, which is not cached "
+                    "and needs the internet (only the Debian archive is reachable offline); "
+                    "pass --online to fetch it")
+
 
 def _canonical_tree(canonical: Kernel, ws: Workspace, progress: Progress) -> trees.Tree:
     """The canonical kernel's tree (imported if needed): its objects back the merges."""
