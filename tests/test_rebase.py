@@ -510,6 +510,22 @@ def _real_series(canonical: Path, patches: Path, work: Path) -> None:
     (patches / "series").write_text("".join(Path(n).name + "\n" for n in out.split()))
 
 
+def test_canonical_moving_to_a_new_point_release_refreshes_its_own_patches(tmp_path):
+    lab = Lab(tmp_path)
+    tarball_kernel(lab, "6.12", "6.12.5", device_c())
+    lab.add("6.1", '{ type = "local", path = "/nonexistent" }', "6.1")
+    (p1,) = lab.make_series(PATCH1)
+    assert lab.rebase("6.12").steps[0].status == "clean"
+    # The archive moves on: 6.12.6 changes the context of the patch's hunk.
+    tarball_kernel(lab, "6.12", "6.12.6", device_c({18: "int wg_line_18(void) { return -18; }"}))
+    state = lab.rebase("6.12")
+    assert state.status == "done" and state.version == "6.12.6"
+    assert state.steps[0].status == "merged"            # the old blobs came along with the seed
+    assert state.steps[0].written == str(p1)            # the canonical patch itself moves on
+    assert "return -18" in p1.read_text() and not (lab.root / "patches" / "6.12").exists()
+    assert lab.rebase("6.12").steps[0].status == "clean"
+
+
 @pytest.mark.integration
 def test_real_612_to_61_conflict_continue_and_no_churn(real_ws, real_lab):
     project, tree = real_lab

@@ -252,19 +252,22 @@ def ensure_tree(kernel: Kernel, source: sources.Source, ws: Workspace, progress:
 def find_seed(kernel: Kernel, ws: Workspace, log: Path) -> trees.Tree | None:
     """A clean tree of the same line to import a point release from, if any.
 
-    Trees of other point releases come first, the line's main tree last (its
-    files then get a new ctime, so its next ``git status`` re-reads them).
+    The kernel's own tree comes first (a new point release of the same entry:
+    its objects, which the patches' ``index`` lines may name, carry over),
+    then trees of other point releases, the line's main tree last (linking
+    changes its files' ctime, so its next ``git status`` re-reads them).
     """
     if not ws.trees.is_dir():
         return None
     candidates = []
     for path in sorted(ws.trees.iterdir()):
         record = trees.load(path) if (path / ".git").is_dir() else None
-        if record is None or path == ws.tree(kernel.name):
+        if record is None or path.name.startswith("."):
             continue
         if ".".join(record.version.split(".")[:2]).split("-")[0] != kernel.line:
             continue
-        candidates.append((record.kernel == kernel.line, record))
+        rank = 0 if path == ws.tree(kernel.name) else 2 if record.kernel == kernel.line else 1
+        candidates.append((rank, record))
     for _, record in sorted(candidates, key=lambda c: c[0]):
         if _is_clean(record.path, log):
             return record
@@ -1000,7 +1003,7 @@ def _keep_patches(state: Rebase, project: Project, exported: dict[str, Path],
                   changed: list[Step]) -> bool:
     """Write the refreshed patches where this kernel needs its own version (atomically)."""
     if state.kernel == state.canonical:
-        target_dir = project.patches
+        target_dir = None   # the canonical kernel moves its own patches forward
     elif state.line == _canonical_line(project, state):
         state.notes.append(
             f"{state.kernel} is a point release of the canonical line {state.line}: an override "
@@ -1011,7 +1014,7 @@ def _keep_patches(state: Rebase, project: Project, exported: dict[str, Path],
         target_dir = project.patches / state.line
     staged = []
     for step in changed:
-        final = target_dir / step.name
+        final = Path(step.path) if target_dir is None else target_dir / step.name
         text = exported[step.name].read_bytes()
         if final.exists() and final.read_bytes() == text:
             continue
