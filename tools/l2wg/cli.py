@@ -139,6 +139,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_build_options(p)
     _add_common(p)
 
+    p = sub.add_parser("ci", help="the whole pipeline over the matrix, with a report",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="For each kernel (default: every kernels.toml entry with "
+                                   "ci = true whose source is reachable offline): build, boot "
+                                   "and check, DKMS (+ boot of Debian's kernel with the module), "
+                                   "deb-pkg (+ boot of the packaged kernel).  A failing kernel "
+                                   "does not stop the others.  Writes a report directory: "
+                                   "index.html, summary.json, junit.xml, summary.md, logs/.",
+                       epilog="examples:\n  l2wg ci\n  l2wg ci 6.1 --stages build,boot\n"
+                              "  l2wg ci --online --report /tmp/report\n")
+    p.add_argument("kernels", nargs="*", metavar="KERNEL", help="kernels.toml entries")
+    p.add_argument("--online", action="store_true",
+                   help="include kernels whose source needs the internet (kernel.org, git)")
+    p.add_argument("--stages", default=",".join(("build", "boot", "dkms", "deb")),
+                   help="comma-separated stages to run (default: %(default)s)")
+    p.add_argument("--check", action="append", metavar="NAME", help="run only this check")
+    p.add_argument("--report", type=Path, metavar="DIR",
+                   help="report directory (default: the workspace's report/)")
+    _add_build_options(p)
+    _add_common(p)
+
     p = sub.add_parser("bench", help="measure the pipeline's own speed (prints medians)",
                        description="Benchmarks: figures printed, never asserted.  'build': cold "
                                    "build with the source cached and ccache off, then a rebuild "
@@ -276,7 +297,31 @@ def cmd_deb(args) -> int:
                             checks=args.check)
 
 
-COMMANDS = {"kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "dkms": cmd_dkms,
+def cmd_ci(args) -> int:
+    from . import dashboard, pipeline
+
+    project, ws, progress = _context(args)
+    matrix = project.matrix()
+    stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    unknown = [s for s in stages if s not in pipeline.STAGES]
+    if unknown:
+        raise L2wgError(f"unknown stage(s) {', '.join(unknown)} "
+                        f"(stages: {', '.join(pipeline.STAGES)})")
+    # Both positionals are open-ended: VAR=VALUE words are make variables.
+    args.make_vars = [w for w in args.kernels if "=" in w] + args.make_vars
+    kernels = matrix.select([w for w in args.kernels if "=" not in w], online=args.online)
+    if not kernels:
+        raise L2wgError("no kernel to run (all need the network? try --online)")
+    opts = pipeline.PipelineOptions(stages=stages, checks=tuple(args.check) if args.check else None,
+                                    build=build_options(args))
+    runs = pipeline.run_matrix(kernels, project, ws, opts, progress)
+    page = dashboard.write(runs, args.report or ws.root / "report")
+    print(dashboard.table(runs))
+    print(f"report: {page}")
+    return 0 if all(run.ok for run in runs) else 1
+
+
+COMMANDS = {"ci": cmd_ci, "kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "dkms": cmd_dkms,
             "deb": cmd_deb, "bench": cmd_bench}
 
 

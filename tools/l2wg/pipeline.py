@@ -1,0 +1,147 @@
+"""The whole pipeline over the matrix: what `l2wg ci` runs.
+
+For each selected kernel: build (source, tree, series, config, make), boot
+and check, DKMS (build against Debian's headers, boot Debian's kernel with
+the module, check), deb-pkg (package, unpack, boot, check).  A failing
+stage fails that kernel's later stages as "skipped: <stage> failed", and
+the run goes on with the next kernel.  Everything cached is reused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import boot as boots
+from . import build as builds
+from . import packages
+from .errors import L2wgError
+from .kernels import Kernel
+from .progress import Progress
+from .project import Project
+from .report import SuiteReport
+from .workspace import Workspace
+
+STAGES = ("build", "boot", "dkms", "deb")
+
+
+@dataclass
+class StageResult:
+    kernel: str
+    stage: str
+    status: str                 # "pass", "fail", "skip"
+    seconds: float = 0.0
+    detail: str = ""
+    log: str | None = None
+    suites: list[SuiteReport] = field(default_factory=list)
+
+
+@dataclass
+class KernelRun:
+    kernel: str
+    stages: list[StageResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status != "fail" for s in self.stages)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    stages: tuple[str, ...] = STAGES
+    checks: tuple[str, ...] | None = None
+    build: builds.BuildOptions = builds.BuildOptions()
+
+
+def _suite_status(suites: list[SuiteReport]) -> tuple[str, str]:
+    failed = [f"{s.kernel}: {c.name}" for s in suites for c in s.checks
+              if c.status.value == "fail"] + [f"{s.kernel}: {e.splitlines()[0]}"
+                                              for s in suites for e in s.errors]
+    if failed:
+        return "fail", "; ".join(failed)
+    passed = sum(c.status.value == "pass" for s in suites for c in s.checks)
+    return "pass", f"{passed} checks passed"
+
+
+class _Runner:
+    """Runs one kernel's stages in order, turning errors into stage results."""
+
+    def __init__(self, kernel: Kernel, project: Project, ws: Workspace, opts: PipelineOptions,
+                 progress: Progress):
+        self.kernel, self.project, self.ws, self.opts = kernel, project, ws, opts
+        self.progress = progress
+        self.run = KernelRun(kernel.name)
+        self.artifacts = ws.artifacts(kernel.name, opts.build.variant)
+
+    def stage(self, name: str, needs: str | None, body: Callable[[], StageResult]) -> None:
+        """Run stage *name* unless not selected, or the stage it *needs* ran and did not pass."""
+        if name not in self.opts.stages:
+            return
+        needed = next((s for s in self.run.stages if s.stage == needs), None)
+        if needed and needed.status != "pass":
+            self.run.stages.append(StageResult(self.kernel.name, name, "skip",
+                                               detail=f"{needs} did not pass"))
+            return
+        self.progress.step(f"{self.kernel.name}: {name}")
+        start = time.monotonic()
+        try:
+            result = body()
+        except L2wgError as error:
+            result = StageResult(self.kernel.name, name, "fail", detail=error.message,
+                                 log=str(error.log) if error.log else None)
+        result.seconds = round(time.monotonic() - start, 1)
+        self.run.stages.append(result)
+
+    def build(self) -> StageResult:
+        built = builds.build(self.kernel, self.project, self.ws, self.opts.build, self.progress)
+        self.artifacts = Path(built.out)
+        return StageResult(self.kernel.name, "build", "pass",
+                           detail=f"{built.version}, {len(built.series)} patches, "
+                                  f"{len(built.wireguard_warnings)} wireguard warnings",
+                           log=str(self.artifacts / "build.log"))
+
+    def boot(self, artifacts: Path, stage: str) -> StageResult:
+        result = boots.boot(self.ws, artifacts, checks=self.opts.checks, progress=self.progress)
+        suite = result.suite
+        status, detail = _suite_status([suite] if suite else [])
+        if suite is None:
+            status, detail = "fail", "; ".join(result.errors) or "no results"
+        return StageResult(self.kernel.name, stage, status, detail=detail,
+                           log=str(result.console_log), suites=[suite] if suite else [])
+
+    def dkms(self) -> StageResult:
+        made = packages.dkms(self.kernel, self.project, self.ws, self.progress)
+        if not made.proofs:
+            return StageResult(self.kernel.name, "dkms", "skip",
+                               detail="no dkms_headers in kernels.toml for this kernel")
+        booted = [self.boot(p.boot_artifacts, "dkms") for p in made.proofs]
+        suites = [s for b in booted for s in b.suites]
+        status, detail = _suite_status(suites)
+        if any(b.status == "fail" for b in booted):
+            status = "fail"
+        return StageResult(self.kernel.name, "dkms", status,
+                           detail=f"{made.deb.name}; {detail}", log=booted[0].log, suites=suites)
+
+    def deb(self) -> StageResult:
+        made = packages.deb(self.kernel, self.project, self.ws, self.progress, self.opts.build)
+        booted = self.boot(made.boot_artifacts, "deb")
+        booted.detail = f"{made.image.name}; {booted.detail}"
+        return booted
+
+
+def run_kernel(kernel: Kernel, project: Project, ws: Workspace, opts: PipelineOptions,
+               progress: Progress) -> KernelRun:
+    runner = _Runner(kernel, project, ws, opts, progress)
+    runner.stage("build", None, runner.build)
+    runner.stage("boot", "build", lambda: runner.boot(runner.artifacts, "boot"))
+    runner.stage("dkms", None, runner.dkms)
+    runner.stage("deb", "build", runner.deb)
+    return runner.run
+
+
+def run_matrix(kernels: list[Kernel], project: Project, ws: Workspace, opts: PipelineOptions,
+               progress: Progress) -> list[KernelRun]:
+    """Every kernel in turn; a failing kernel does not stop the others."""
+    return [run_kernel(k, project, ws, opts, progress) for k in kernels]
