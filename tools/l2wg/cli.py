@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_build_options(p)
     _add_common(p)
 
+    p = sub.add_parser("ci-files", help="generate the GitHub Actions and TuxSuite files",
+                       description="Write ci/github/l2wg.yml and ci/tuxsuite/KERNEL.yaml from "
+                                   "kernels.toml.  --check only verifies they are in sync.")
+    p.add_argument("--check", action="store_true", help="fail if the files are out of date")
+    _add_common(p)
+
     p = sub.add_parser("bench", help="measure the pipeline's own speed (prints medians)",
                        description="Benchmarks: figures printed, never asserted.  'build': cold "
                                    "build with the source cached and ccache off, then a rebuild "
@@ -321,7 +327,20 @@ def cmd_ci(args) -> int:
     return 0 if all(run.ok for run in runs) else 1
 
 
-COMMANDS = {"ci": cmd_ci, "kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "dkms": cmd_dkms,
+def cmd_ci_files(args) -> int:
+    from . import workflows
+
+    project, _, _ = _context(args)
+    if args.check:
+        workflows.check(project)
+        print("CI files are in sync with kernels.toml")
+        return 0
+    for path in workflows.write(project):
+        print(f"wrote {path.relative_to(project.root)}")
+    return 0
+
+
+COMMANDS = {"ci": cmd_ci, "ci-files": cmd_ci_files, "kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "dkms": cmd_dkms,
             "deb": cmd_deb, "bench": cmd_bench}
 
 
