@@ -107,6 +107,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--console", action="store_true", help="show the guest console as it runs")
     _add_common(p)
 
+    from . import rebase, submit
+
+    p = sub.add_parser("rebase", help="carry the series to another kernel version",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Apply the series patch by patch to VERSION's tree and report "
+                                   "each as clean, three-way merged or conflicted.  On success "
+                                   "the refreshed patches go to patches/ (as patches/<line>/ "
+                                   "overrides where the line needs its own version); on a "
+                                   "conflict the tree is left ready to resolve, with a report "
+                                   "(text and JSON).  Nothing under patches/ changes until a "
+                                   "rebase completes.",
+                       epilog="examples:\n  l2wg rebase 6.1\n  l2wg rebase 6.12.107      "
+                              "# a Debian point release\n  l2wg rebase 6.1 --continue\n"
+                              "  l2wg rebase 6.1 --abort\n  l2wg rebase --all --strict\n")
+    rebase.add_arguments(p)
+    _add_common(p)
+
+    p = sub.add_parser("submit", help="prepare the series for the mailing list with b4",
+                       description=submit.__doc__.strip().split("\n\n")[0])
+    submit.add_arguments(p)
+    _add_common(p)
+
     p = sub.add_parser("dkms", help="DKMS package of the patched driver, proven on Debian's kernels",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Make a DKMS source tree and an l2wireguard-dkms .deb (dh-dkms) "
@@ -340,7 +362,22 @@ def cmd_ci_files(args) -> int:
     return 0
 
 
-COMMANDS = {"ci": cmd_ci, "ci-files": cmd_ci_files, "kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "dkms": cmd_dkms,
+def cmd_rebase(args) -> int:
+    from . import rebase
+
+    project, ws, progress = _context(args)
+    return rebase.command(args, project, ws, progress)
+
+
+def cmd_submit(args) -> int:
+    from . import submit
+
+    project, ws, progress = _context(args)
+    print(submit.summary(submit.submit(project, ws, submit.options_from_args(args), progress)))
+    return 0
+
+
+COMMANDS = {"rebase": cmd_rebase, "submit": cmd_submit, "ci": cmd_ci, "ci-files": cmd_ci_files, "kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "dkms": cmd_dkms,
             "deb": cmd_deb, "bench": cmd_bench}
 
 
