@@ -8,7 +8,7 @@ import pytest
 from l2wg import checks
 from l2wg.errors import L2wgError
 
-SHIPPED = {"selftests", "ping", "arp", "dhcp", "vlan", "pppoe", "frames", "multipeer", "mtu",
+SHIPPED = {"selftests", "ping", "arp", "dhcp", "vlan", "pppoe", "frames", "multipeer", "mtu", "l2-selftest",
            "l3-unharmed", "netns"}
 
 
@@ -28,7 +28,7 @@ def test_netns_is_slow_with_a_long_timeout_and_not_in_the_default_set():
     assert found["netns"].slow and found["netns"].timeout >= 300
     default = [c.name for c in checks.select(None)]
     assert "netns" not in default
-    assert SHIPPED - {"netns"} <= set(default)
+    assert SHIPPED - {"netns", "l2-selftest"} <= set(default)
 
 
 def test_selection_keeps_the_order_given_and_drops_duplicates():
@@ -106,7 +106,7 @@ def test_lib_results_parse_as_ktap_and_a_failure_exits_1(tmp_path):
     assert doc.errors == []
     assert [(t.name, t.status.value) for t in doc.tests] == [
         ("one", "pass"), ("two", "fail"), ("three", "skip")]
-    assert doc.tests[1].diagnostics == ["failed: false"]
+    assert doc.tests[1].diagnostics == ["$ false"]
 
 
 @needs_busybox
@@ -139,3 +139,15 @@ def test_lib_abort_fails_every_remaining_test_with_the_reason(tmp_path):
     doc = ktap.parse(out)
     assert [t.status.value for t in doc.tests] == ["pass", "fail", "fail"]
     assert doc.tests[2].reason == "no l2wireguard" and doc.complete
+
+
+@pytest.mark.skipif(shutil.which("wg") is None, reason="wireguard-tools missing")
+def test_fixed_test_keys_in_lib_are_real_key_pairs():
+    text = LIB.read_text()
+    block = text.split('WG_TEST_KEYS="', 1)[1].split('"', 1)[0]
+    pairs = [line.split() for line in block.splitlines()]
+    assert [p[0] for p in pairs] == ["a", "b", "c"]
+    for _, private, public in pairs:
+        derived = subprocess.run(["wg", "pubkey"], input=private + "\n", capture_output=True,
+                                 text=True).stdout.strip()
+        assert derived == public

@@ -13,7 +13,7 @@ neigh_is() {
 
 # garp_seen: a gratuitous ARP from ha arrives at hb as a broadcast.
 garp_seen() {
-	rawframe_recv hb eth0 10 "$L2WG_DIR/garp" 700
+	rawframe_recv hb eth0 10 "$L2WG_DIR/garp" 500 "$(mac_hex "$(mac_of ha eth0)")"
 	nsx ha arping -U -c 1 -I eth0 10.0.0.1 >/dev/null
 	wait "$RAWFRAME_PID"
 	grep -q '^ffffffffffff............0806' "$L2WG_DIR/garp"
@@ -23,7 +23,7 @@ ktap_plan 4
 require_l2wireguard
 l2_sites 4
 MAC_HB=$(mac_of hb eth0)
-ktap_test "arping ha -> hb" nsx ha arping -c 2 -w 5 -I eth0 10.0.0.2
+ktap_test "arping ha -> hb" nsx ha arping -f -c 3 -w 5 -I eth0 10.0.0.2
 nsx ha ping -c 1 -W 3 10.0.0.2 >/dev/null
 ktap_test "ha learned hb's MAC via ARP" neigh_is ha 10.0.0.2 "$MAC_HB"
 nsx ha ping -6 -c 1 -W 3 fd10::2 >/dev/null

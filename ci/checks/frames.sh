@@ -31,14 +31,14 @@ expect() {
 	name=$1
 	shift
 	for f in "$@"; do
-		echo "$name $f" >>"$L2WG_DIR/expected"
+		echo "$name|$f" >>"$L2WG_DIR/expected"
 		echo "$f" >>"$L2WG_DIR/sent"
 	done
 }
 
 # arrived NAME: each frame of NAME was received exactly once, byte for byte.
 arrived() {
-	grep "^$1 " "$L2WG_DIR/expected" | while read -r _ f; do
+	grep -F "$1|" "$L2WG_DIR/expected" | while IFS='|' read -r _ f; do
 		n=$(grep -cFx "$f" "$L2WG_DIR/received")
 		if [ "$n" != 1 ]; then
 			echo "a $(( ${#f} / 2 ))-byte frame arrived $n times: $(echo "$f" | cut -c1-64)..."

@@ -28,9 +28,15 @@ ktap_plan() {
 	echo "1..$1"
 }
 
+# With L2WG_TIMING set, each result is preceded by the guest's uptime.
+ktap_time() {
+	[ -z "$L2WG_TIMING" ] || echo "# uptime $(cut -d' ' -f1 /proc/uptime)"
+}
+
 ktap_ok() {
 	KTAP_NUMBER=$((KTAP_NUMBER + 1))
 	KTAP_PASSED=$((KTAP_PASSED + 1))
+	ktap_time
 	echo "ok $KTAP_NUMBER $1"
 }
 
@@ -38,6 +44,7 @@ ktap_ok() {
 ktap_fail() {
 	KTAP_NUMBER=$((KTAP_NUMBER + 1))
 	KTAP_FAILED=$((KTAP_FAILED + 1))
+	ktap_time
 	[ -n "$2" ] && echo "# $2"
 	echo "not ok $KTAP_NUMBER $1"
 }
@@ -48,15 +55,16 @@ ktap_skip() {
 }
 
 # ktap_test NAME COMMAND...: ok if COMMAND succeeds; else not ok, with the
-# command's output as diagnostics.
+# command and its output (last lines) as diagnostics.
 ktap_test() {
 	name=$1
 	shift
 	if out=$("$@" 2>&1); then
 		ktap_ok "$name"
 	else
+		echo "# \$ $*"
 		[ -n "$out" ] && echo "$out" | tail -n 15 | sed 's/^/# /'
-		ktap_fail "$name" "failed: $*"
+		ktap_fail "$name"
 	fi
 }
 
@@ -105,12 +113,13 @@ require_tool() {
 	done
 }
 
-# The L2 checks must fail, not skip, on a kernel without l2wireguard.
+# The L2 checks must fail, not skip, on a kernel without l2wireguard.  (The
+# probe device has a name of its own: checks may run side by side.)
 require_l2wireguard() {
-	if ! ip link add l2wgprobe type l2wireguard 2>/dev/null; then
+	if ! ip link add "l2wgprobe$$" type l2wireguard 2>/dev/null; then
 		ktap_abort "l2wireguard link kind not supported by this kernel"
 	fi
-	ip link del l2wgprobe
+	ip link del "l2wgprobe$$"
 }
 
 # --- namespaces -----------------------------------------------------------
@@ -124,12 +133,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
-# ns_new NAME: a namespace with lo up and IPv6 DAD off (addresses usable at once).
+# New namespaces inherit the initial namespace's IPv6 defaults, with DAD
+# off, so that addresses are usable at once (set once per check).
+ns_defaults() {
+	[ -n "$L2WG_NS_DEFAULTS" ] && return
+	L2WG_NS_DEFAULTS=1
+	sysctl -qw net.core.devconf_inherit_init_net=1 net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0 >/dev/null 2>&1
+}
+
+# ns_new NAME: a namespace with lo up and IPv6 DAD off.
 ns_new() {
+	ns_defaults
 	ip netns add "$1"
 	L2WG_NAMESPACES="$L2WG_NAMESPACES $1"
 	ip -n "$1" link set lo up
-	nsx "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 >/dev/null 2>&1
 }
 
 nsx() {
@@ -156,10 +174,22 @@ veth_pair() {
 
 # --- WireGuard ------------------------------------------------------------
 
+# Fixed test keys for sites a, b and c: deriving a public key costs about
+# 0.3 s under TCG, a second per check.  Other names get fresh keys.
+WG_TEST_KEYS="a WNth1Oz5W/ZZAIYuZDwEHwDnRSeJVwmPOWPNc2qrU28= GfmIIhdWS5UQB5pWlMsP/3Y4pQAbgEMmecRWLJQfWiM=
+b oFCH1klNYbnPEfIjUvRNigOwaPTp3m0J/wQe+8F8yFw= vgHeDiJ74eZUBwi8dUCUfZY4xnIRNcIHcNiZeUu7xEc=
+c 4JXcDki41EcIA44dNc5FuTrVPhQVDeVrgQKEtQa3DUU= nZIvzSBxvENmmrmPhrqAyarOamhfQt9PPTAdug81rHU="
+
 # wg_keys NAME: $L2WG_DIR/NAME.key and NAME.pub
 wg_keys() {
-	wg genkey >"$L2WG_DIR/$1.key"
-	wg pubkey <"$L2WG_DIR/$1.key" >"$L2WG_DIR/$1.pub"
+	pair=$(echo "$WG_TEST_KEYS" | grep "^$1 ")
+	if [ -n "$pair" ]; then
+		echo "$pair" | cut -d' ' -f2 >"$L2WG_DIR/$1.key"
+		echo "$pair" | cut -d' ' -f3 >"$L2WG_DIR/$1.pub"
+	else
+		wg genkey >"$L2WG_DIR/$1.key"
+		wg pubkey <"$L2WG_DIR/$1.key" >"$L2WG_DIR/$1.pub"
+	fi
 }
 
 pub_of() {
@@ -202,43 +232,63 @@ underlay_pair() {
 	fi
 }
 
-# lan_host SITE HOST N: a LAN host namespace HOST with eth0 (10.0.0.N,
-# fd10::N) on SITE's bridge br0.
-lan_host() {
-	ns_new "$2"
-	ip link add eth0 netns "$2" type veth peer name "lan-$2" netns "$1"
-	ip -n "$1" link set "lan-$2" master br0 up
-	ip -n "$2" link set eth0 up
-	ip -n "$2" addr add "10.0.0.$3/24" dev eth0
-	ip -n "$2" addr add "fd10::$3/64" dev eth0 nodad
-}
-
-# site_bridge SITE: br0 in SITE with l2wg0 as a port, STP off, no delay,
-# and link-local group frames (LLDP, EAPOL) forwarded.
-site_bridge() {
-	ip -n "$1" link add br0 type bridge stp_state 0 forward_delay 0 group_fwd_mask 0x4008
-	ip -n "$1" link set l2wg0 master br0
-	ip -n "$1" link set br0 up
-}
-
 # The standard L2 topology: LAN host ha -- br0 [site a] l2wg0 ==wg== l2wg0
-# [site b] br0 -- LAN host hb.  All LAN links get l2wg0's MTU.  $1 = 4|6
-# is the underlay family.
+# [site b] br0 -- LAN host hb.  All LAN links get l2wg0's MTU ($L2_MTU).
+# $1 = 4|6 is the underlay family.  Built with a few `ip -batch` runs: each
+# command costs tens of milliseconds under TCG.
 l2_sites() {
-	underlay_pair "${1:-4}"
+	for ns in a b ha hb; do ns_new "$ns"; done
+	ip -b - <<-EOF || ktap_abort "cannot create the veth links"
+	link add u0 netns a type veth peer name u0 netns b
+	link add eth0 netns ha type veth peer name lan-ha netns a
+	link add eth0 netns hb type veth peer name lan-hb netns b
+	EOF
+	if [ "${1:-4}" = 6 ]; then
+		UNDER_A="[fd00::1]" UNDER_B="[fd00::2]"
+		l2_site a fd00::1/64 nodad
+		l2_site b fd00::2/64 nodad
+	else
+		UNDER_A=192.168.0.1 UNDER_B=192.168.0.2
+		l2_site a 192.168.0.1/24
+		l2_site b 192.168.0.2/24
+	fi
 	wg_keys a
 	wg_keys b
-	wg_device a l2wg0 l2wireguard 51820 || ktap_abort "cannot create an l2wireguard device"
-	wg_device b l2wg0 l2wireguard 51820 || ktap_abort "cannot create an l2wireguard device"
-	wg_peer a l2wg0 b "$UNDER_B:51820"
-	wg_peer b l2wg0 a "$UNDER_A:51820"
-	site_bridge a
-	site_bridge b
-	lan_host a ha 1
-	lan_host b hb 2
-	L2_MTU=$(nsx a cat /sys/class/net/l2wg0/mtu)
-	for ns in ha hb; do ip -n "$ns" link set eth0 mtu "$L2_MTU"; done
-	for ns in a b; do ip -n "$ns" link set "lan-h${ns}" mtu "$L2_MTU"; done
+	nsx a wg set l2wg0 private-key "$L2WG_DIR/a.key" listen-port 51820 \
+		peer "$(pub_of b)" endpoint "$UNDER_B:51820"
+	nsx b wg set l2wg0 private-key "$L2WG_DIR/b.key" listen-port 51820 \
+		peer "$(pub_of a)" endpoint "$UNDER_A:51820"
+	L2_MTU=$(ip -n a -o link show dev l2wg0 | sed 's/.* mtu \([0-9]*\) .*/\1/')
+	l2_site_up a ha 1
+	l2_site_up b hb 2
+}
+
+# l2_site SITE UNDERLAY_ADDR [nodad]: SITE's underlay address, its l2wg0
+# and its bridge br0 with l2wg0 and the LAN link to host hSITE.
+l2_site() {
+	ip -n "$1" -b - <<-EOF || ktap_abort "cannot create an l2wireguard device"
+	link set u0 up
+	addr add $2 dev u0 $3
+	link add l2wg0 type l2wireguard
+	link add br0 type bridge stp_state 0 forward_delay 0 group_fwd_mask 0x4008
+	link set l2wg0 master br0
+	link set lan-h$1 master br0
+	EOF
+}
+
+# l2_site_up SITE HOST N: everything up, LAN links at l2wg0's MTU, and the
+# host's addresses 10.0.0.N/24 and fd10::N/64.
+l2_site_up() {
+	ip -n "$1" -b - <<-EOF
+	link set l2wg0 up
+	link set br0 up
+	link set lan-$2 mtu $L2_MTU up
+	EOF
+	ip -n "$2" -b - <<-EOF
+	link set eth0 mtu $L2_MTU up
+	addr add 10.0.0.$3/24 dev eth0
+	addr add fd10::$3/64 dev eth0 nodad
+	EOF
 }
 
 # The L3 reference: a plain wireguard tunnel wg0 between sites a and b

@@ -129,9 +129,17 @@ report_kmemleak() {
 	cat /sys/kernel/debug/kmemleak
 }
 
+# WireGuard drops handshake messages until the kernel's RNG is ready:
+# reading /dev/random blocks until then (it starts the jitter entropy too).
+wait_for_rng() {
+	dd if=/dev/random of=/dev/null bs=1 count=1 2>/dev/null
+}
+
 mount_pseudo_fs
 . /l2wg/run.conf
 echo "L2WG-BOOTED uptime=$(uptime_seconds)"
+wait_for_rng
+echo "# l2wg: rng ready at uptime=$(uptime_seconds)"
 case $L2WG_MODE in
 checks)
 	run_checks

@@ -30,7 +30,8 @@ from .workspace import Workspace
 
 BOOT_BUDGET = 60.0      # seconds for the kernel to boot and the guest to end
 CHECK_SLACK = 15.0      # per check, on top of its own timeout
-NETNS_SH = "tools/testing/selftests/wireguard/netns.sh"
+UPSTREAM_TESTS = "tools/testing/selftests/wireguard"
+NETNS_SH = f"{UPSTREAM_TESTS}/netns.sh"
 END_RE = re.compile(r"l2wg: end (?P<name>\S+) exit=(?P<rc>\d+) seconds=(?P<seconds>[\d.]+)")
 SCRIPT_EXIT_RE = re.compile(r"^L2WG-SCRIPT-EXIT (\d+)\s*$", re.MULTILINE)
 
@@ -175,13 +176,15 @@ def run_conf(mode: str, selected: Sequence[checks_mod.Check], jobs: int = 1) -> 
 
 def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod.Check],
                   script: Path | None, jobs: int = 1) -> dict[str, bytes]:
-    """The per-run files: settings, the kernel's config, upstream netns.sh,
-    the user's script."""
+    """The per-run files: settings, the kernel's config, the tree's WireGuard
+    selftest scripts (netns.sh, and l2.sh if the series adds it), the user's
+    script."""
     files = {"l2wg/run.conf": run_conf(mode, selected, jobs).encode()}
     if artifacts.config.exists():
         files["l2wg/kconfig"] = artifacts.config.read_bytes()
-    if artifacts.tree and (artifacts.tree / NETNS_SH).exists():
-        files["l2wg/upstream/netns.sh"] = (artifacts.tree / NETNS_SH).read_bytes()
+    if artifacts.tree:
+        for test in sorted((artifacts.tree / UPSTREAM_TESTS).glob("*.sh")):
+            files[f"l2wg/upstream/{test.name}"] = test.read_bytes()
     if script is not None:
         files["l2wg/user-script"] = Path(script).read_bytes()
     return files

@@ -87,7 +87,7 @@ ETC_FILES: dict[str, str] = {
     "etc/protocols": "ip 0 IP\nicmp 1 ICMP\ntcp 6 TCP\nudp 17 UDP\nipv6-icmp 58 IPv6-ICMP\n",
     "etc/services": "",
     "etc/ppp/options": "",
-    "etc/ppp/pppoe-server-options": "noauth\nlcp-echo-interval 0\n",
+    "etc/ppp/pppoe-server-options": "noauth\nlcp-echo-interval 0\nmtu 1380\nmru 1380\n",
 }
 
 DIRECTORIES = ("bin", "sbin", "usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "dev", "proc", "sys",
