@@ -1202,6 +1202,7 @@ def _conflict_text(state: Rebase, conflict: Conflict) -> list[str]:
     lines += ["", conflict.history_note, "",
               "next:",
               f"  cd {state.tree}   # resolve the conflict markers (git am is in progress)",
+              "  git am --show-current-patch=diff   # the patch being applied",
               f"  tools/rebase {state.kernel} --continue   # or --abort to go back"]
     return lines
 
@@ -1285,7 +1286,7 @@ class Figure:
 
 
 def bench(project: Project, ws: Workspace, point_release: str, rounds: int,
-          progress: Progress) -> list:
+          progress: Progress, full: bool = False) -> list:
     """Point-release move, measured: import *point_release* from its line's tree,
     then rebase onto it (a cached kernel).  Uses a private tree, removed at the end."""
     from dataclasses import replace
@@ -1318,9 +1319,29 @@ def bench(project: Project, ws: Workspace, point_release: str, rounds: int,
             imported.rounds.append(round(middle - start, 1))
             cached.rounds.append(round(end - middle, 1))
             move.rounds.append(round(end - start, 1))
+        if full:
+            figures = [imported, cached, move, _bench_full(kernel, source, ws, progress)]
+            return figures
     finally:
         _remove_tree(ws, kernel.name)
     return [imported, cached, move]
+
+
+def _bench_full(kernel: Kernel, source: sources.Source, ws: Workspace,
+                progress: Progress) -> "Figure":
+    """For comparison, one full import (tar -x, git add of every file) of the same source."""
+    from dataclasses import replace
+
+    other = replace(kernel, name=f"{kernel.name}-full")
+    figure = Figure(f"for comparison: full import of {kernel.version} (tar + git add)", [])
+    try:
+        _remove_tree(ws, other.name)
+        start = time.monotonic()
+        trees.ensure_pristine(other, source, ws, progress)
+        figure.rounds.append(round(time.monotonic() - start, 1))
+    finally:
+        _remove_tree(ws, other.name)
+    return figure
 
 
 def _remove_tree(ws: Workspace, name: str) -> None:
@@ -1335,13 +1356,15 @@ def bench_main(argv: list[str] | None = None) -> int:
     parser.add_argument("point_release", nargs="?", default="6.12.107",
                         help="a point release the archive keeps (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default: %(default)s)")
+    parser.add_argument("--full", action="store_true",
+                        help="also time one full import of the same source, for comparison")
     parser.add_argument("--workspace", type=Path, metavar="DIR")
     parser.add_argument("--project", type=Path, metavar="DIR")
     args = parser.parse_args(argv)
     try:
         project = Project(args.project.resolve()) if args.project else Project.find()
         ws = Workspace(args.workspace.resolve()) if args.workspace else Workspace.default()
-        figures = bench(project, ws, args.point_release, args.rounds, Progress())
+        figures = bench(project, ws, args.point_release, args.rounds, Progress(), args.full)
     except L2wgError as error:
         print(f"l2wg: error: {error}", file=sys.stderr)
         return 1
