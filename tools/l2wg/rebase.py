@@ -1374,7 +1374,7 @@ def bench_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# Command line (tools/rebase; `l2wg rebase` wires the same options) --------
+# Command line (`l2wg rebase`, tools/rebase) ------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kernel", nargs="?",
@@ -1416,29 +1416,3 @@ def command(args, project: Project, ws: Workspace, progress: Progress) -> int:
         state = rebase(args.kernel, project, ws, opts, progress)
     print(summary(state))
     return 0 if state.status == "done" else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="tools/rebase", description="Carry the series in patches/ to another kernel "
-        "version; stop at a conflict with a report a person can act on.")
-    add_arguments(parser)
-    parser.add_argument("--workspace", type=Path, metavar="DIR",
-                        help="cache and trees (default: $L2WG_HOME or ~/.cache/l2wg)")
-    parser.add_argument("--project", type=Path, metavar="DIR", help="the l2wg checkout")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    args = parser.parse_args(argv)
-    try:
-        project = Project(args.project.resolve()) if args.project else Project.find()
-        ws = Workspace(args.workspace.resolve()) if args.workspace else Workspace.default()
-        return command(args, project, ws, Progress(quiet=args.quiet))
-    except L2wgError as error:
-        print(f"l2wg: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("l2wg: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

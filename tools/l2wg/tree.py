@@ -133,8 +133,10 @@ def _import(source: Source, dest: Path, log: Path, progress: Progress) -> None:
                         ignore=shutil.ignore_patterns(".git"))
     progress.update("committing the pristine tree", force=True)
     git(dest, "init", "-q", "-b", BRANCH, log=log)
-    # No background repacking of a 1.7 GB tree in the middle of a build.
+    # No background repacking of a 1.7 GB tree in the middle of a build, and
+    # no full re-read after rebase's hard-linked point-release imports touch ctimes.
     git(dest, "config", "gc.auto", "0", log=log)
+    git(dest, "config", "core.trustctime", "false", log=log)
     # -f: Debian's tree ignores everything at top level ("/*") in .gitignore.
     git(dest, "add", "-A", "-f", log=log)
     git(dest, "commit", "-q", "--no-verify", "-m", f"Import {source.spec.describe()}",
