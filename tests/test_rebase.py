@@ -353,7 +353,10 @@ def test_history_lists_upstream_commits(tmp_path):
 
 
 def cli(lab: Lab, *args: str) -> int:
-    return rb.main([*args, "--project", str(lab.root), "--workspace", str(lab.ws.root), "-q"])
+    from l2wg.cli import main
+
+    return main(["rebase", *args, "--project", str(lab.root), "--workspace", str(lab.ws.root),
+                 "-q"])
 
 
 def test_all_prints_a_table_and_leaves_no_rebase_in_progress(lab, capsys):
