@@ -355,6 +355,20 @@ def test_refuses_without_git_identity(project, kernel_src, ws, quiet, tmp_path, 
     refused(project, ws, quiet, tmp_path, r"no git identity: user\.name is not set")
 
 
+def test_the_identity_of_the_checkout_is_the_senders(project, kernel_src, ws, quiet, tmp_path,
+                                                     private_git):
+    # No global identity, only the checkout's own (git config --local).
+    good_series(project, kernel_src)
+    private_git.write_text("")
+    git(project.root, "init", "-q")
+    git(project.root, "config", "user.name", ME[0])
+    git(project.root, "config", "user.email", ME[1])
+
+    result = sub.submit(project, ws, options(tmp_path, build_check=False), quiet)
+
+    assert f"Test Submitter <{ME[1]}>" in result.messages[0].path.read_text().split("\n", 1)[0]
+
+
 def test_refuses_a_patch_without_signed_off_by(project, kernel_src, ws, quiet, tmp_path):
     write_series(project, kernel_src, [
         {"subject": "wireguard: start in layer-2 mode", "body": "Default to layer 2.",

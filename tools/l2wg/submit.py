@@ -246,7 +246,7 @@ class Plan:
     revision: int
     patches: list[Patch]
     cover: str
-    identity: str
+    identity: Identity
     signoff: bool
     out: Path
     log: Path
@@ -260,6 +260,7 @@ def submit(project: Project, ws: Workspace, opts: SubmitOptions,
     tree = trees.ensure_pristine(plan.kernel, source, ws, progress)
     clone = prepare_clone(tree, ws.root / "submit" / plan.kernel.name, plan.log, progress)
     require_kernel_scripts(clone, plan.log)
+    give_identity(clone, plan.identity, plan.log)
     range_diff = restore_previous(clone, plan, tree.pristine)
     progress.step(f"{plan.kernel.name}: b4 prep branch for v{plan.revision} "
                   f"({len(plan.patches)} patch(es))")
@@ -384,15 +385,32 @@ def b4_program() -> str:
     return found
 
 
-def git_identity(repo: Path, log: Path) -> str:
-    """'Name <email>' from git config; refuse without one (b4 and Signed-off-by need it)."""
+@dataclass(frozen=True)
+class Identity:
+    """Who sends: git's user.name and user.email, as in From: and Signed-off-by:."""
+
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+def git_identity(repo: Path, log: Path) -> Identity:
+    """The identity git uses in *repo*; refuse without one (b4 and Signed-off-by need it)."""
     values = {}
     for key in ("user.name", "user.email"):
         values[key] = git(repo, "config", key, log=log, check=False).output.strip()
         if not values[key]:
             raise L2wgError(f"no git identity: {key} is not set (git config --global {key} ...);"
                             " b4 needs it for From: and Signed-off-by:", log)
-    return f"{values['user.name']} <{values['user.email']}>"
+    return Identity(values["user.name"], values["user.email"])
+
+
+def give_identity(clone: Path, identity: Identity, log: Path) -> None:
+    """The clone sends as the checkout's identity (which may be set in its own config)."""
+    git(clone, "config", "user.name", identity.name, log=log)
+    git(clone, "config", "user.email", identity.email, log=log)
 
 
 def prepare_clone(tree: trees.Tree, path: Path, log: Path, progress: Progress) -> Path:
@@ -568,7 +586,7 @@ def verify_messages(messages: list[Message], plan: Plan, base: str) -> None:
         if k and not signed_off(message.body):
             raise L2wgError(f"{message.path.name}: no Signed-off-by: (patch {k}/{count}); "
                             "sign it off, or pass --signoff to add yours", log)
-        if k and email_of(identity) not in signers(message.body):
+        if k and identity.email.lower() not in signers(message.body):
             raise L2wgError(f"{message.path.name}: no Signed-off-by: from you, the sender "
                             f"({identity}); pass --signoff to add it", log)
     if not re.search(rf"^base-commit: {base}$", messages[0].body, re.M):
