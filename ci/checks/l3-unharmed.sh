@@ -14,7 +14,7 @@ errors_of() {
 # at RECEIVER's RDEV of the other kind and must be dropped and counted.
 mixed_dropped() {
 	before=$(errors_of "$2" "$3")
-	nsx "$1" ping -c 2 -i 0.2 -W 1 "$4" >/dev/null 2>&1
+	nsx "$1" ping -c 1 -W 1 "$4" >/dev/null 2>&1
 	after=$(errors_of "$2" "$3")
 	echo "$2 $3: rx_dropped + rx_frame_errors $before -> $after"
 	[ "$after" -gt "$before" ]

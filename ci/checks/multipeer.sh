@@ -9,27 +9,36 @@ require_tool "$RAWFRAME"
 
 # Sites a, b, c (l2wg0 = 10.0.0.1/2/3) on one underlay bridge in ns "u".
 three_sites() {
-	ns_new u
-	ip -n u link add ub type bridge
-	ip -n u link set ub up
+	for s in u a b c; do ns_new "$s"; done
+	ip -n u -b - <<-EOF
+	link add ub type bridge
+	link set ub up
+	link add u-a type veth peer name u0 netns a
+	link add u-b type veth peer name u0 netns b
+	link add u-c type veth peer name u0 netns c
+	link set u-a master ub up
+	link set u-b master ub up
+	link set u-c master ub up
+	EOF
 	n=1
 	for s in a b c; do
-		ns_new "$s"
-		ip link add u0 netns "$s" type veth peer name "u-$s" netns u
-		ip -n u link set "u-$s" master ub up
-		ip -n "$s" link set u0 up
-		ip -n "$s" addr add "192.168.0.$n/24" dev u0
 		wg_keys "$s"
-		wg_device "$s" l2wg0 l2wireguard 51820 || ktap_abort "cannot create an l2wireguard device"
-		ip -n "$s" addr add "10.0.0.$n/24" dev l2wg0
+		ip -n "$s" -b - <<-EOF || ktap_abort "cannot create an l2wireguard device"
+		link set u0 up
+		addr add 192.168.0.$n/24 dev u0
+		link add l2wg0 type l2wireguard
+		addr add 10.0.0.$n/24 dev l2wg0
+		EOF
 		n=$((n + 1))
 	done
 	for s in a b c; do
-		n=1
+		peers="" n=1
 		for p in a b c; do
-			[ "$s" = "$p" ] || wg_peer "$s" l2wg0 "$p" "192.168.0.$n:51820"
+			[ "$s" = "$p" ] || peers="$peers peer $(pub_of "$p") endpoint 192.168.0.$n:51820"
 			n=$((n + 1))
 		done
+		nsx "$s" wg set l2wg0 private-key "$L2WG_DIR/$s.key" listen-port 51820 $peers
+		ip -n "$s" link set l2wg0 up
 	done
 }
 
