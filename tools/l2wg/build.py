@@ -106,8 +106,10 @@ def build_dir_for(kernel: Kernel, opts: BuildOptions, ws: Workspace) -> Path:
 
 def make_command(srctree: Path, build_dir: Path, kernel: Kernel, opts: BuildOptions,
                  use_ccache: bool) -> list[str]:
+    # LOCALVERSION set (empty) keeps setlocalversion from adding "+" for a
+    # tree that is not at a release tag: the release is 6.12.117-l2wg.
     cmd = ["make", "-C", str(srctree), f"O={build_dir}", f"ARCH={kernel.arch}",
-           f"-j{opts.jobs}"]
+           f"-j{opts.jobs}", "LOCALVERSION="]
     if opts.llvm:
         cmd.append("LLVM=1")
     if use_ccache:
