@@ -104,3 +104,45 @@ def test_kernel_outside_range_is_refused_before_building(tmp_path):
 def test_headers_name_is_checked():
     with pytest.raises(L2wgError, match="not a linux-headers package"):
         packages.headers_release("linux-image-6.1.0-56-amd64")
+
+
+# Integration: real packages, booted ---------------------------------------------
+
+def passed_suite(outcome) -> None:
+    from l2wg.ktap import Status
+
+    suite = outcome.suite
+    assert suite is not None, outcome.errors
+    failed = {c.name: c.reason for c in suite.checks if c.status is Status.FAIL}
+    assert not failed and not suite.errors, (failed, suite.errors)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["6.12", "6.1"])
+def test_deb_pkg_kernel_boots_and_passes_the_checks(project, real_ws, name):
+    from l2wg import boot
+    from l2wg.build import BuildOptions
+    from l2wg.progress import silent
+
+    kernel = project.matrix().get(name)
+    made = packages.deb(kernel, project, real_ws, silent(), BuildOptions())
+    assert made.release.endswith("-l2wg") and made.release.startswith(kernel.version)
+    assert made.image.name.startswith(f"linux-image-{made.release}_")
+    assert (made.boot_artifacts / "bzImage").is_file()
+    passed_suite(boot.boot(real_ws, made.boot_artifacts, progress=silent()))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["6.12", "6.1"])
+def test_dkms_module_on_debians_own_kernel_passes_the_checks(project, real_ws, name):
+    from l2wg import boot
+    from l2wg.progress import silent
+
+    kernel = project.matrix().get(name)
+    made = packages.dkms(kernel, project, real_ws, silent())
+    assert made.deb.name.startswith("l2wireguard-dkms_")
+    assert [p.headers for p in made.proofs] == list(kernel.dkms_headers)
+    for proof in made.proofs:
+        assert proof.module.name.startswith("wireguard.ko")
+        assert proof.release in str(proof.module)
+        passed_suite(boot.boot(real_ws, proof.boot_artifacts, progress=silent()))

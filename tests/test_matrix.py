@@ -1,0 +1,60 @@
+"""End to end, on every kernel of the offline matrix: the series applied,
+built, booted in QEMU, and the whole check suite run -- ping, ARP, DHCP,
+VLAN/QinQ, PPPoE, raw frames, three peers, MTU, L3 unharmed -- then
+upstream's netns.sh on the same kernel.  This is what proves the
+l2wireguard series on 6.12 and 6.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from l2wg import boot, build, checks
+from l2wg.project import Project
+from l2wg.ktap import Status
+from l2wg.progress import silent
+
+pytestmark = pytest.mark.integration
+
+OFFLINE = ["6.12", "6.1"]
+
+
+@pytest.fixture(scope="module", params=OFFLINE)
+def built(request, real_ws):
+    """The kernel built with the series (a cache hit when nothing changed)."""
+    project = Project(Path(__file__).resolve().parents[1])
+    kernel = project.matrix().get(request.param)
+    result = build.build(kernel, project, real_ws, build.BuildOptions(), silent())
+    assert result.series == list(project.series().names)
+    return kernel, result
+
+
+def verdicts(suite, kernel):
+    """{check: status}, with kernels.toml's expected failures set apart."""
+    failed = {c.name: c.reason for c in suite.checks if c.status is Status.FAIL
+              and c.name not in kernel.expect.xfail}
+    skipped = {c.name: c.reason for c in suite.checks if c.status is Status.SKIP}
+    return failed, skipped
+
+
+def test_suite_passes(built, real_ws):
+    kernel, result = built
+    outcome = boot.boot(real_ws, real_ws.artifacts(kernel.name), progress=silent())
+    suite = outcome.suite
+    assert suite is not None, outcome.errors
+    assert not suite.errors, suite.errors
+    failed, skipped = verdicts(suite, kernel)
+    assert not failed, failed
+    assert not skipped, f"our own build must run every check: {skipped}"
+    assert {c.name for c in suite.checks} == {c.name for c in checks.select(None)}
+    assert (outcome.run_dir / "junit.xml").is_file() and (outcome.run_dir / "results.json").is_file()
+
+
+def test_upstream_netns_sh_still_passes(built, real_ws):
+    kernel, _ = built
+    outcome = boot.boot(real_ws, real_ws.artifacts(kernel.name), checks=["netns"],
+                        progress=silent())
+    assert outcome.suite is not None, outcome.errors
+    [netns] = outcome.suite.checks
+    assert netns.status is Status.PASS, netns.reason + "\n" + netns.excerpt
