@@ -135,8 +135,19 @@ wait_for_rng() {
 	dd if=/dev/random of=/dev/null bs=1 count=1 2>/dev/null
 }
 
+# A distribution kernel brings its drivers as modules (and a DKMS-built
+# wireguard.ko): load what the run lists, in order.
+load_modules() {
+	for module in /l2wg/modules/*.ko; do
+		[ -e "$module" ] || return 0
+		insmod "$module" || echo "# l2wg: insmod ${module##*/} failed"
+	done
+	echo "# l2wg: modules loaded: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+}
+
 mount_pseudo_fs
 . /l2wg/run.conf
+load_modules
 echo "L2WG-BOOTED uptime=$(uptime_seconds)"
 wait_for_rng
 echo "# l2wg: rng ready at uptime=$(uptime_seconds)"

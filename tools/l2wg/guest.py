@@ -59,7 +59,6 @@ PROGRAMS: tuple[Program, ...] = (
     Program("/usr/bin/iperf3", "iperf3"),
     Program("/usr/bin/ping", "iputils-ping"),
     Program("/usr/bin/ncat", "ncat"),
-    Program("/usr/sbin/mausezahn", "netsniff-ng"),
     Program("/usr/sbin/xtables-legacy-multi", "iptables"),
 )
 
@@ -203,7 +202,7 @@ def make_skeleton(staging: Path) -> None:
 
 def install_busybox_applets(staging: Path, log: Path) -> None:
     """Links /bin/APPLET -> busybox for each applet no real tool shadows."""
-    shutil.copy2("/usr/bin/busybox", staging / "bin" / "busybox")
+    (staging / "bin" / "busybox").symlink_to("/usr/bin/busybox")
     applets = run(["/usr/bin/busybox", "--list"], log_path=log).output.split()
     for applet in applets:
         link = staging / "bin" / applet
@@ -216,6 +215,8 @@ def install_programs(staging: Path, files: list[Path], log: Path) -> None:
         copy_into(staging, str(f), f)
         for lib in shared_libraries(f, log):
             copy_into(staging, str(lib), lib)
+    if not (staging / "usr/bin/busybox").exists():
+        raise L2wgError("busybox missing from the guest image")
 
 
 def install_scripts(staging: Path, rawframe: Path) -> None:
@@ -262,8 +263,8 @@ def build_initramfs(ws: Workspace, log: Path | None = None) -> Initramfs:
     with tempfile.TemporaryDirectory(dir=ws.guest, prefix="staging-") as tmp:
         staging = Path(tmp)
         make_skeleton(staging)
-        install_busybox_applets(staging, log)
         install_programs(staging, files, log)
+        install_busybox_applets(staging, log)
         install_scripts(staging, rawframe)
         partial = image.with_name(image.name + ".partial")
         pack(staging, partial, log)
