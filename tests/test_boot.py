@@ -197,3 +197,15 @@ def test_script_mode_returns_output_and_exit_status(tmp_path):
     result = boot.boot(ws, Path(ARTIFACTS), script=script, run_dir=tmp_path / "run")
     assert "from-the-guest Linux" in result.script_output
     assert result.script_exit == 7 and result.exit_status == 1
+
+
+def test_patched_kernel_log_passes_every_check_with_its_time():
+    names = ["arp", "dhcp", "frames", "l3-unharmed", "mtu", "multipeer", "ping", "pppoe",
+             "selftests", "vlan"]
+    suite = boot.suite_report("6.12", "tcg", selected(*names), console("console-l2-6.12.log"))
+    assert suite.ok, [(c.name, c.reason) for c in suite.checks]
+    assert all(c.status is Status.PASS for c in suite.checks)
+    assert all(c.seconds > 0 for c in suite.checks)
+    multipeer = by_name(suite)["multipeer"]
+    assert len(multipeer.subtests) == 9
+    assert all(s.status is Status.PASS for s in multipeer.subtests)
