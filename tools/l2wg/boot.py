@@ -45,6 +45,9 @@ class Artifacts:
     config: Path
     kernel: str
     tree: Path | None
+    #: Modules to insmod before the checks, in order (a distribution
+    #: kernel with a DKMS module: see packages.guest_artifacts).
+    modules: tuple[Path, ...] = ()
 
     @classmethod
     def load(cls, directory: Path) -> "Artifacts":
@@ -56,8 +59,14 @@ class Artifacts:
                             "metadata.json; run: l2wg build KERNEL)")
         meta = json.loads(meta_path.read_text())
         tree = Path(meta["tree"]) if meta.get("tree") else None
+        modules = tuple(directory / "modules" / name for name in meta.get("modules", []))
+        missing = [m.name for m in modules if not m.is_file()]
+        if missing:
+            raise L2wgError(f"{directory}: modules listed in metadata.json are missing: "
+                            f"{', '.join(missing)}")
         return cls(directory=directory, bzimage=bzimage, config=directory / "config",
-                   kernel=str(meta.get("kernel") or directory.name), tree=tree)
+                   kernel=str(meta.get("kernel") or directory.name), tree=tree,
+                   modules=modules)
 
 
 @dataclass
@@ -187,6 +196,8 @@ def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod
             files[f"l2wg/upstream/{test.name}"] = test.read_bytes()
     if script is not None:
         files["l2wg/user-script"] = Path(script).read_bytes()
+    for number, module in enumerate(artifacts.modules):
+        files[f"l2wg/modules/{number:02d}-{module.name}"] = module.read_bytes()
     return files
 
 

@@ -218,8 +218,9 @@ def dkms_build(src: DkmsSource, release: str, dkms_tree: Path, log: Path) -> Pat
 
 # the stage: l2wg dkms ----------------------------------------------------------
 
-#: What the check suite needs loaded on a modular distribution kernel.
-CHECK_MODULES = ("veth", "bridge", "8021q", "pppoe")
+#: What the check suite needs loaded on a modular distribution kernel (pppoe-server
+#: runs pppd on a pty, which needs the async PPP line discipline).
+CHECK_MODULES = ("veth", "bridge", "8021q", "pppoe", "ppp_async")
 
 
 @dataclass
