@@ -1,0 +1,99 @@
+"""The CI pipeline's bookkeeping and its report (no kernel needed): stage
+ordering and skips, expected failures, the matrix table, HTML, JUnit, JSON."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from l2wg import dashboard, pipeline
+from l2wg.errors import L2wgError
+from l2wg.kernels import Expect, Kernel, SourceSpec
+from l2wg.ktap import Status
+from l2wg.progress import silent
+from l2wg.report import CheckResult, SuiteReport
+
+
+def kernel(xfail=None) -> Kernel:
+    return Kernel("6.12", SourceSpec(type="debian", package="linux-source-6.12"), version="6.12",
+                  expect=Expect(xfail=xfail or {}))
+
+
+def suite(*results) -> SuiteReport:
+    return SuiteReport("6.12", "tcg", [CheckResult(n, s, 1.0, reason=r) for n, s, r in results],
+                       10.0)
+
+
+def runner(ws, stages=pipeline.STAGES, xfail=None):
+    return pipeline._Runner(kernel(xfail), None, ws, pipeline.PipelineOptions(stages=stages),
+                            silent())
+
+
+def test_failed_stage_skips_what_needs_it_and_keeps_the_error(ws, tmp_path):
+    r = runner(ws)
+
+    def broken():
+        raise L2wgError("make failed", tmp_path / "build.log")
+
+    r.stage("build", None, broken)
+    r.stage("boot", "build", lambda: pipeline.StageResult("6.12", "boot", "pass"))
+    r.stage("dkms", None, lambda: pipeline.StageResult("6.12", "dkms", "pass"))
+    assert [(s.stage, s.status) for s in r.run.stages] == [
+        ("build", "fail"), ("boot", "skip"), ("dkms", "pass")]
+    assert r.run.stages[0].log == str(tmp_path / "build.log")
+    assert r.run.stages[1].detail == "build did not pass"
+    assert not r.run.ok
+
+
+def test_unselected_stages_do_not_run(ws):
+    r = runner(ws, stages=("boot",))
+    r.stage("build", None, lambda: 1 / 0)
+    r.stage("boot", "build", lambda: pipeline.StageResult("6.12", "boot", "pass"))
+    assert [s.stage for s in r.run.stages] == ["boot"] and r.run.ok
+
+
+def test_expected_failures_do_not_fail_a_boot():
+    results = [suite(("ping", Status.PASS, ""), ("pppoe", Status.FAIL, "hangup"))]
+    assert pipeline._suite_status(results, {})[0] == "fail"
+    status, detail = pipeline._suite_status(results, {"pppoe": "pppd needs ppp_async"})
+    assert status == "pass" and "expected failures: pppoe" in detail
+
+
+def runs():
+    good = pipeline.KernelRun("6.12", [
+        pipeline.StageResult("6.12", "build", "pass", 100.0),
+        pipeline.StageResult("6.12", "boot", "pass", 30.0, suites=[
+            suite(("ping", Status.PASS, ""), ("vlan", Status.PASS, ""))])])
+    bad = pipeline.KernelRun("6.1", [
+        pipeline.StageResult("6.1", "build", "pass", 90.0),
+        pipeline.StageResult("6.1", "boot", "fail", 31.0, detail="6.1: vlan", suites=[
+            suite(("ping", Status.PASS, ""), ("vlan", Status.FAIL, "QinQ lost"))])])
+    return [good, bad]
+
+
+def test_table_has_a_row_per_kernel_and_a_column_per_stage_and_check():
+    text = dashboard.table(runs())
+    lines = text.splitlines()
+    assert lines[0].split() == ["kernel", "build", "boot", "ping", "vlan"]
+    assert lines[2].split() == ["6.12", "PASS", "PASS", "PASS", "PASS"]
+    assert lines[3].split() == ["6.1", "PASS", "FAIL", "PASS", "FAIL"]
+    assert "6.1 boot: fail: 6.1: vlan" in text
+
+
+def test_report_directory(tmp_path):
+    log = tmp_path / "console.log"
+    log.write_text("boot log\n")
+    data = runs()
+    data[1].stages[1].log = str(log)
+    page = dashboard.write(data, tmp_path / "report")
+    html = page.read_text()
+    assert "1 of 2 kernels passed" in html
+    assert 'href="logs/6.1-boot-console.log"' in html
+    assert (tmp_path / "report" / "logs" / "6.1-boot-console.log").read_text() == "boot log\n"
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["ok"] is False and [k["ok"] for k in summary["kernels"]] == [True, False]
+    junit = ET.parse(tmp_path / "report" / "junit.xml").getroot()
+    suites = {s.get("name"): s for s in junit.iter("testsuite")}
+    assert suites["6.1"].get("failures") == "2" and suites["6.12"].get("failures") == "0"
+    assert (tmp_path / "report" / "summary.md").read_text().splitlines()[3] == \
+        "| 6.1 | PASS | FAIL | PASS | FAIL |"
