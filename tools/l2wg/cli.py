@@ -34,6 +34,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
 
 
+def _add_kernel(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+
+
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                         help="parallel make jobs (default: %(default)s, the number of CPUs)")
@@ -69,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "from its fragments and build the boot image out of tree.",
                        epilog="examples:\n  l2wg build 6.12\n  l2wg build 6.1 --out /tmp/k61 W=1\n"
                               "  l2wg build 6.12 --debug -j2\n")
-    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    _add_kernel(p)
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="where bzImage, config, build.log and metadata.json go "
                         "(default: the workspace's out/KERNEL)")
@@ -90,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "# upstream netns.sh (slow)\n  l2wg boot 6.12 --script my-test.sh\n"
                               "  l2wg boot 6.12 --shell\n  l2wg boot 6.12 --debug   "
                               "# the KASAN/lockdep build of l2wg build --debug\n")
-    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    _add_kernel(p)
     p.add_argument("--check", action="append", metavar="NAME",
                    help="run only this check (repeatable; 'all' includes the slow ones); "
                         "see --list")
@@ -140,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "state is never touched.",
                        epilog="examples:\n  l2wg dkms 6.12\n  l2wg dkms 6.1 --headers "
                               "linux-headers-6.1.0-55-amd64\n  l2wg dkms 6.12 --no-boot\n")
-    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    _add_kernel(p)
     p.add_argument("--headers", action="append", metavar="PACKAGE",
                    help="a linux-headers package to build for (repeatable; default: "
                         "kernels.toml's dkms_headers)")
@@ -153,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "'make bindeb-pkg' (or 'make deb-pkg' with --source) in the "
                                    "same O= directory; then unpack the linux-image .deb and boot "
                                    "its vmlinuz with the checks.")
-    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    _add_kernel(p)
     p.add_argument("--source", action="store_true",
                    help="make deb-pkg: source and binary packages (default: binary only)")
     p.add_argument("--no-boot", action="store_true", help="package only; do not boot and check")
@@ -193,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "build with the source cached and ccache off, then a rebuild "
                                    "after touching one file in drivers/net/wireguard.")
     p.add_argument("what", choices=["build"], help="which benchmark")
-    p.add_argument("kernel", nargs="?", help="a kernels.toml entry (default: its 'default')")
+    _add_kernel(p)
     p.add_argument("--rounds", type=int, default=3, help="rounds per figure (default: 3)")
     _add_build_options(p)
     _add_common(p)
@@ -204,6 +208,12 @@ def _context(args) -> tuple[Project, Workspace, Progress]:
     project = Project(args.project.resolve()) if args.project else Project.find()
     ws = Workspace(args.workspace.resolve()) if args.workspace else Workspace.default()
     return project, ws, Progress(quiet=args.quiet)
+
+
+def _kernel(args, project: Project):
+    """The kernel the verb is about: the one named, else kernels.toml's default."""
+    matrix = project.matrix()
+    return matrix.get(args.kernel or matrix.default)
 
 
 def cmd_kernels(args) -> int:
@@ -223,8 +233,7 @@ def cmd_build(args) -> int:
     from .build import build, summary
 
     project, ws, progress = _context(args)
-    matrix = project.matrix()
-    kernel = matrix.get(args.kernel or matrix.default)
+    kernel = _kernel(args, project)
     result = build(kernel, project, ws, build_options(args), progress)
     print(summary(result))
     return 0
@@ -247,8 +256,7 @@ def cmd_bench(args) -> int:
     from .bench import bench_build
 
     project, ws, progress = _context(args)
-    matrix = project.matrix()
-    kernel = matrix.get(args.kernel or matrix.default)
+    kernel = _kernel(args, project)
     figures = bench_build(kernel, project, ws, args.rounds, progress, build_options(args))
     print(f"build benchmark, kernel {kernel.name}, {os.cpu_count()} CPUs, -j{args.jobs}:")
     for figure in figures:
@@ -263,8 +271,7 @@ def cmd_boot(args) -> int:
         print(checks.describe())
         return 0
     project, ws, progress = _context(args)
-    matrix = project.matrix()
-    kernel = matrix.get(args.kernel or matrix.default)
+    kernel = _kernel(args, project)
     artifacts = args.artifacts or ws.artifacts(kernel.name, args.variant)
     return _boot_and_report(ws, artifacts, kernel.name, progress, checks=args.check,
                             script=args.script, shell=args.shell, accel=args.accel,
@@ -295,8 +302,7 @@ def cmd_dkms(args) -> int:
     from . import packages
 
     project, ws, progress = _context(args)
-    matrix = project.matrix()
-    kernel = matrix.get(args.kernel or matrix.default)
+    kernel = _kernel(args, project)
     result = packages.dkms(kernel, project, ws, progress, args.headers)
     print(f"DKMS source: {result.source.path}")
     print(f"package:     {result.deb}")
@@ -313,8 +319,7 @@ def cmd_deb(args) -> int:
     from . import packages
 
     project, ws, progress = _context(args)
-    matrix = project.matrix()
-    kernel = matrix.get(args.kernel or matrix.default)
+    kernel = _kernel(args, project)
     result = packages.deb(kernel, project, ws, progress, build_options(args),
                           binary_only=not args.source)
     for path in result.debs:
