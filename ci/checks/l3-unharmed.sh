@@ -10,12 +10,19 @@ errors_of() {
 	echo $(($(stat_of "$1" "$2" rx_dropped) + $(stat_of "$1" "$2" rx_frame_errors)))
 }
 
-# mixed_dropped SENDER RECEIVER RDEV: traffic from SENDER's device arrives
-# at RECEIVER's RDEV of the other kind and must be dropped and counted.
+# mixed_dropped SENDER RECEIVER RDEV ADDR: SENDER pings ADDR; the traffic
+# arrives at RECEIVER's RDEV of the other kind and must be dropped and
+# counted.  The counter is watched for up to 5 s, not a fixed wait.
 mixed_dropped() {
 	before=$(errors_of "$2" "$3")
-	nsx "$1" ping -c 1 -W 1 "$4" >/dev/null 2>&1
-	after=$(errors_of "$2" "$3")
+	nsx "$1" ping -c 3 -i 0.5 -W 1 "$4" >/dev/null 2>&1 &
+	i=0 after=$before
+	while [ "$after" -le "$before" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		after=$(errors_of "$2" "$3")
+		i=$((i + 1))
+	done
+	kill $! 2>/dev/null
 	echo "$2 $3: rx_dropped + rx_frame_errors $before -> $after"
 	[ "$after" -gt "$before" ]
 }

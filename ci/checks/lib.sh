@@ -311,10 +311,10 @@ l3_sites() {
 
 RAWFRAME=/usr/bin/rawframe
 
-# rawframe_recv NS DEV MAX OUTFILE [QUIET_MS [SRC]]: start a receiver in
-# the background and wait until it listens.  It keeps frames from source
-# MAC SRC (hex; default: any) and stops after MAX of them or QUIET_MS
-# (default 1000) without a frame; then `wait $RAWFRAME_PID`.
+# rawframe_recv NS DEV MAX OUTFILE [QUIET_MS [MATCH]]: start a receiver in
+# the background and wait until it listens.  It keeps the frames that MATCH
+# (a source MAC in hex, or OFFSET:HEX; default: all) and stops after MAX of
+# them or QUIET_MS (default 1000) without a frame; then `wait $RAWFRAME_PID`.
 rawframe_recv() {
 	rm -f "$4.ready"
 	nsx "$1" "$RAWFRAME" recv "$2" "${5:-1000}" "$3" "$4.ready" $6 >"$4" &

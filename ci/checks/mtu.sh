@@ -40,7 +40,7 @@ ip -n b link set u0 mtu 1500
 ktap_test "IPv4 ping -s $((L2_MTU - 28)) with DF" nsx ha ping -c 2 -i 0.2 -W 3 -M do -s $((L2_MTU - 28)) 10.0.0.2
 # With the handshake done, capture what a sends b (the neighbour discovery
 # and the two echo requests).
-rawframe_recv b u0 8 "$L2WG_DIR/underlay" 1000 "$(mac_hex "$(mac_of a u0)")"
+rawframe_recv b u0 8 "$L2WG_DIR/underlay" 500 "$(mac_hex "$(mac_of a u0)")"
 ktap_test "IPv6 ping -s $((L2_MTU - 48)) with DF" nsx ha ping -6 -c 2 -i 0.2 -W 3 -M do -s $((L2_MTU - 48)) fd10::2
 wait "$RAWFRAME_PID"
 ktap_test "full-size outer packets are at most 1500 bytes" outer_fits

@@ -50,8 +50,9 @@ learned() {
 
 # deliver FROM DST SRC COUNT WANT_A WANT_B WANT_C: send COUNT 0x88b6 frames
 # from FROM's l2wg0 with the given MACs (hex), and count what each other
-# site receives from SRC in $L2WG_DIR/got-NS.  A receiver expecting WANT
-# frames stops at that many; one expecting none waits for 400 ms of quiet.
+# site receives (frames with those MACs and type) in $L2WG_DIR/got-NS.  A
+# receiver expecting WANT frames stops at that many (other traffic from the
+# same MAC is not counted); one expecting none waits for 400 ms of quiet.
 deliver() {
 	from=$1 dst=$2 src=$3 count=$4
 	shift 4
@@ -67,7 +68,8 @@ deliver() {
 		shift
 		[ "$s" = "$from" ] && continue
 		if [ "$want" = 0 ]; then quiet=400; else quiet=3000; fi
-		rawframe_recv "$s" l2wg0 "$((want > 0 ? want : count))" "$L2WG_DIR/rx-$s" $quiet "$src"
+		rawframe_recv "$s" l2wg0 "$((want > 0 ? want : count))" "$L2WG_DIR/rx-$s" $quiet \
+			"0:$dst$src""88b6"
 		pids="$pids $RAWFRAME_PID"
 	done
 	rawframe_send "$from" l2wg0 "$L2WG_DIR/burst"

@@ -4,11 +4,12 @@
  * built statically on the host by l2wg's guest.py.
  *
  *   rawframe send IFACE FILE          send each line of FILE (a frame in hex)
- *   rawframe recv IFACE MS MAX READY [SRC]
+ *   rawframe recv IFACE MS MAX READY [MATCH]
  *                                     print each received frame as hex, one per
  *                                     line, until MAX frames or MS ms of quiet;
  *                                     touch READY once the socket listens; with
- *                                     SRC (12 hex digits), only frames from it
+ *                                     MATCH, only frames with those bytes:
+ *                                     OFFSET:HEX, or just HEX for a source MAC
  *   rawframe fill LEN SEED ZEROS      print LEN payload bytes in hex: a pattern
  *                                     from SEED, the last ZEROS bytes zero
  *
@@ -39,11 +40,17 @@ static int die(const char *what)
 static int open_socket(const char *ifname)
 {
 	struct sockaddr_ll addr = { 0 };
-	int one = 1;
+	int one = 1, rcvbuf = 8 << 20;
 	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
 
 	if (fd < 0)
 		return -1;
+	/* A decrypted frame can keep the large buffer of the UDP packet that
+	 * carried it: with the default receive buffer, a burst of ten small
+	 * frames can overflow it and lose the last one.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	addr.sll_family = AF_PACKET;
 	addr.sll_protocol = htons(ETH_P_ALL);
 	addr.sll_ifindex = if_nametoindex(ifname);
@@ -140,15 +147,41 @@ static long restore_vlan(unsigned char *buf, long n, struct cmsghdr *cmsg,
 	return n;
 }
 
-static int from_source(const unsigned char *frame, long n, const unsigned char *src)
+struct match {
+	long offset, len;
+	unsigned char bytes[MAX_FRAME];
+};
+
+/* OFFSET:HEX, or HEX alone: a source MAC address (offset 6). */
+static int parse_match(const char *spec, struct match *m)
 {
-	return !src || (n >= 12 && !memcmp(frame + 6, src, 6));
+	const char *colon = strchr(spec, ':');
+
+	m->offset = colon ? atol(spec) : 6;
+	m->len = unhex(colon ? colon + 1 : spec, m->bytes);
+	return m->len > 0 && m->offset >= 0 ? 0 : -1;
+}
+
+static int matches(const unsigned char *frame, long n, const struct match *m)
+{
+	return !m || (n >= m->offset + m->len &&
+		      !memcmp(frame + m->offset, m->bytes, m->len));
+}
+
+/* Frames the socket itself had to drop would be misread as lost in transit. */
+static void report_drops(int fd)
+{
+	struct tpacket_stats stats;
+	socklen_t len = sizeof(stats);
+
+	if (!getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &stats, &len) && stats.tp_drops)
+		fprintf(stderr, "rawframe: the socket dropped %u frames\n", stats.tp_drops);
 }
 
 static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *ready,
-		    const char *src_hex)
+		    const char *match_spec)
 {
-	unsigned char src[MAX_FRAME];
+	static struct match match;
 	static unsigned char buf[MAX_FRAME + 4];
 	char control[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	int fd = open_socket(ifname);
@@ -156,8 +189,8 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 
 	if (fd < 0)
 		return die(ifname);
-	if (src_hex && unhex(src_hex, src) != 6) {
-		fprintf(stderr, "rawframe: SRC must be 12 hex digits\n");
+	if (match_spec && parse_match(match_spec, &match) < 0) {
+		fprintf(stderr, "rawframe: MATCH must be OFFSET:HEX or HEX\n");
 		return 2;
 	}
 	close(open(ready, O_CREAT | O_WRONLY, 0644));
@@ -177,12 +210,14 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 		n = recvmsg(fd, &msg, 0);
 		if (n < 0)
 			return die("recvmsg");
+		n = restore_vlan(buf, n, CMSG_FIRSTHDR(&msg), &msg);
 		if (from.sll_pkttype == PACKET_OUTGOING ||
-		    !from_source(buf, n, src_hex ? src : NULL))
+		    !matches(buf, n, match_spec ? &match : NULL))
 			continue;
-		print_hex(buf, restore_vlan(buf, n, CMSG_FIRSTHDR(&msg), &msg));
+		print_hex(buf, n);
 		count++;
 	}
+	report_drops(fd);
 	return 0;
 }
 
@@ -209,7 +244,7 @@ int main(int argc, char **argv)
 				argc == 7 ? argv[6] : NULL);
 	if (argc == 5 && !strcmp(argv[1], "fill"))
 		return cmd_fill(atol(argv[2]), strtoul(argv[3], NULL, 0), atol(argv[4]));
-	fprintf(stderr, "usage: rawframe send IFACE FILE | recv IFACE MS MAX READYFILE [SRC]"
+	fprintf(stderr, "usage: rawframe send IFACE FILE | recv IFACE MS MAX READYFILE [MATCH]"
 		" | fill LEN SEED ZEROS\n");
 	return 2;
 }
