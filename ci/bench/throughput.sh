@@ -1,0 +1,75 @@
+#!/bin/bash
+# Guest benchmark: TCP throughput through l2wireguard against plain L3
+# WireGuard, gretap over WireGuard and VXLAN over WireGuard, in one VM run
+# (two namespaces over a veth underlay with MTU 1500), rounds interleaved.
+# Run it with:  l2wg boot KERNEL --script ci/bench/throughput.sh
+# (or tools/bench-throughput KERNEL).  Prints each round and the medians,
+# with ratios to L3 WireGuard.  A benchmark: it prints figures, asserts nothing.
+set -e
+ROUNDS=${ROUNDS:-3} SECONDS_PER_RUN=${SECONDS_PER_RUN:-4}
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+umask 077
+dir=$(mktemp -d)
+
+for ns in a b; do
+	ip netns add $ns
+	ip -n $ns link set lo up
+	wg genkey >"$dir/$ns.key"
+	wg pubkey <"$dir/$ns.key" >"$dir/$ns.pub"
+done
+ip link add u0 netns a type veth peer name u0 netns b
+ip -n a addr add 192.168.0.1/24 dev u0 && ip -n a link set u0 up
+ip -n b addr add 192.168.0.2/24 dev u0 && ip -n b link set u0 up
+
+# wg_link NS DEV KIND PORT PEER PEER_PORT ADDR [ALLOWED]
+wg_link() {
+	ip -n "$1" link add "$2" type "$3"
+	ip netns exec "$1" wg set "$2" private-key "$dir/$1.key" listen-port "$4" \
+		peer "$(cat "$dir/$5.pub")" endpoint "192.168.0.${6}:$4" ${8:+allowed-ips $8}
+	ip -n "$1" addr add "$7" dev "$2"
+	ip -n "$1" link set "$2" up
+}
+wg_link a wg0 wireguard 51820 b 2 10.1.0.1/24 10.1.0.0/24
+wg_link b wg0 wireguard 51820 a 1 10.1.0.2/24 10.1.0.0/24
+wg_link a l2wg0 l2wireguard 51821 b 2 10.2.0.1/24
+wg_link b l2wg0 l2wireguard 51821 a 1 10.2.0.2/24
+
+# Stacked L2 tunnels inside the L3 tunnel, each with the MTU that keeps its
+# outer packets unfragmented (wg0's 1420 less its own header).
+ip -n a link add gt0 type gretap local 10.1.0.1 remote 10.1.0.2
+ip -n b link add gt0 type gretap local 10.1.0.2 remote 10.1.0.1
+ip -n a link add vx0 type vxlan id 42 local 10.1.0.1 remote 10.1.0.2 dstport 4789
+ip -n b link add vx0 type vxlan id 42 local 10.1.0.2 remote 10.1.0.1 dstport 4789
+for ns in a b; do
+	n=$([ $ns = a ] && echo 1 || echo 2)
+	ip -n $ns link set gt0 mtu 1382 up && ip -n $ns addr add 10.3.0.$n/24 dev gt0
+	ip -n $ns link set vx0 mtu 1370 up && ip -n $ns addr add 10.4.0.$n/24 dev vx0
+done
+ip netns exec b iperf3 -s -D -1 >/dev/null 2>&1 || true
+
+LINKS="l3-wireguard:10.1.0.2 l2wireguard:10.2.0.2 gretap-over-wg:10.3.0.2 vxlan-over-wg:10.4.0.2"
+for link in $LINKS; do ip netns exec a ping -c 3 -i 0.2 -W 2 "${link#*:}" >/dev/null; done
+
+echo "# link MTU: l3-wireguard $(ip -n a -o link show wg0 | grep -o 'mtu [0-9]*')," \
+	"l2wireguard $(ip -n a -o link show l2wg0 | grep -o 'mtu [0-9]*')"
+for round in $(seq "$ROUNDS"); do
+	for link in $LINKS; do
+		ip netns exec b iperf3 -s -D -1 >/dev/null 2>&1
+		sleep 0.3
+		mbit=$(ip netns exec a iperf3 -c "${link#*:}" -t "$SECONDS_PER_RUN" -f m 2>&1 |
+			awk '/receiver/ { print $(NF-2) }')
+		echo "round $round ${link%%:*} ${mbit:-0} Mbit/s"
+		echo "${link%%:*} ${mbit:-0}" >>"$dir/results"
+	done
+done
+
+echo "median Mbit/s over $ROUNDS rounds (ratio to l3-wireguard):"
+base=$(awk '$1 == "l3-wireguard" { print $2 }' "$dir/results" | sort -n |
+	awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+for link in $LINKS; do
+	name=${link%%:*}
+	awk -v n="$name" '$1 == n { print $2 }' "$dir/results" | sort -n |
+		awk -v n="$name" -v b="$base" '{ v[NR] = $1 } END {
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "  %-16s %8.1f  (%.2f)\n", n, m, (b > 0 ? m / b : 0) }'
+done
