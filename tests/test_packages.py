@@ -146,3 +146,16 @@ def test_dkms_module_on_debians_own_kernel_passes_the_checks(project, real_ws, n
         assert proof.module.name.startswith("wireguard.ko")
         assert proof.release in str(proof.module)
         passed_suite(boot.boot(real_ws, proof.boot_artifacts, progress=silent()))
+
+
+def test_packages_are_listed_in_the_build_metadata(tmp_path):
+    from l2wg import store
+
+    store.write_json(tmp_path / "metadata.json", {"kernel": "6.12"})
+    packages.record_in_metadata(tmp_path, "deb", [tmp_path / "linux-image.deb"])
+    packages.record_in_metadata(tmp_path, "dkms", [tmp_path / "l2wireguard-dkms.deb"])
+    meta = store.read_json(tmp_path / "metadata.json")
+    assert meta["packages"] == {"deb": [str(tmp_path / "linux-image.deb")],
+                                "dkms": [str(tmp_path / "l2wireguard-dkms.deb")]}
+    assert meta["kernel"] == "6.12"
+    packages.record_in_metadata(tmp_path / "none", "deb", [])   # no build: nothing to do

@@ -238,11 +238,13 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
         toolchain=toolchain_versions(opts.llvm), durations=durations, warnings=total,
         wireguard_warnings=[asdict(w) for w in wireguard],
         reproduce=reproduce_commands(tree.path, build_dir, make, target), ccache=use_ccache)
-    with store.staging_dir(out) as tmp:
-        shutil.copy2(image, tmp / image.name)
-        shutil.copy2(build_dir / ".config", tmp / "config")
-        shutil.copy2(log, tmp / "build.log")
-        result.save(tmp)
+    # File by file, metadata last: the run directories (boot/) and packages
+    # (dkms/, deb/) that live beside them are kept.
+    for source_file, name in ((image, image.name), (build_dir / ".config", "config"),
+                              (log, "build.log")):
+        with store.staging_file(out / name) as part:
+            shutil.copy2(source_file, part)
+    result.save(out)
     return result
 
 

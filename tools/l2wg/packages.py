@@ -241,6 +241,15 @@ class DkmsResult:
     proofs: list[DkmsProof]
 
 
+def record_in_metadata(artifacts: Path, kind: str, paths: list[Path]) -> None:
+    """List packages made from a build in that build's metadata.json ("packages")."""
+    meta = store.read_json(artifacts / "metadata.json")
+    if meta is None:
+        return
+    meta.setdefault("packages", {})[kind] = [str(p) for p in paths]
+    store.write_json(artifacts / "metadata.json", meta)
+
+
 def supported_range(kernel: Kernel) -> tuple[str, str]:
     """BUILD_EXCLUSIVE range: kernels.toml's min_version/max_version, else the tree's line."""
     return kernel.min_version or kernel.line, kernel.max_version or kernel.line
@@ -276,6 +285,8 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
         proofs.append(DkmsProof(package, release, module,
                                 guest_artifacts(kernel, tree.path, release, module, out, ws,
                                                 progress, log)))
+    record_in_metadata(ws.artifacts(kernel.name), "dkms",
+                       [src.path, deb, *(p.module for p in proofs)])
     return DkmsResult(kernel.name, src, deb, proofs)
 
 
@@ -341,6 +352,7 @@ def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
               and p.suffix == ".deb" and "-dbg" not in p.name]
     if not images:
         raise L2wgError(f"make {target} made no linux-image-{release} package", log)
+    record_in_metadata(Path(built.out), "deb", debs)
     return DebResult(kernel.name, release, debs, images[0],
                      unpack_image(images[0], release, Path(built.tree), kernel, out, log))
 
