@@ -72,7 +72,7 @@ expect "802.1Q tagged 0x88b5" "$(frame "$HB" 8100006488b5 64 0 22)" \
 	"$(frame "$HB" 8100006488b5 300 8 23)"
 COUNT=$(wc -l <"$L2WG_DIR/sent")
 
-rawframe_recv hb eth0 "$COUNT" "$L2WG_DIR/received" 3000 "$SRC"
+rawframe_recv hb eth0 "$COUNT" "$L2WG_DIR/received" 10000 "$SRC"
 rawframe_send ha eth0 "$L2WG_DIR/sent"
 wait "$RAWFRAME_PID"
 
