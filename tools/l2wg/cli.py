@@ -195,8 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure the pipeline's own speed (prints medians)",
                        description="Benchmarks: figures printed, never asserted.  'build': cold "
                                    "build with the source cached and ccache off, then a rebuild "
-                                   "after touching one file in drivers/net/wireguard.")
-    p.add_argument("what", choices=["build"], help="which benchmark")
+                                   "after touching one file in drivers/net/wireguard.  'boot': "
+                                   "the guest initramfs cold and cached, then the check suite "
+                                   "(one boot per round) on KERNEL's latest build.  Rebase and "
+                                   "throughput: tools/bench-rebase, tools/bench-throughput.")
+    p.add_argument("what", choices=["build", "boot"], help="which benchmark")
+    p.add_argument("--check", action="append", metavar="NAME", help="boot: only these checks")
     _add_kernel(p)
     p.add_argument("--rounds", type=int, default=3, help="rounds per figure (default: 3)")
     _add_build_options(p)
@@ -253,12 +257,17 @@ def build_options(args) -> "BuildOptions":
 
 
 def cmd_bench(args) -> int:
-    from .bench import bench_build
+    from .bench import bench_boot, bench_build
 
     project, ws, progress = _context(args)
     kernel = _kernel(args, project)
-    figures = bench_build(kernel, project, ws, args.rounds, progress, build_options(args))
-    print(f"build benchmark, kernel {kernel.name}, {os.cpu_count()} CPUs, -j{args.jobs}:")
+    if args.what == "boot":
+        figures = bench_boot(ws.artifacts(kernel.name, args.variant), ws, args.rounds, progress,
+                             args.check)
+    else:
+        figures = bench_build(kernel, project, ws, args.rounds, progress, build_options(args))
+    print(f"{args.what} benchmark, kernel {kernel.name}, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.1f}:")
     for figure in figures:
         print("  " + figure.line())
     return 0
