@@ -152,14 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="append", metavar="NAME", help="run only this check")
     _add_common(p)
 
-    p = sub.add_parser("deb", help="Debian packages of the patched kernel (make bindeb-pkg)",
+    p = sub.add_parser("deb", help="Debian packages of the patched kernel (make deb-pkg)",
                        description="Build KERNEL (as l2wg build does) and package it with "
-                                   "'make bindeb-pkg' (or 'make deb-pkg' with --source) in the "
-                                   "same O= directory; then unpack the linux-image .deb and boot "
-                                   "its vmlinuz with the checks.")
+                                   "'make deb-pkg' (source and binary packages; --binary-only: "
+                                   "'make bindeb-pkg') in the same O= directory; then unpack the "
+                                   "linux-image .deb and boot its vmlinuz with the checks.")
     _add_kernel(p)
-    p.add_argument("--source", action="store_true",
-                   help="make deb-pkg: source and binary packages (default: binary only)")
+    p.add_argument("--binary-only", action="store_true",
+                   help="make bindeb-pkg: the binary packages only")
     p.add_argument("--no-boot", action="store_true", help="package only; do not boot and check")
     p.add_argument("--check", action="append", metavar="NAME", help="run only this check")
     _add_build_options(p)
@@ -330,7 +330,7 @@ def cmd_deb(args) -> int:
     project, ws, progress = _context(args)
     kernel = _kernel(args, project)
     result = packages.deb(kernel, project, ws, progress, build_options(args),
-                          binary_only=not args.source)
+                          binary_only=args.binary_only)
     for path in result.debs:
         print(f"package: {path}")
     if args.no_boot:
