@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checks import CHECKS_DIR
 from .errors import L2wgError
 from .runner import run
 from .workspace import Workspace
@@ -31,7 +32,6 @@ from .workspace import Workspace
 FORMAT = 1
 
 REPO = Path(__file__).resolve().parents[2]
-CHECKS_DIR = REPO / "ci" / "checks"
 INIT_SCRIPT = REPO / "ci" / "guest" / "init.sh"
 RAWFRAME_SOURCE = REPO / "ci" / "guest" / "rawframe.c"
 
