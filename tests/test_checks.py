@@ -151,3 +151,91 @@ def test_fixed_test_keys_in_lib_are_real_key_pairs():
         derived = subprocess.run(["wg", "pubkey"], input=private + "\n", capture_output=True,
                                  text=True).stdout.strip()
         assert derived == public
+
+
+# --- selftests.sh, with dmesg and the l2wireguard probe faked -----------------
+
+PASS_LINES = ("wireguard: allowedips self-tests: pass\nwireguard: nonce counter self-tests: pass\n"
+              "wireguard: ratelimiter self-tests: pass\n")
+
+
+def run_selftests(tmp_path, dmesg: str, l2wireguard: bool,
+                  kconfig: str = "CONFIG_WIREGUARD=y\nCONFIG_WIREGUARD_DEBUG=y\n"):
+    (tmp_path / "dmesg").write_text(dmesg)
+    fakes = (f'dmesg() {{ cat "{tmp_path / "dmesg"}"; }}\n'
+             f'ip() {{ {"true" if l2wireguard else "false"}; }}')
+    body = (checks.CHECKS_DIR / "selftests.sh").read_text()
+    body = body.replace(". /l2wg/checks/lib.sh\n", fakes + "\n")
+    return run_lib(tmp_path, body, kconfig)
+
+
+def selftest_results(out: str) -> list[tuple[str, str, str]]:
+    from l2wg import ktap
+    doc = ktap.parse(out)
+    assert doc.errors == []
+    return [(t.name, t.status.value, " ".join(t.diagnostics)) for t in doc.tests]
+
+
+@needs_busybox
+def test_selftests_on_a_stock_kernel_need_no_fdb_suite(tmp_path):
+    rc, out = run_selftests(tmp_path, PASS_LINES, l2wireguard=False)
+    assert rc == 0
+    assert [name for name, _, _ in selftest_results(out)] == [
+        "allowedips", "nonce counter", "ratelimiter"]
+
+
+@needs_busybox
+def test_selftests_with_l2wireguard_need_the_fdb_suite(tmp_path):
+    rc, out = run_selftests(tmp_path, PASS_LINES + "wireguard: fdb self-tests: pass\n",
+                            l2wireguard=True)
+    assert rc == 0
+    assert selftest_results(out)[-1] == ("fdb", "pass", "")
+    rc, out = run_selftests(tmp_path, PASS_LINES, l2wireguard=True)
+    assert rc == 1
+    assert selftest_results(out)[-1] == ("fdb", "fail", "no 'fdb self-tests' line in dmesg")
+
+
+@needs_busybox
+def test_a_failed_fdb_self_test_fails_although_wireguard_did_not_load(tmp_path):
+    # A failing self-test stops WireGuard from loading: no link kind to probe.
+    dmesg = (PASS_LINES + "[    0.930312] wireguard: fdb self-test 12: FAIL\n"
+             "[    0.930377] wireguard: fdb self-test 14: FAIL\n")
+    rc, out = run_selftests(tmp_path, dmesg, l2wireguard=False)
+    assert rc == 1
+    assert selftest_results(out) == [
+        ("allowedips", "pass", ""), ("nonce counter", "pass", ""), ("ratelimiter", "pass", ""),
+        ("fdb", "fail", "wireguard: fdb self-test 12: FAIL")]
+
+
+@needs_busybox
+def test_selftests_report_the_first_failure_line(tmp_path):
+    dmesg = "wireguard: allowedips self-test 3: FAIL\nwireguard: allowedips self-test 4: FAIL\n"
+    rc, out = run_selftests(tmp_path, dmesg, l2wireguard=False)
+    assert rc == 1
+    assert selftest_results(out)[0] == ("allowedips", "fail",
+                                        "wireguard: allowedips self-test 3: FAIL")
+
+
+@needs_busybox
+def test_selftests_skip_without_wireguard_debug(tmp_path):
+    # Debian's kernels, which the DKMS module is booted on.
+    rc, out = run_selftests(tmp_path, "", l2wireguard=True,
+                            kconfig="CONFIG_WIREGUARD=m\n# CONFIG_WIREGUARD_DEBUG is not set\n")
+    assert rc == 4 and "SKIP CONFIG_WIREGUARD_DEBUG is not set" in out
+
+
+@needs_busybox
+def test_selftests_skip_the_ratelimiter_only_where_the_kernel_does(tmp_path):
+    # Under KASAN or UBSAN the ratelimiter self-test returns at once, silently.
+    dmesg = PASS_LINES.replace("wireguard: ratelimiter self-tests: pass\n", "") \
+        + "wireguard: fdb self-tests: pass\n"
+    debug = "CONFIG_WIREGUARD=y\nCONFIG_WIREGUARD_DEBUG=y\nCONFIG_KASAN=y\nCONFIG_UBSAN=y\n"
+    rc, out = run_selftests(tmp_path, dmesg, l2wireguard=True, kconfig=debug)
+    assert rc == 0
+    assert [(name, status) for name, status, _ in selftest_results(out)] == [
+        ("allowedips", "pass"), ("nonce counter", "pass"), ("ratelimiter", "skip"),
+        ("fdb", "pass")]
+    rc, out = run_selftests(tmp_path, dmesg, l2wireguard=True)
+    assert rc == 1
+    assert selftest_results(out)[2] == ("ratelimiter", "fail",
+                                        "no 'ratelimiter self-tests' line in dmesg")
