@@ -78,3 +78,19 @@ def test_failed_build_names_its_log_and_keeps_previous_artifacts(project, real_w
     assert err.value.log and err.value.log.name == "build.log"
     assert "No rule to make target" in err.value.log.read_text()
     assert (out / "metadata.json").read_text() == before
+
+
+@pytest.mark.integration
+def test_unchanged_build_is_up_to_date_and_rebuild_makes_anyway(project, real_ws):
+    kernel = project.matrix().get("6.12")
+    first = builds.build(kernel, project, real_ws, BuildOptions(), silent())
+    again = builds.build(kernel, project, real_ws, BuildOptions(), silent())
+    assert again.extra.get("up_to_date") is True
+    assert (again.tree_head, again.config_sha256) == (first.tree_head, first.config_sha256)
+    forced = builds.build(kernel, project, real_ws, BuildOptions(rebuild=True), silent())
+    assert not forced.extra.get("up_to_date")
+    assert set(forced.durations) == {"source", "tree", "series", "config", "build"}
+    # A changed input (here the toolchain-independent make variables) is not up to date.
+    changed = builds.build(kernel, project, real_ws, BuildOptions(make_vars=("KCFLAGS=",)),
+                           silent())
+    assert not changed.extra.get("up_to_date")

@@ -97,3 +97,13 @@ def test_report_directory(tmp_path):
     assert suites["6.1"].get("failures") == "2" and suites["6.12"].get("failures") == "0"
     assert (tmp_path / "report" / "summary.md").read_text().splitlines()[3] == \
         "| 6.1 | PASS | FAIL | PASS | FAIL |"
+
+
+def test_table_gives_each_stages_seconds_and_marks_reused_ones():
+    run = pipeline.KernelRun("6.12", [
+        pipeline.StageResult("6.12", "build", "pass", seconds=2.4, up_to_date=True),
+        pipeline.StageResult("6.12", "boot", "pass", seconds=38.2)])
+    text = dashboard.table([run])
+    assert "6.12: build 2 s=, boot 38 s; total 41 s (= up to date" in text
+    assert "up to date" not in dashboard.timings(pipeline.KernelRun("6.1", [
+        pipeline.StageResult("6.1", "build", "pass", seconds=200.0)]))

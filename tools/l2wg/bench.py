@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .build import BuildOptions, build
+from .errors import L2wgError
 from .kernels import Kernel
 from .progress import Progress
 from .project import Project
@@ -53,7 +54,7 @@ def bench_build(kernel: Kernel, project: Project, ws: Workspace, rounds: int,
     for i in range(rounds):
         with tempfile.TemporaryDirectory(prefix="l2wg-bench-", dir=ws.root) as tmp:
             run_opts = replace(opts, build_dir=Path(tmp) / "build", out=Path(tmp) / "out",
-                               ccache=False)
+                               ccache=False, rebuild=True)
             progress.step(f"round {i + 1}/{rounds}: cold build")
             cold.rounds.append(_timed(lambda: build(kernel, project, ws, run_opts, progress)))
             device = ws.tree(kernel.name) / "drivers/net/wireguard/device.c"
@@ -96,3 +97,124 @@ def bench_boot(artifacts: Path, ws: Workspace, rounds: int, progress: Progress,
                 name = f"  check {check.name} ({check.status.value})"
                 per_check.setdefault(name, Figure(name, [])).rounds.append(check.seconds)
     return [cold, cached, wall, cpu, *per_check.values()]
+
+
+# the pipeline: l2wg bench pipeline ------------------------------------------------
+
+#: The issue's goals for the whole offline matrix on 2 cores, in seconds.
+PIPELINE_GOALS = {"cold": 900.0, "warm": 120.0, "edit": 180.0}
+EDIT_MARK = " (l2wg bench: edited)"
+
+
+@dataclass
+class PhaseRun:
+    """One run of the pipeline over the kernels: its wall time and per-stage seconds."""
+
+    phase: str
+    seconds: float
+    stages: dict[str, dict[str, float]]        # kernel -> stage -> seconds
+    up_to_date: dict[str, list[str]]           # kernel -> stages reused
+    failed: list[str]                          # "kernel stage: detail"
+
+
+def edit_one_patch(project_root: Path, dest: Path) -> tuple[Path, str]:
+    """A copy of the project whose last patch touching a driver .c file has one comment
+    line changed: what a maintainer's one-line fix to a patch looks like to the pipeline.
+
+    The edit keeps the patch applying (a '+' line of a comment, same line count).
+    Returns the copy's root and a description of the edit.
+    """
+    import shutil
+
+    for name in ("kernels.toml", "pyproject.toml"):
+        if (project_root / name).exists():
+            shutil.copy2(project_root / name, dest / name)
+    shutil.copytree(project_root / "patches", dest / "patches")
+    shutil.copytree(project_root / "ci", dest / "ci")
+    series = (dest / "patches" / "series").read_text().split()
+    for name in reversed(series):
+        patch = dest / "patches" / name
+        lines = patch.read_text().split("\n")
+        in_c_file = False
+        for i, line in enumerate(lines):
+            if line.startswith("+++ "):
+                in_c_file = line.startswith("+++ b/drivers/net/wireguard/") and line.endswith(".c")
+            elif in_c_file and line.startswith("+ * ") and not line.endswith(EDIT_MARK):
+                lines[i] = line + EDIT_MARK
+                patch.write_text("\n".join(lines))
+                return dest, f"{name}: comment line {i + 1}"
+    raise L2wgError("no patch has a C comment line to edit for the benchmark")
+
+
+def bench_pipeline(kernels: list[Kernel], project: Project, ws: Workspace, rounds: int,
+                   progress: Progress, stages: tuple[str, ...] | None = None,
+                   keep: bool = False) -> tuple[list[PhaseRun], list[Figure], Path]:
+    """``l2wg ci`` cold, warm and after one edited patch, in a workspace of its own.
+
+    Cold: an empty workspace (only the downloaded sources are shared: the
+    Debian archive's speed is not the pipeline's), ccache off.  Warm: the
+    same again, nothing changed.  Edit: one comment line of one patch
+    changed, in a copy of the project (patches/ is never touched), then
+    run; the edit alternates on and off so that every round is an edit.
+    """
+    import shutil
+
+    from . import pipeline
+
+    stages = stages or pipeline.STAGES
+    opts = pipeline.PipelineOptions(stages=stages, build=BuildOptions(ccache=False))
+    root = Path(tempfile.mkdtemp(prefix="bench-pipeline-", dir=ws.root))
+    bench_ws = Workspace(root / "ws")
+    bench_ws.root.mkdir()
+    (bench_ws.root / "sources").symlink_to(ws.sources.resolve())
+    edited_root = root / "project-edited"
+    edited_root.mkdir()
+    edited_path, what = edit_one_patch(project.root, edited_root)
+    edited = Project(edited_path)
+    runs: list[PhaseRun] = []
+
+    def run(phase: str, with_project: Project) -> PhaseRun:
+        progress.step(f"pipeline benchmark: {phase} ({', '.join(k.name for k in kernels)})")
+        start = time.monotonic()
+        results = pipeline.run_matrix(kernels, with_project, bench_ws, opts, progress)
+        done = PhaseRun(phase, round(time.monotonic() - start, 1),
+                        {r.kernel: {s.stage: s.seconds for s in r.stages} for r in results},
+                        {r.kernel: [s.stage for s in r.stages if s.up_to_date] for r in results},
+                        [f"{r.kernel} {s.stage}: {s.detail[:160]}" for r in results
+                         for s in r.stages if s.status == "fail"])
+        runs.append(done)
+        return done
+
+    current = project
+    try:
+        run("cold", current)
+        for _ in range(rounds):
+            run("warm", current)
+            # The edited copy and the original take turns: each edit round is
+            # one patch changed relative to the run before it.
+            current = edited if current is project else project
+            run("edit", current)
+    finally:
+        if keep:
+            progress.step(f"kept the benchmark workspace: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    figures = [Figure(f"{phase}: {', '.join(k.name for k in kernels)}, stages "
+                      f"{','.join(stages)}",
+                      [r.seconds for r in runs if r.phase == phase], PIPELINE_GOALS[phase])
+               for phase in ("cold", "warm", "edit")]
+    figures.append(Figure(f"edit = {what}", [r.seconds for r in runs if r.phase == "edit"]))
+    return runs, figures, root
+
+
+def phase_table(runs: list[PhaseRun]) -> str:
+    """Per phase and kernel, each stage's seconds ('=' when reused as up to date)."""
+    lines = []
+    for r in runs:
+        for kernel, stages in r.stages.items():
+            parts = ", ".join(f"{stage} {sec:.0f}{'=' if stage in r.up_to_date[kernel] else ''}"
+                              for stage, sec in stages.items())
+            lines.append(f"  {r.phase:<5} {kernel:<6} {parts}")
+        lines.append(f"  {r.phase:<5} total  {r.seconds:.0f} s"
+                     + (f"; FAILED: {'; '.join(r.failed)}" if r.failed else ""))
+    return "\n".join(lines)

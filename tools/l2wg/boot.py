@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checks as checks_mod
-from . import guest, ktap, qemu, report
+from . import guest, ktap, qemu, report, stamps
 from .errors import L2wgError
 from .ktap import Status
 from .progress import Progress, silent
@@ -156,6 +156,25 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
             indent=2) + "\n")
     link_latest(artifacts.directory, run_dir)
     return result
+
+
+def checks_key(ws: Workspace, artifacts_dir: Path, checks: Sequence[str] | None = None,
+               jobs: int = 1) -> str:
+    """The up-to-date key of a check run (stamps.py): what the guest would see.
+
+    The kernel image, its config and modules, the guest initramfs (its key
+    covers the host programs, init.sh and every ci/checks/ script), the
+    tree's WireGuard selftest scripts, and which checks run how.
+    """
+    artifacts = Artifacts.load(artifacts_dir)
+    selected = checks_mod.select(checks)
+    upstream = sorted((artifacts.tree / UPSTREAM_TESTS).glob("*.sh")) if artifacts.tree else []
+    return stamps.digest({
+        "image": stamps.files_digest([artifacts.bzimage, artifacts.config,
+                                      *artifacts.modules]),
+        "initramfs": guest.build_initramfs(ws).key,
+        "upstream": stamps.files_digest(upstream),
+        "checks": run_conf("checks", selected, jobs)})
 
 
 def new_run_dir(artifacts_dir: Path, mode: str) -> Path:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import kconfig, sources, store, tree as trees
+from . import kconfig, sources, stamps, store, tree as trees
 from .errors import L2wgError
 from .kernels import Kernel
 from .progress import Progress
@@ -47,6 +47,7 @@ class BuildOptions:
     build_dir: Path | None = None       # O=; default under the workspace
     out: Path | None = None             # artifacts; default under the workspace
     target: str = ""                    # default: the arch's boot image
+    rebuild: bool = False               # ignore the up-to-date stamp (stamps.py)
 
 
 @dataclass
@@ -212,6 +213,16 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
         log.write_text("")
         tree, source = prepare_tree(kernel, project, ws, progress, log, lap)
         use_ccache = opts.ccache and shutil.which("ccache") is not None
+        stamp = stamps.Stamp(out / "build.stamp.json")
+        key = build_key(kernel, opts, tree, fragments, build_dir, use_ccache)
+        unchanged = None if opts.rebuild else stamp.valid(key)
+        if unchanged is not None and unchanged.get("config_sha256") == store.sha256_file(
+                build_dir / ".config"):
+            progress.step(f"{kernel.name}: up to date (tree {tree.head or tree.pristine:.12}, "
+                          f"config and toolchain unchanged; --rebuild to make anyway)")
+            return BuildResult(**{**unchanged, "extra": {**unchanged.get("extra", {}),
+                                                         "up_to_date": True}})
+        stamp.clear()
         make = make_command(tree.path, build_dir, kernel, opts, use_ccache)
         progress.step(f"{kernel.name}: configuring ({', '.join(f.stem for f in fragments)})")
         config = kconfig.make_config(tree.path, build_dir, kernel.arch, tree.version,
@@ -245,7 +256,20 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
         with store.staging_file(out / name) as part:
             shutil.copy2(source_file, part)
     result.save(out)
+    stamp.save(key, asdict(result), [out / image.name, out / "config", image,
+                                     build_dir / ".config"])
     return result
+
+
+def build_key(kernel: Kernel, opts: BuildOptions, tree: trees.Tree, fragments: list[Path],
+              build_dir: Path, use_ccache: bool) -> str:
+    """Everything a build reads besides the tree's files: its up-to-date key."""
+    return stamps.digest({
+        "kernel": kernel.name, "arch": kernel.arch, "tree_head": tree.head or tree.pristine,
+        "fragments": stamps.files_digest(fragments), "variant": opts.variant,
+        "llvm": opts.llvm, "make_vars": list(opts.make_vars), "target": opts.target,
+        "build_dir": str(build_dir), "toolchain": toolchain_versions(opts.llvm),
+        "ccache": use_ccache, "kconfig_code": stamps.files_digest([Path(kconfig.__file__)])})
 
 
 def reproduce_commands(srctree: Path, build_dir: Path, make: list[str], target: str) -> list[str]:

@@ -49,6 +49,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
                         help="add ci/kconfig/NAME.config (repeatable)")
     parser.add_argument("--llvm", action="store_true", help="build with LLVM=1 (clang, ld.lld)")
     parser.add_argument("--no-ccache", action="store_true", help="do not use ccache even if installed")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="run every stage even when its inputs are unchanged since its "
+                             "last success (default: reuse it; see 'up to date' lines)")
     parser.add_argument("-O", "--build-dir", type=Path, metavar="DIR",
                         help="kbuild O= directory (default: one per kernel and variant in the workspace)")
     parser.add_argument("make_vars", nargs="*", metavar="VAR=VALUE",
@@ -172,9 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and check, DKMS (+ boot of Debian's kernel with the module), "
                                    "deb-pkg (+ boot of the packaged kernel).  A failing kernel "
                                    "does not stop the others.  Writes a report directory: "
-                                   "index.html, summary.json, junit.xml, summary.md, logs/.",
+                                   "index.html, summary.json, junit.xml, summary.md, logs/.  "
+                                   "A stage whose inputs (tree commit, config fragments, "
+                                   "toolchain, image, check scripts ...) are unchanged since "
+                                   "it last passed is reused and marked 'up to date'; "
+                                   "--rebuild runs everything.",
                        epilog="examples:\n  l2wg ci\n  l2wg ci 6.1 --stages build,boot\n"
-                              "  l2wg ci --online --report /tmp/report\n")
+                              "  l2wg ci --online --report /tmp/report\n"
+                              "  l2wg ci --rebuild     # ignore up-to-date stamps\n")
     p.add_argument("kernels", nargs="*", metavar="KERNEL", help="kernels.toml entries")
     p.add_argument("--online", action="store_true",
                    help="include kernels whose source needs the internet (kernel.org, git)")
@@ -197,12 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
                                    "build with the source cached and ccache off, then a rebuild "
                                    "after touching one file in drivers/net/wireguard.  'boot': "
                                    "the guest initramfs cold and cached, then the check suite "
-                                   "(one boot per round) on KERNEL's latest build.  Rebase and "
-                                   "throughput: tools/bench-rebase, tools/bench-throughput.")
-    p.add_argument("what", choices=["build", "boot"], help="which benchmark")
+                                   "(one boot per round) on KERNEL's latest build.  'pipeline': "
+                                   "l2wg ci over the offline matrix (or KERNEL) in a fresh "
+                                   "workspace: cold (only downloads shared, ccache off), warm "
+                                   "(nothing changed) and after one edited patch, with seconds "
+                                   "per stage per kernel.  Rebase and throughput: "
+                                   "tools/bench-rebase, tools/bench-throughput.")
+    p.add_argument("what", choices=["build", "boot", "pipeline"], help="which benchmark")
     p.add_argument("--check", action="append", metavar="NAME", help="boot: only these checks")
     _add_kernel(p)
-    p.add_argument("--rounds", type=int, default=3, help="rounds per figure (default: 3)")
+    p.add_argument("--rounds", type=int,
+                   help="rounds per figure (default: 3; pipeline: 1 warm and 1 edit round "
+                        "after the one cold run)")
+    p.add_argument("--stages", help="pipeline: comma-separated stages (default: all)")
+    p.add_argument("--keep", action="store_true",
+                   help="pipeline: keep the benchmark's workspace (default: removed)")
     _add_build_options(p)
     _add_common(p)
     return parser
@@ -251,7 +268,7 @@ def build_options(args) -> "BuildOptions":
             raise L2wgError(f"'{var}' is not a make variable (expected VAR=VALUE)")
     return BuildOptions(jobs=args.jobs, variant=args.variant, fragments=tuple(args.fragment),
                         llvm=args.llvm, ccache=not args.no_ccache,
-                        make_vars=tuple(args.make_vars),
+                        make_vars=tuple(args.make_vars), rebuild=args.rebuild,
                         build_dir=args.build_dir.resolve() if args.build_dir else None,
                         out=getattr(args, "out", None) and args.out.resolve())
 
@@ -260,17 +277,41 @@ def cmd_bench(args) -> int:
     from .bench import bench_boot, bench_build
 
     project, ws, progress = _context(args)
+    if args.what == "pipeline":
+        return _bench_pipeline(args, project, ws, progress)
     kernel = _kernel(args, project)
+    rounds = args.rounds or 3
     if args.what == "boot":
-        figures = bench_boot(ws.artifacts(kernel.name, args.variant), ws, args.rounds, progress,
+        figures = bench_boot(ws.artifacts(kernel.name, args.variant), ws, rounds, progress,
                              args.check)
     else:
-        figures = bench_build(kernel, project, ws, args.rounds, progress, build_options(args))
+        figures = bench_build(kernel, project, ws, rounds, progress, build_options(args))
     print(f"{args.what} benchmark, kernel {kernel.name}, {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}:")
     for figure in figures:
         print("  " + figure.line())
     return 0
+
+
+def _bench_pipeline(args, project, ws, progress) -> int:
+    from . import pipeline
+    from .bench import bench_pipeline, phase_table
+
+    matrix = project.matrix()
+    kernels = matrix.select([args.kernel] if args.kernel else [])
+    stages = tuple(s.strip() for s in (args.stages or ",".join(pipeline.STAGES)).split(","))
+    unknown = [s for s in stages if s not in pipeline.STAGES]
+    if unknown:
+        raise L2wgError(f"unknown stage(s) {', '.join(unknown)} "
+                        f"(stages: {', '.join(pipeline.STAGES)})")
+    runs, figures, root = bench_pipeline(kernels, project, ws, args.rounds or 1, progress,
+                                         stages, keep=args.keep)
+    print(f"pipeline benchmark, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} "
+          f"(workspace {root}{'' if args.keep else ', removed'}):")
+    print(phase_table(runs))
+    for figure in figures:
+        print("  " + figure.line())
+    return 1 if any(r.failed for r in runs) else 0
 
 
 def cmd_boot(args) -> int:

@@ -62,11 +62,22 @@ def table(runs: Sequence[KernelRun]) -> str:
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for run in runs:
+        lines.append(timings(run))
+    for run in runs:
         for stage in run.stages:
             if stage.status != "pass":
                 lines.append(f"{run.kernel} {stage.stage}: {stage.status}: {stage.detail[:200]}"
                              + (f" (log: {stage.log})" if stage.log else ""))
     return "\n".join(lines)
+
+
+def timings(run: KernelRun) -> str:
+    """One line per kernel: each stage's seconds, '=' marking a stage reused as up to date."""
+    parts = [f"{s.stage} {s.seconds:.0f} s{'=' if s.up_to_date else ''}" for s in run.stages]
+    total = sum(s.seconds for s in run.stages)
+    return f"{run.kernel}: {', '.join(parts)}; total {total:.0f} s" + \
+        (" (= up to date: inputs unchanged since it last passed)"
+         if any(s.up_to_date for s in run.stages) else "")
 
 
 def _copy_log(stage: StageResult, directory: Path) -> str | None:

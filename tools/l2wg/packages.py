@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 import shutil
 import textwrap
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import distkernel, store
+from . import distkernel, stamps, store
 from .errors import L2wgError
 from .kernels import Kernel
 if TYPE_CHECKING:
@@ -256,13 +256,14 @@ def supported_range(kernel: Kernel) -> tuple[str, str]:
 
 
 def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
-         headers: list[str] | None = None) -> DkmsResult:
+         headers: list[str] | None = None, reuse: bool = False) -> DkmsResult:
     """Make the DKMS package of *kernel*'s patched driver and prove it on Debian's kernels.
 
     For each headers package (default: kernels.toml's dkms_headers): install the
     headers if missing, ``dkms build`` for real, unpack Debian's matching
     linux-image and lay out a bootable artifacts directory (vmlinuz, config,
     modules to insmod with the DKMS-built wireguard.ko in place of the stock one).
+    *reuse*: return the last result if nothing it was made from changed (stamps.py).
     """
     from .build import prepare_tree
 
@@ -273,11 +274,21 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     tree, _ = prepare_tree(kernel, project, ws, progress, log)
     kmin, kmax = supported_range(kernel)
     version = package_version(tree.version, tree.series_digest or "0" * 10)
+    headers = list(headers if headers is not None else kernel.dkms_headers)
+    stamp = stamps.Stamp(out / "dkms.stamp.json")
+    key = stamps.digest({"tree_head": tree.head or tree.pristine, "version": version,
+                         "range": [kmin, kmax], "headers": headers,
+                         "code": stamps.files_digest([Path(__file__), Path(distkernel.__file__)])})
+    done = stamp.valid(key) if reuse else None
+    if done is not None:
+        progress.step(f"{kernel.name}: DKMS {PACKAGE}/{version} up to date")
+        return dkms_result_from(done)
+    stamp.clear()
     progress.step(f"{kernel.name}: DKMS source {PACKAGE}/{version} (kernels {kmin} to {kmax})")
     src = make_dkms_source(tree.path, out / "src", version, kmin, kmax)
     deb = build_deb(src, out, log)
     proofs = []
-    for package in headers if headers is not None else kernel.dkms_headers:
+    for package in headers:
         release = headers_release(package)
         progress.step(f"{kernel.name}: dkms build against {package}")
         ensure_headers(package, log)
@@ -287,7 +298,18 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
                                                 progress, log)))
     record_in_metadata(ws.artifacts(kernel.name), "dkms",
                        [src.path, deb, *(p.module for p in proofs)])
-    return DkmsResult(kernel.name, src, deb, proofs)
+    result = DkmsResult(kernel.name, src, deb, proofs)
+    stamp.save(key, asdict(result), [src.path, deb, *(p.module for p in proofs),
+                                     *(p.boot_artifacts / "metadata.json" for p in proofs)])
+    return result
+
+
+def dkms_result_from(record: dict) -> DkmsResult:
+    """A DkmsResult back from its stamp record (asdict form)."""
+    src = DkmsSource(**{**record["source"], "path": Path(record["source"]["path"])})
+    proofs = [DkmsProof(p["headers"], p["release"], Path(p["module"]), Path(p["boot_artifacts"]))
+              for p in record["proofs"]]
+    return DkmsResult(record["kernel"], src, Path(record["deb"]), proofs)
 
 
 def guest_artifacts(kernel: Kernel, tree: Path, release: str, module: Path, out: Path,
@@ -323,21 +345,32 @@ class DebResult:
 
 
 def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
-        opts: BuildOptions, binary_only: bool = True) -> DebResult:
+        opts: BuildOptions, binary_only: bool = True, reuse: bool = False) -> DebResult:
     """``make bindeb-pkg`` (or ``deb-pkg``) of the patched kernel in the build's O= dir.
 
     The linux-image package is then unpacked (not installed) into a bootable
-    artifacts directory for ``l2wg boot``.
+    artifacts directory for ``l2wg boot``.  *reuse*: return the last result
+    if the build it packages did not change (stamps.py).
     """
     from .build import build, make_command
 
     built = build(kernel, project, ws, opts, progress)
     build_dir = Path(built.build_dir)
     out = ws.artifacts(kernel.name, opts.variant) / "deb"
+    target = "bindeb-pkg" if binary_only else "deb-pkg"
+    stamp = stamps.Stamp(out / "deb.stamp.json")
+    key = stamps.digest({"image": stamps.files_digest([Path(built.out) / built.image]),
+                         "config": built.config_sha256, "tree_head": built.tree_head,
+                         "target": target, "code": stamps.files_digest([Path(__file__)])})
+    done = stamp.valid(key) if reuse else None
+    if done is not None:
+        progress.step(f"{kernel.name}: {target} up to date ({done['release']})")
+        return DebResult(done["kernel"], done["release"], [Path(p) for p in done["debs"]],
+                         Path(done["image"]), Path(done["boot_artifacts"]))
+    stamp.clear()
     log = out / "deb.log"
     out.mkdir(parents=True, exist_ok=True)
     log.write_text("")
-    target = "bindeb-pkg" if binary_only else "deb-pkg"
     make = make_command(Path(built.tree), build_dir, kernel, opts, built.ccache)
     release = run([*make, "-s", "kernelrelease"], log_path=log,
                   what="make kernelrelease").output.strip().splitlines()[-1]
@@ -353,8 +386,10 @@ def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     if not images:
         raise L2wgError(f"make {target} made no linux-image-{release} package", log)
     record_in_metadata(Path(built.out), "deb", debs)
-    return DebResult(kernel.name, release, debs, images[0],
-                     unpack_image(images[0], release, Path(built.tree), kernel, out, log))
+    result = DebResult(kernel.name, release, debs, images[0],
+                       unpack_image(images[0], release, Path(built.tree), kernel, out, log))
+    stamp.save(key, asdict(result), [*debs, result.boot_artifacts / "metadata.json"])
+    return result
 
 
 def unpack_image(image_deb: Path, release: str, tree: Path, kernel: Kernel, out: Path,

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from . import boot as boots
 from . import build as builds
-from . import packages
+from . import packages, stamps
 from .errors import L2wgError
 from .kernels import Kernel
 from .progress import Progress
 from .project import Project
-from .report import SuiteReport
+from .report import SuiteReport, load_json
 from .workspace import Workspace
 
 STAGES = ("build", "boot", "dkms", "deb")
@@ -36,6 +36,7 @@ class StageResult:
     detail: str = ""
     log: str | None = None
     suites: list[SuiteReport] = field(default_factory=list)
+    up_to_date: bool = False    # reused, nothing changed since it last passed (stamps.py)
 
 
 @dataclass
@@ -102,21 +103,41 @@ class _Runner:
         built = builds.build(self.kernel, self.project, self.ws, self.opts.build, self.progress)
         self.artifacts = Path(built.out)
         return StageResult(self.kernel.name, "build", "pass",
+                           up_to_date=bool(built.extra.get("up_to_date")),
                            detail=f"{built.version}, {len(built.series)} patches, "
-                                  f"{len(built.wireguard_warnings)} wireguard warnings",
+                                  f"{len(built.wireguard_warnings)} wireguard warnings"
+                                  + (" (up to date)" if built.extra.get("up_to_date") else ""),
                            log=str(self.artifacts / "build.log"))
 
     def boot(self, artifacts: Path, stage: str) -> StageResult:
+        """The checks on *artifacts*, or their last passing results if nothing changed."""
+        stamp = stamps.Stamp(artifacts / "boot" / "checks.stamp.json")
+        key = boots.checks_key(self.ws, artifacts, self.opts.checks)
+        done = None if self.opts.build.rebuild else stamp.valid(key)
+        if done is not None:
+            suites = load_json(Path(done["results"]))
+            status, detail = _suite_status(suites, self.kernel.expect.xfail)
+            self.progress.step(f"{self.kernel.name}: {stage}: checks up to date "
+                               f"({Path(done['results']).parent.name})")
+            return StageResult(self.kernel.name, stage, status, up_to_date=True,
+                               detail=f"{detail} (up to date)", log=done["console"],
+                               suites=suites)
+        stamp.clear()
         result = boots.boot(self.ws, artifacts, checks=self.opts.checks, progress=self.progress)
         suite = result.suite
         status, detail = _suite_status([suite] if suite else [], self.kernel.expect.xfail)
         if suite is None:
             status, detail = "fail", "; ".join(result.errors) or "no results"
+        elif status == "pass":
+            results = result.run_dir / "results.json"
+            stamp.save(key, {"results": str(results), "console": str(result.console_log)},
+                       [results, result.console_log])
         return StageResult(self.kernel.name, stage, status, detail=detail,
                            log=str(result.console_log), suites=[suite] if suite else [])
 
     def dkms(self) -> StageResult:
-        made = packages.dkms(self.kernel, self.project, self.ws, self.progress)
+        made = packages.dkms(self.kernel, self.project, self.ws, self.progress,
+                             reuse=not self.opts.build.rebuild)
         if not made.proofs:
             return StageResult(self.kernel.name, "dkms", "skip",
                                detail="no dkms_headers in kernels.toml for this kernel")
@@ -129,7 +150,8 @@ class _Runner:
                            detail=f"{made.deb.name}; {detail}", log=booted[0].log, suites=suites)
 
     def deb(self) -> StageResult:
-        made = packages.deb(self.kernel, self.project, self.ws, self.progress, self.opts.build)
+        made = packages.deb(self.kernel, self.project, self.ws, self.progress, self.opts.build,
+                            reuse=not self.opts.build.rebuild)
         booted = self.boot(made.boot_artifacts, "deb")
         booted.detail = f"{made.image.name}; {booted.detail}"
         return booted
