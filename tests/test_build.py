@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -90,7 +91,34 @@ def test_unchanged_build_is_up_to_date_and_rebuild_makes_anyway(project, real_ws
     forced = builds.build(kernel, project, real_ws, BuildOptions(rebuild=True), silent())
     assert not forced.extra.get("up_to_date")
     assert set(forced.durations) == {"source", "tree", "series", "config", "build"}
-    # A changed input (here the toolchain-independent make variables) is not up to date.
+    # A changed input (here the toolchain-independent make variables) is not up to date,
+    # but the .config, whose inputs did not change, is not made again; and make, with
+    # the same build identity, leaves the image as it was.
+    config = Path(forced.build_dir) / ".config"
+    made_at = config.stat().st_mtime_ns
     changed = builds.build(kernel, project, real_ws, BuildOptions(make_vars=("KCFLAGS=",)),
                            silent())
     assert not changed.extra.get("up_to_date")
+    assert config.stat().st_mtime_ns == made_at
+    assert changed.config_sha256 == forced.config_sha256
+    assert (Path(changed.out) / "bzImage").read_bytes() == \
+        (Path(forced.out) / "bzImage").read_bytes()
+
+
+def test_build_identity_is_fixed_by_the_tree_commit(tmp_path):
+    """uname -v must not change between make runs, or bindeb-pkg relinks the kernel."""
+    import subprocess
+
+    repo = tmp_path / "tree"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "Makefile").write_text("all:\n")
+    subprocess.run([*git, "add", "."], check=True)
+    env = {"GIT_COMMITTER_DATE": "Mon, 2 Mar 2026 10:00:00 +0000", "PATH": "/usr/bin:/bin"}
+    subprocess.run([*git, "commit", "-qm", "x"], check=True, env=env)
+    identity = builds.build_identity(repo)
+    assert identity == ["KBUILD_BUILD_VERSION=1",
+                        "KBUILD_BUILD_TIMESTAMP=Mon, 2 Mar 2026 10:00:00 +0000"]
+    assert builds.build_identity(repo) == identity
+    assert builds.build_identity(tmp_path) == ["KBUILD_BUILD_VERSION=1"]   # not a git tree

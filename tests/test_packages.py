@@ -129,6 +129,10 @@ def test_deb_pkg_kernel_boots_and_passes_the_checks(project, real_ws, name):
     assert made.release.endswith("-l2wg") and made.release.startswith(kernel.version)
     assert made.image.name.startswith(f"linux-image-{made.release}_")
     assert (made.boot_artifacts / "bzImage").is_file()
+    # bindeb-pkg packages the kernel l2wg build made: it neither relinks nor renumbers it.
+    built = real_ws.artifacts(name)
+    assert (made.boot_artifacts / "bzImage").read_bytes() == (built / "bzImage").read_bytes()
+    assert "#1 " in (made.boot_artifacts / "bzImage").read_bytes().decode("latin-1")
     passed_suite(boot.boot(real_ws, made.boot_artifacts, progress=silent()))
 
 

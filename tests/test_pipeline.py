@@ -3,6 +3,7 @@ ordering and skips, expected failures, the matrix table, HTML, JUnit, JSON."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import xml.etree.ElementTree as ET
 
@@ -107,3 +108,25 @@ def test_table_gives_each_stages_seconds_and_marks_reused_ones():
     assert "6.12: build 2 s=, boot 38 s; total 41 s (= up to date" in text
     assert "up to date" not in dashboard.timings(pipeline.KernelRun("6.1", [
         pipeline.StageResult("6.1", "build", "pass", seconds=200.0)]))
+
+
+def _kernel_dir(root, image: bytes, config: bytes = b"CONFIG_X=y\n", modules: bool = False):
+    root.mkdir()
+    (root / "bzImage").write_bytes(image)
+    (root / "config").write_bytes(config)
+    if modules:
+        (root / "modules").mkdir()
+    return root
+
+
+def test_a_packaged_kernel_counts_as_checked_only_when_it_is_the_same_bytes(tmp_path):
+    built = _kernel_dir(tmp_path / "built", b"kernel")
+    same = _kernel_dir(tmp_path / "same", b"kernel")
+    relinked = _kernel_dir(tmp_path / "relinked", b"kernel #2")
+    other_config = _kernel_dir(tmp_path / "config", b"kernel", b"CONFIG_X=m\n")
+    with_modules = _kernel_dir(tmp_path / "modular", b"kernel", modules=True)
+    assert pipeline.same_kernel(same, built) == hashlib.sha256(b"kernel").hexdigest()
+    assert pipeline.same_kernel(relinked, built) is None
+    assert pipeline.same_kernel(other_config, built) is None
+    assert pipeline.same_kernel(with_modules, built) is None
+    assert pipeline.same_kernel(tmp_path / "missing", built) is None

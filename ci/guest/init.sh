@@ -123,10 +123,14 @@ run_checks() {
 	fi
 }
 
+# A kmemleak kernel (the debug variant): scan once more after the checks and
+# print what it found, then the count on one line the host reports.
 report_kmemleak() {
 	[ -w /sys/kernel/debug/kmemleak ] || return 0
 	echo scan >/sys/kernel/debug/kmemleak
 	cat /sys/kernel/debug/kmemleak
+	leaks=$(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak)
+	echo "# l2wg: kmemleak scan: ${leaks:-0} unreferenced objects"
 }
 
 # WireGuard drops handshake messages until the kernel's RNG is ready:

@@ -71,7 +71,8 @@ def _children_cpu() -> float:
 
 
 def bench_boot(artifacts: Path, ws: Workspace, rounds: int, progress: Progress,
-               checks: list[str] | None = None, accel: str | None = None) -> list[Figure]:
+               checks: list[str] | None = None, accel: str | None = None,
+               jobs: int = 1) -> list[Figure]:
     """Guest initramfs cold and cached, then the check suite in one boot per round."""
     from . import boot, guest
 
@@ -82,7 +83,7 @@ def bench_boot(artifacts: Path, ws: Workspace, rounds: int, progress: Progress,
             cold.rounds.append(_timed(lambda: guest.build_initramfs(scratch)))
             cached.rounds.append(_timed(lambda: guest.build_initramfs(scratch)))
     guest.build_initramfs(ws)    # the real cache, before boots are timed
-    wall = Figure("boot + checks, QEMU wall", [], 30)
+    wall = Figure(f"boot + checks ({jobs} at once), QEMU wall", [], 30)
     cpu = Figure("boot + checks, QEMU CPU (user+sys)", [])
     per_check: dict[str, Figure] = {}
     for i in range(rounds):
@@ -90,7 +91,7 @@ def bench_boot(artifacts: Path, ws: Workspace, rounds: int, progress: Progress,
         with tempfile.TemporaryDirectory(prefix="l2wg-bench-boot-") as tmp:
             before = _children_cpu()
             result = boot.boot(ws, artifacts, checks=checks, accel=accel,
-                               run_dir=Path(tmp) / "run")
+                               run_dir=Path(tmp) / "run", jobs=jobs)
             wall.rounds.append(round(result.seconds, 1))
             cpu.rounds.append(round(_children_cpu() - before, 1))
             for check in result.suite.checks if result.suite else []:
@@ -148,7 +149,8 @@ def edit_one_patch(project_root: Path, dest: Path) -> tuple[Path, str]:
 
 def bench_pipeline(kernels: list[Kernel], project: Project, ws: Workspace, rounds: int,
                    progress: Progress, stages: tuple[str, ...] | None = None,
-                   keep: bool = False) -> tuple[list[PhaseRun], list[Figure], Path]:
+                   keep: bool = False, parallel: int | None = None
+                   ) -> tuple[list[PhaseRun], list[Figure], Path]:
     """``l2wg ci`` cold, warm and after one edited patch, in a workspace of its own.
 
     Cold: an empty workspace (only the downloaded sources are shared: the
@@ -162,7 +164,8 @@ def bench_pipeline(kernels: list[Kernel], project: Project, ws: Workspace, round
     from . import pipeline
 
     stages = stages or pipeline.STAGES
-    opts = pipeline.PipelineOptions(stages=stages, build=BuildOptions(ccache=False))
+    opts = pipeline.PipelineOptions(stages=stages, build=BuildOptions(ccache=False),
+                                    **({"parallel": parallel} if parallel else {}))
     root = Path(tempfile.mkdtemp(prefix="bench-pipeline-", dir=ws.root))
     bench_ws = Workspace(root / "ws")
     bench_ws.root.mkdir()

@@ -105,12 +105,30 @@ def build_dir_for(kernel: Kernel, opts: BuildOptions, ws: Workspace) -> Path:
     return opts.build_dir or ws.builds / tag
 
 
+#: ``#1`` in ``uname -v`` for every l2wg build; `make bindeb-pkg` passes the
+#: Debian revision as KBUILD_BUILD_VERSION, so packages.deb uses the same number.
+BUILD_NUMBER = "1"
+
+
+def build_identity(srctree: Path) -> list[str]:
+    """KBUILD_BUILD_VERSION/TIMESTAMP fixed per tree commit, as reproducible builds do.
+
+    Without them ``uname -v`` changes on every make, so a later ``make
+    bindeb-pkg`` relinks and recompresses a vmlinux that was already built.
+    """
+    done = run(["git", "-C", srctree, "log", "-1", "--format=%cd", "--date=rfc"],
+               check=False)
+    date = done.output.strip() if done.returncode == 0 else ""
+    stamp = [f"KBUILD_BUILD_TIMESTAMP={date}"] if date and "\n" not in date else []
+    return [f"KBUILD_BUILD_VERSION={BUILD_NUMBER}", *stamp]
+
+
 def make_command(srctree: Path, build_dir: Path, kernel: Kernel, opts: BuildOptions,
                  use_ccache: bool) -> list[str]:
     # LOCALVERSION set (empty) keeps setlocalversion from adding "+" for a
     # tree that is not at a release tag: the release is 6.12.117-l2wg.
     cmd = ["make", "-C", str(srctree), f"O={build_dir}", f"ARCH={kernel.arch}",
-           f"-j{opts.jobs}", "LOCALVERSION="]
+           f"-j{opts.jobs}", "LOCALVERSION=", *build_identity(srctree)]
     if opts.llvm:
         cmd.append("LLVM=1")
     if use_ccache:
@@ -224,9 +242,7 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
                                                          "up_to_date": True}})
         stamp.clear()
         make = make_command(tree.path, build_dir, kernel, opts, use_ccache)
-        progress.step(f"{kernel.name}: configuring ({', '.join(f.stem for f in fragments)})")
-        config = kconfig.make_config(tree.path, build_dir, kernel.arch, tree.version,
-                                     fragments, make, log)
+        config = configure(kernel, opts, tree, fragments, build_dir, make, log, progress)
         lap("config")
         target = opts.target or IMAGE.get(kernel.arch, "bzImage").rsplit("/", 1)[-1]
         progress.step(f"{kernel.name}: make -j{opts.jobs} {target} in {build_dir}")
@@ -261,6 +277,40 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
     return result
 
 
+def configure(kernel: Kernel, opts: BuildOptions, tree: trees.Tree, fragments: list[Path],
+              build_dir: Path, make: list[str], log: Path,
+              progress: Progress) -> kconfig.ConfigResult:
+    """make_config, or the .config it made last time if none of its inputs changed.
+
+    Its inputs: the fragments, the tree's Kconfig files and base configs (by
+    git blob), the toolchain (Kconfig asks the compiler) and kconfig.py.  An
+    edit to a .c file in the series so skips tinyconfig, the solver and
+    olddefconfig (about 12 s); a .config edited by hand is made again.
+    """
+    stamp = stamps.Stamp(build_dir / "l2wg-config.stamp.json")
+    kconfig_files = run(["git", "-C", tree.path, "ls-files", "-s", "--", "*Kconfig*",
+                         "arch/*/configs/*", "kernel/configs/*", "scripts/kconfig/*"],
+                        check=False)
+    key = stamps.digest({
+        "kconfig_files": store.sha256_text(kconfig_files.output)
+        if kconfig_files.returncode == 0 else None,
+        "version": tree.version, "arch": kernel.arch, "llvm": opts.llvm,
+        "fragments": stamps.files_digest(fragments), "toolchain": toolchain_versions(opts.llvm),
+        "code": stamps.files_digest([Path(kconfig.__file__)])})
+    done = None if opts.rebuild or kconfig_files.returncode != 0 else stamp.valid(key)
+    config = build_dir / ".config"
+    if done is not None and config.is_file() and done["sha256"] == store.sha256_file(config):
+        progress.step(f"{kernel.name}: .config up to date (Kconfig files and fragments "
+                      "unchanged)")
+        return kconfig.ConfigResult(**{**done, "path": config})
+    stamp.clear()
+    progress.step(f"{kernel.name}: configuring ({', '.join(f.stem for f in fragments)})")
+    made = kconfig.make_config(tree.path, build_dir, kernel.arch, tree.version, fragments,
+                               make, log)
+    stamp.save(key, {**asdict(made), "path": str(made.path)}, [made.path])
+    return made
+
+
 def build_key(kernel: Kernel, opts: BuildOptions, tree: trees.Tree, fragments: list[Path],
               build_dir: Path, use_ccache: bool) -> str:
     """Everything a build reads besides the tree's files: its up-to-date key."""
@@ -269,7 +319,8 @@ def build_key(kernel: Kernel, opts: BuildOptions, tree: trees.Tree, fragments: l
         "fragments": stamps.files_digest(fragments), "variant": opts.variant,
         "llvm": opts.llvm, "make_vars": list(opts.make_vars), "target": opts.target,
         "build_dir": str(build_dir), "toolchain": toolchain_versions(opts.llvm),
-        "ccache": use_ccache, "kconfig_code": stamps.files_digest([Path(kconfig.__file__)])})
+        "ccache": use_ccache, "identity": build_identity(tree.path),
+        "kconfig_code": stamps.files_digest([Path(kconfig.__file__)])})
 
 
 def reproduce_commands(srctree: Path, build_dir: Path, make: list[str], target: str) -> list[str]:

@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accel", choices=["kvm", "tcg"],
                    help="force an accelerator instead of the cached probe")
     p.add_argument("--console", action="store_true", help="show the guest console as it runs")
+    _add_parallel(p)
     _add_common(p)
 
     from . import rebase, submit
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="append", metavar="NAME", help="run only this check")
     p.add_argument("--report", type=Path, metavar="DIR",
                    help="report directory (default: the workspace's report/)")
+    _add_parallel(p)
     _add_build_options(p)
     _add_common(p)
 
@@ -220,9 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stages", help="pipeline: comma-separated stages (default: all)")
     p.add_argument("--keep", action="store_true",
                    help="pipeline: keep the benchmark's workspace (default: removed)")
+    _add_parallel(p)
     _add_build_options(p)
     _add_common(p)
     return parser
+
+
+def _add_parallel(p: argparse.ArgumentParser) -> None:
+    from .boot import PARALLEL_CHECKS
+
+    p.add_argument("--parallel", type=int, default=PARALLEL_CHECKS, metavar="N",
+                   help="checks run at once in the guest, each in its own mount and network "
+                        "namespaces (default: %(default)s, the guest's CPUs; 1 streams each "
+                        "check's output as it runs and ties a kernel oops to its check)")
 
 
 def _context(args) -> tuple[Project, Workspace, Progress]:
@@ -283,7 +295,7 @@ def cmd_bench(args) -> int:
     rounds = args.rounds or 3
     if args.what == "boot":
         figures = bench_boot(ws.artifacts(kernel.name, args.variant), ws, rounds, progress,
-                             args.check)
+                             args.check, jobs=max(1, args.parallel))
     else:
         figures = bench_build(kernel, project, ws, rounds, progress, build_options(args))
     print(f"{args.what} benchmark, kernel {kernel.name}, {os.cpu_count()} CPUs, "
@@ -305,7 +317,8 @@ def _bench_pipeline(args, project, ws, progress) -> int:
         raise L2wgError(f"unknown stage(s) {', '.join(unknown)} "
                         f"(stages: {', '.join(pipeline.STAGES)})")
     runs, figures, root = bench_pipeline(kernels, project, ws, args.rounds or 1, progress,
-                                         stages, keep=args.keep)
+                                         stages, keep=args.keep,
+                                         parallel=max(1, args.parallel))
     print(f"pipeline benchmark, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} "
           f"(workspace {root}{'' if args.keep else ', removed'}):")
     print(phase_table(runs))
@@ -325,7 +338,8 @@ def cmd_boot(args) -> int:
     artifacts = args.artifacts or ws.artifacts(kernel.name, args.variant)
     return _boot_and_report(ws, artifacts, kernel.name, progress, checks=args.check,
                             script=args.script, shell=args.shell, accel=args.accel,
-                            on_console=print if args.console else None)
+                            on_console=print if args.console else None,
+                            jobs=max(1, args.parallel))
 
 
 def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress, **options) -> int:
@@ -396,7 +410,7 @@ def cmd_ci(args) -> int:
     if not kernels:
         raise L2wgError("no kernel to run (all need the network? try --online)")
     opts = pipeline.PipelineOptions(stages=stages, checks=tuple(args.check) if args.check else None,
-                                    build=build_options(args))
+                                    build=build_options(args), parallel=max(1, args.parallel))
     runs = pipeline.run_matrix(kernels, project, ws, opts, progress)
     page = dashboard.write(runs, args.report or ws.root / "report")
     print(dashboard.table(runs))

@@ -352,7 +352,7 @@ def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     artifacts directory for ``l2wg boot``.  *reuse*: return the last result
     if the build it packages did not change (stamps.py).
     """
-    from .build import build, make_command
+    from .build import BUILD_NUMBER, build, make_command
 
     built = build(kernel, project, ws, opts, progress)
     build_dir = Path(built.build_dir)
@@ -371,7 +371,10 @@ def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     log = out / "deb.log"
     out.mkdir(parents=True, exist_ok=True)
     log.write_text("")
-    make = make_command(Path(built.tree), build_dir, kernel, opts, built.ccache)
+    # The Debian revision becomes KBUILD_BUILD_VERSION: the build's own number
+    # leaves the vmlinux as built, so the package holds the image that was booted.
+    make = [*make_command(Path(built.tree), build_dir, kernel, opts, built.ccache),
+            f"KDEB_PKGVERSION={built.version}+g{built.tree_head[:12]}-{BUILD_NUMBER}"]
     release = run([*make, "-s", "kernelrelease"], log_path=log,
                   what="make kernelrelease").output.strip().splitlines()[-1]
     before = set(build_dir.parent.iterdir())
