@@ -7,6 +7,7 @@ rounds, and the rounds are listed too.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import statistics
 import tempfile
@@ -104,26 +105,20 @@ def bench_boot(artifacts: Path, ws: Workspace, rounds: int, progress: Progress,
 
 #: The issue's goals for the whole offline matrix on 2 cores, in seconds.
 PIPELINE_GOALS = {"cold": 900.0, "warm": 120.0, "edit": 180.0}
-EDIT_MARK = " (l2wg bench: edited)"
-
-
-@dataclass
-class PhaseRun:
-    """One run of the pipeline over the kernels: its wall time and per-stage seconds."""
-
-    phase: str
-    seconds: float
-    stages: dict[str, dict[str, float]]        # kernel -> stage -> seconds
-    up_to_date: dict[str, list[str]]           # kernel -> stages reused
-    failed: list[str]                          # "kernel stage: detail"
+#: Put at the start of one kernel message the series adds: the kernel image
+#: changes (a comment would not: l2wg's builds are reproducible, so an
+#: unchanged image would rightly skip the boot), and no check depends on it.
+EDIT_MARK = "l2wg bench: edited, "
+MESSAGE_RE = re.compile(r'^\+\s*(?:pr_\w+|printk|netdev_\w+|dev_\w+)\((?:\w+, )?"')
 
 
 def edit_one_patch(project_root: Path, dest: Path) -> tuple[Path, str]:
-    """A copy of the project whose last patch touching a driver .c file has one comment
-    line changed: what a maintainer's one-line fix to a patch looks like to the pipeline.
+    """A copy of the project whose last patch touching a driver .c file has one kernel
+    message changed: what a maintainer's one-line fix to a patch looks like to the pipeline.
 
-    The edit keeps the patch applying (a '+' line of a comment, same line count).
-    Returns the copy's root and a description of the edit.
+    The edit keeps the patch applying (the same '+' line, longer; same line
+    count) and changes the built kernel.  Returns the copy's root and a
+    description of the edit.
     """
     import shutil
 
@@ -140,11 +135,13 @@ def edit_one_patch(project_root: Path, dest: Path) -> tuple[Path, str]:
         for i, line in enumerate(lines):
             if line.startswith("+++ "):
                 in_c_file = line.startswith("+++ b/drivers/net/wireguard/") and line.endswith(".c")
-            elif in_c_file and line.startswith("+ * ") and not line.endswith(EDIT_MARK):
-                lines[i] = line + EDIT_MARK
+                continue
+            match = MESSAGE_RE.match(line) if in_c_file else None
+            if match and EDIT_MARK not in line:
+                lines[i] = line[:match.end()] + EDIT_MARK + line[match.end():]
                 patch.write_text("\n".join(lines))
-                return dest, f"{name}: comment line {i + 1}"
-    raise L2wgError("no patch has a C comment line to edit for the benchmark")
+                return dest, f"{name}: kernel message on line {i + 1}"
+    raise L2wgError("no patch adds a kernel message (pr_info ...) to edit for the benchmark")
 
 
 def bench_pipeline(kernels: list[Kernel], project: Project, ws: Workspace, rounds: int,
@@ -155,7 +152,7 @@ def bench_pipeline(kernels: list[Kernel], project: Project, ws: Workspace, round
 
     Cold: an empty workspace (only the downloaded sources are shared: the
     Debian archive's speed is not the pipeline's), ccache off.  Warm: the
-    same again, nothing changed.  Edit: one comment line of one patch
+    same again, nothing changed.  Edit: one kernel message in one patch
     changed, in a copy of the project (patches/ is never touched), then
     run; the edit alternates on and off so that every round is an edit.
     """
