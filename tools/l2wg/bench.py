@@ -112,6 +112,17 @@ EDIT_MARK = "l2wg bench: edited, "
 MESSAGE_RE = re.compile(r'^\+\s*(?:pr_\w+|printk|netdev_\w+|dev_\w+)\((?:\w+, )?"')
 
 
+@dataclass
+class PhaseRun:
+    """One run of the pipeline over the kernels: its wall time and per-stage seconds."""
+
+    phase: str
+    seconds: float
+    stages: dict[str, dict[str, float]]        # kernel -> stage -> seconds
+    up_to_date: dict[str, list[str]]           # kernel -> stages reused
+    failed: list[str]                          # "kernel stage: detail"
+
+
 def edit_one_patch(project_root: Path, dest: Path) -> tuple[Path, str]:
     """A copy of the project whose last patch touching a driver .c file has one kernel
     message changed: what a maintainer's one-line fix to a patch looks like to the pipeline.
