@@ -7,7 +7,6 @@ real Debian 6.1 and 6.12 trees, which plain kconfiglib 14.1.0 cannot.
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import kconfiglib
 import pytest

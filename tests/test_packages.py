@@ -128,6 +128,7 @@ def test_deb_pkg_kernel_boots_and_passes_the_checks(project, real_ws, name):
     made = packages.deb(kernel, project, real_ws, silent(), BuildOptions())
     assert made.release.endswith("-l2wg") and made.release.startswith(kernel.version)
     assert made.image.name.startswith(f"linux-image-{made.release}_")
+    assert set(made.image.parent.glob("*.deb")) <= set(made.debs)   # older packages replaced
     assert (made.boot_artifacts / "bzImage").is_file()
     # bindeb-pkg packages the kernel l2wg build made: it neither relinks nor renumbers it.
     built = real_ws.artifacts(name)

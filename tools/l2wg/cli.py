@@ -7,12 +7,16 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import L2wgError
 from .progress import Progress
 from .project import Project
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .build import BuildOptions
 
 EPILOG = """\
 The pipeline, one stage feeding the next:
@@ -272,7 +276,7 @@ def cmd_build(args) -> int:
     return 0
 
 
-def build_options(args) -> "BuildOptions":
+def build_options(args) -> BuildOptions:
     from .build import BuildOptions
 
     for var in args.make_vars:

@@ -239,6 +239,7 @@ class DkmsResult:
     source: DkmsSource
     deb: Path
     proofs: list[DkmsProof]
+    up_to_date: bool = False     # the last result, reused (stamps.py)
 
 
 def record_in_metadata(artifacts: Path, kind: str, paths: list[Path]) -> None:
@@ -309,7 +310,7 @@ def dkms_result_from(record: dict) -> DkmsResult:
     src = DkmsSource(**{**record["source"], "path": Path(record["source"]["path"])})
     proofs = [DkmsProof(p["headers"], p["release"], Path(p["module"]), Path(p["boot_artifacts"]))
               for p in record["proofs"]]
-    return DkmsResult(record["kernel"], src, Path(record["deb"]), proofs)
+    return DkmsResult(record["kernel"], src, Path(record["deb"]), proofs, up_to_date=True)
 
 
 def guest_artifacts(kernel: Kernel, tree: Path, release: str, module: Path, out: Path,
@@ -342,6 +343,7 @@ class DebResult:
     debs: list[Path]
     image: Path
     boot_artifacts: Path
+    up_to_date: bool = False     # the last result, reused (stamps.py)
 
 
 def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
@@ -366,7 +368,7 @@ def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     if done is not None:
         progress.step(f"{kernel.name}: {target} up to date ({done['release']})")
         return DebResult(done["kernel"], done["release"], [Path(p) for p in done["debs"]],
-                         Path(done["image"]), Path(done["boot_artifacts"]))
+                         Path(done["image"]), Path(done["boot_artifacts"]), up_to_date=True)
     stamp.clear()
     log = out / "deb.log"
     out.mkdir(parents=True, exist_ok=True)
@@ -383,6 +385,11 @@ def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     # kbuild writes the packages next to the O= directory.
     made = sorted(p for p in set(build_dir.parent.iterdir()) - before
                   if p.is_file() and built.version in p.name)
+    # The new packages replace the last ones (only once they were made).
+    for old in out.iterdir():
+        if old.is_file() and old.name.startswith(("linux-", "linux-upstream")) and \
+                old.suffix in (".deb", ".changes", ".buildinfo", ".dsc", ".gz", ".xz"):
+            old.unlink()
     debs = [Path(shutil.move(p, out / p.name)) for p in made]
     images = [p for p in debs if p.name.startswith(f"linux-image-{release}")
               and p.suffix == ".deb" and "-dbg" not in p.name]

@@ -160,7 +160,8 @@ class _Runner:
         if any(b.status == "fail" for b in booted):
             status = "fail"
         return StageResult(self.kernel.name, "dkms", status,
-                           detail=f"{made.deb.name}; {detail}", log=booted[0].log, suites=suites)
+                           detail=f"{made.deb.name}; {detail}", log=booted[0].log, suites=suites,
+                           up_to_date=made.up_to_date and all(b.up_to_date for b in booted))
 
     def deb(self) -> StageResult:
         made = packages.deb(self.kernel, self.project, self.ws, self.progress, self.opts.build,
@@ -169,11 +170,13 @@ class _Runner:
         same = same_kernel(made.boot_artifacts, self.artifacts)
         if same and checked is not None and checked.status == "pass":
             return StageResult(self.kernel.name, "deb", "pass", log=checked.log,
+                               up_to_date=made.up_to_date and checked.up_to_date,
                                detail=f"{made.image.name}; its vmlinuz and config are the "
                                       f"bzImage the boot stage checked (sha256 {same[:12]}), "
                                       "so those results hold")
         booted = self.boot(made.boot_artifacts, "deb")
         booted.detail = f"{made.image.name}; {booted.detail}"
+        booted.up_to_date = made.up_to_date and booted.up_to_date
         return booted
 
 
