@@ -22,45 +22,78 @@ from .pipeline import KernelRun, StageResult
 SYMBOL = {"pass": "PASS", "fail": "FAIL", "skip": "skip", "xfail": "xfail"}
 
 
-def columns(runs: Sequence[KernelRun]) -> list[str]:
-    """Stage names, then 'stage:check' for every check any boot ran, in first-seen order."""
+def stage_names(runs: Sequence[KernelRun]) -> list[str]:
+    """The stages any kernel ran, in order."""
     names: list[str] = []
     for run in runs:
-        for stage in run.stages:
-            if stage.stage not in names:
-                names.append(stage.stage)
-    for run in runs:
-        for stage in run.stages:
-            for suite in stage.suites:
-                for check in suite.checks:
-                    key = f"{stage.stage}:{check.name}"
-                    if key not in names:
-                        names.append(key)
+        names += [s.stage for s in run.stages if s.stage not in names]
     return names
 
 
-def cell(run: KernelRun, column: str) -> str:
-    stage_name, _, check_name = column.partition(":")
+def suite_columns(runs: Sequence[KernelRun]) -> list[tuple[str, str]]:
+    """(kernel, stage) for every stage that booted and ran checks: the checks' columns."""
+    return [(run.kernel, stage.stage) for run in runs for stage in run.stages if stage.suites]
+
+
+def check_names(runs: Sequence[KernelRun]) -> list[str]:
+    """Every check any boot ran, in first-seen order: the checks' rows."""
+    names: list[str] = []
+    for run in runs:
+        for stage in run.stages:
+            for suite in stage.suites:
+                names += [c.name for c in suite.checks if c.name not in names]
+    return names
+
+
+def _stage(runs: Sequence[KernelRun], kernel: str, stage: str) -> StageResult | None:
+    run = next((r for r in runs if r.kernel == kernel), None)
+    return next((s for s in run.stages if s.stage == stage), None) if run else None
+
+
+def stage_cell(run: KernelRun, stage_name: str) -> str:
     stage = next((s for s in run.stages if s.stage == stage_name), None)
-    if stage is None:
-        return "-"
-    if not check_name:
-        return SYMBOL.get(stage.status, stage.status)
-    statuses = [c.status.value for s in stage.suites for c in s.checks if c.name == check_name]
+    return SYMBOL.get(stage.status, stage.status) if stage else "-"
+
+
+def check_results(stage: StageResult | None, check: str) -> list[report.CheckResult]:
+    return [c for s in (stage.suites if stage else []) for c in s.checks if c.name == check]
+
+
+def check_cell(stage: StageResult | None, check: str) -> str:
+    """The check's result in that stage's boots (the worst, if several), or '-'."""
+    statuses = [c.status.value for c in check_results(stage, check)]
     if not statuses:
         return "-"
     worst = "fail" if "fail" in statuses else statuses[0]
     return SYMBOL.get(worst, worst)
 
 
-def table(runs: Sequence[KernelRun]) -> str:
-    """The terminal matrix: one row per kernel, stages first, then checks."""
-    cols = columns(runs)
-    rows = [["kernel", *[c.replace("boot:", "") for c in cols]]]
-    rows += [[run.kernel, *[cell(run, c) for c in cols]] for run in runs]
+def _text_table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def matrix_rows(runs: Sequence[KernelRun]) -> tuple[list[list[str]], list[list[str]]]:
+    """The two tables: kernels x stages, and checks x (kernel, stage) boots."""
+    stages = stage_names(runs)
+    kernels = [["kernel", *stages]] + [[r.kernel, *[stage_cell(r, s) for s in stages]]
+                                       for r in runs]
+    boots = suite_columns(runs)
+    checks = [["check", *[f"{k} {s}" for k, s in boots]]]
+    checks += [[name, *[check_cell(_stage(runs, k, s), name) for k, s in boots]]
+               for name in check_names(runs)]
+    return kernels, checks
+
+
+def table(runs: Sequence[KernelRun]) -> str:
+    """The terminal view: kernels x stages, checks x boots, timings, what did not pass."""
+    kernels, checks = matrix_rows(runs)
+    lines = _text_table(kernels)
+    if len(checks) > 1:
+        lines += ["", *_text_table(checks)]
+    lines.append("")
     for run in runs:
         lines.append(timings(run))
     for run in runs:
@@ -120,49 +153,80 @@ def _verdict(case: ET.Element, status: str, detail: str) -> None:
 
 
 def _html(runs: Sequence[KernelRun], logs: dict[tuple[str, str], str]) -> str:
-    cols = columns(runs)
-    head = "".join(f"<th>{html.escape(c.replace('boot:', ''))}</th>" for c in cols)
-    body = []
+    esc = html.escape
+    stages = stage_names(runs)
+    kernel_rows = []
     for run in runs:
         cells = []
-        for col in cols:
-            value = cell(run, col)
-            link = logs.get((run.kernel, col)) if ":" not in col else None
-            text = f'<a href="{html.escape(link)}">{value}</a>' if link else value
-            cells.append(f'<td class="{value.lower()}">{text}</td>')
-        body.append(f"<tr><th>{html.escape(run.kernel)}</th>{''.join(cells)}</tr>")
-    timings = "".join(
-        f"<tr><td>{html.escape(s.kernel)}</td><td>{html.escape(s.stage)}</td>"
-        f'<td class="{s.status}">{s.status}</td><td>{s.seconds:.1f} s</td>'
-        f"<td>{html.escape(s.detail)}</td></tr>" for run in runs for s in run.stages)
+        for name in stages:
+            stage = next((s for s in run.stages if s.stage == name), None)
+            value = stage_cell(run, name)
+            text = value + (f" <small>{stage.seconds:.0f} s{' =' if stage.up_to_date else ''}"
+                            "</small>" if stage else "")
+            link = logs.get((run.kernel, name))
+            if link:
+                text = f'<a href="{esc(link)}">{text}</a>'
+            title = f' title="{esc(stage.detail)}"' if stage else ""
+            cells.append(f'<td class="{value.lower()}"{title}>{text}</td>')
+        kernel_rows.append(f"<tr><th>{esc(run.kernel)}</th>{''.join(cells)}</tr>")
+    boots = suite_columns(runs)
+    check_rows = []
+    for name in check_names(runs):
+        cells = []
+        for kernel, stage_name in boots:
+            stage = _stage(runs, kernel, stage_name)
+            value = check_cell(stage, name)
+            found = check_results(stage, name)
+            why = "; ".join(c.reason for c in found if c.reason)
+            seconds = f" <small>{found[0].seconds:.1f} s</small>" if found else ""
+            note = f"<br><small>{esc(why)}</small>" if why else ""
+            cells.append(f'<td class="{value.lower()}">{value}{seconds}{note}</td>')
+        check_rows.append(f"<tr><th>{esc(name)}</th>{''.join(cells)}</tr>")
+    boot_head = "".join(f"<th>{esc(k)}<br>{esc(s)}</th>" for k, s in boots)
+    details = "".join(
+        f"<tr><td>{esc(s.kernel)}</td><td>{esc(s.stage)}</td>"
+        f'<td class="{s.status}">{s.status}</td>'
+        f"<td class=\"num\">{s.seconds:.1f} s{' (up to date)' if s.up_to_date else ''}</td>"
+        f"<td>{esc(s.detail)}</td></tr>" for run in runs for s in run.stages)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>l2wg matrix</title>
 <style>
-body {{ font-family: sans-serif; margin: 2em; }}
+body {{ font-family: sans-serif; margin: 2em; max-width: 80em; }}
 table {{ border-collapse: collapse; margin-bottom: 2em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}
+td small {{ color: #555; }} .num {{ white-space: nowrap; }}
 .pass {{ background: #d4f4d4; }} .fail {{ background: #f8d0d0; }}
 .skip {{ background: #eee; }} .xfail {{ background: #f4ecc8; }}
 </style></head><body>
 <h1>l2wg matrix</h1>
-<p>{sum(r.ok for r in runs)} of {len(runs)} kernels passed.</p>
-<table><tr><th>kernel</th>{head}</tr>
-{chr(10).join(body)}
+<p>{sum(r.ok for r in runs)} of {len(runs)} kernels passed.  Each stage links to its log;
+'=' marks a stage reused because nothing it reads changed since it last passed.</p>
+<table><tr><th>kernel</th>{"".join(f"<th>{esc(s)}</th>" for s in stages)}</tr>
+{chr(10).join(kernel_rows)}
+</table>
+<h2>Checks</h2>
+<p>One column per boot: the built kernel (boot), Debian's kernel with the DKMS
+module (dkms), the packaged kernel (deb) when it is not the same image.</p>
+<table><tr><th>check</th>{boot_head}</tr>
+{chr(10).join(check_rows)}
 </table>
 <h2>Stages</h2>
 <table><tr><th>kernel</th><th>stage</th><th>result</th><th>time</th><th>detail</th></tr>
-{timings}
+{details}
 </table>
 </body></html>
 """
 
 
 def _markdown(runs: Sequence[KernelRun]) -> str:
-    cols = columns(runs)
-    lines = ["| kernel | " + " | ".join(c.replace("boot:", "") for c in cols) + " |",
-             "|---" * (len(cols) + 1) + "|"]
-    lines += [f"| {r.kernel} | " + " | ".join(cell(r, c) for c in cols) + " |" for r in runs]
-    return "\n".join(lines) + "\n"
+    lines: list[str] = []
+    for rows in matrix_rows(runs):
+        if len(rows) < 2:
+            continue
+        lines += ["| " + " | ".join(rows[0]) + " |", "|---" * len(rows[0]) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def write(runs: Sequence[KernelRun], directory: Path) -> Path:
