@@ -1,10 +1,12 @@
 """l2wg submit: the messages b4 writes, the checks that guard them, v1 -> v2.
 
-The unit tests run offline on a synthetic kernel tree (tests/data/submit/tree):
-a fake drivers/net/wireguard, a small MAINTAINERS, and the real
-checkpatch.pl, get_maintainer.pl, spelling.txt and const_structs.checkpatch
-of Linux 6.12.  Its Makefile answers kbuild's targets (tinyconfig,
-olddefconfig, a directory) so the build check runs for real, in seconds.
+The unit tests run on a synthetic kernel tree (tests/data/submit/tree): a
+fake drivers/net/wireguard and a small MAINTAINERS, to which the real
+checkpatch.pl, get_maintainer.pl, spelling.txt, const_structs.checkpatch and
+merge_config.sh are added from the verified linux-source-6.12 in the
+workspace (tests/kernel_files.py; the one download is cached).  Its Makefile
+answers kbuild's targets (tinyconfig, olddefconfig, a directory) so the build
+check runs for real, in seconds.
 Git and b4 see a private identity and config (GIT_CONFIG_GLOBAL).
 """
 
@@ -16,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from kernel_files import kernel_files
 
 from l2wg import submit as sub
 from l2wg.errors import L2wgError
@@ -61,10 +64,17 @@ def private_git(tmp_path, monkeypatch):
     return config
 
 
+@pytest.fixture(scope="session")
+def real_kernel_files(real_ws) -> Path:
+    """checkpatch.pl and the other scripts, from the real 6.12 source."""
+    return kernel_files(Project(Path(__file__).resolve().parents[1]), real_ws)
+
+
 @pytest.fixture
-def kernel_src(tmp_path) -> Path:
+def kernel_src(tmp_path, real_kernel_files) -> Path:
     src = tmp_path / "linux"
     shutil.copytree(TREE, src)
+    shutil.copytree(real_kernel_files, src, dirs_exist_ok=True)
     for name in TOP_DIRS:
         (src / name).mkdir()
         (src / name / "README").write_text(f"{name} of the synthetic tree\n")
