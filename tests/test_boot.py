@@ -2,7 +2,6 @@
 built kernel, a real boot (integration)."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -152,51 +151,6 @@ def test_time_limits_grow_with_the_checks():
 def test_only_one_mode_at_a_time(tmp_path):
     with pytest.raises(L2wgError, match="choose one"):
         boot.boot(Workspace(tmp_path), tmp_path, checks=["ping"], shell=True)
-
-
-# --- integration ---------------------------------------------------------------
-
-ARTIFACTS = os.environ.get("L2WG_TEST_ARTIFACTS")
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(not ARTIFACTS, reason="set L2WG_TEST_ARTIFACTS to a build's artifacts dir")
-def test_boot_runs_the_suite_on_a_built_kernel(tmp_path):
-    ws = Workspace(Path(os.environ.get("L2WG_HOME", tmp_path)))
-    result = boot.boot(ws, Path(ARTIFACTS), run_dir=tmp_path / "run")
-    assert result.accelerator.name in ("kvm", "tcg")
-    suite = result.suite
-    assert (tmp_path / "run" / "results.json").exists()
-    assert (tmp_path / "run" / "junit.xml").exists()
-    assert (tmp_path / "run" / "console.log").read_text().count("L2WG-DONE") >= 1
-    names = [c.name for c in suite.checks]
-    assert names == [c.name for c in checks.select(None)]
-    results = by_name(suite)
-    assert results["selftests"].status is Status.PASS
-    assert result.kernel_reports == []
-    assert suite.errors == []
-    config = (Path(ARTIFACTS) / "config").read_text()
-    metadata = json.loads((Path(ARTIFACTS) / "metadata.json").read_text())
-    if metadata.get("series"):      # the l2wireguard patches were applied
-        failed = {c.name: c.reason for c in suite.checks if c.status is Status.FAIL}
-        assert failed == {}
-        assert result.exit_status == 0
-    else:                           # a stock kernel: the L2 checks must fail
-        assert results["ping"].status is Status.FAIL
-        assert "l2wireguard link kind not supported" in results["ping"].reason
-        assert result.exit_status == 1
-    assert "CONFIG_WIREGUARD=y" in config
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(not ARTIFACTS, reason="set L2WG_TEST_ARTIFACTS to a build's artifacts dir")
-def test_script_mode_returns_output_and_exit_status(tmp_path):
-    script = tmp_path / "s.sh"
-    script.write_text("echo from-the-guest $(uname -s)\nexit 7\n")
-    ws = Workspace(Path(os.environ.get("L2WG_HOME", tmp_path)))
-    result = boot.boot(ws, Path(ARTIFACTS), script=script, run_dir=tmp_path / "run")
-    assert "from-the-guest Linux" in result.script_output
-    assert result.script_exit == 7 and result.exit_status == 1
 
 
 def test_patched_kernel_log_passes_every_check_with_its_time():

@@ -48,7 +48,23 @@ def test_suite_passes(built, real_ws):
     assert not failed, failed
     assert not skipped, f"our own build must run every check: {skipped}"
     assert {c.name for c in suite.checks} == {c.name for c in checks.select(None)}
+    assert outcome.kernel_reports == []
     assert (outcome.run_dir / "junit.xml").is_file() and (outcome.run_dir / "results.json").is_file()
+    assert "qemu-system-x86_64" in (outcome.run_dir / "command.sh").read_text()
+
+
+def test_script_mode_returns_the_guests_output_and_exit_status(built, real_ws, tmp_path):
+    """``l2wg boot --script FILE``: any guest script, its output and exit status back."""
+    kernel, result = built
+    script = tmp_path / "mine.sh"
+    script.write_text("echo from-the-guest $(uname -r)\n"
+                      "ip link add l2wg9 type l2wireguard && ip -d link show l2wg9\n"
+                      "exit 7\n")
+    outcome = boot.boot(real_ws, real_ws.artifacts(kernel.name), script=script,
+                        run_dir=tmp_path / "run", progress=silent())
+    assert f"from-the-guest {result.version}-l2wg" in outcome.script_output
+    assert "l2wireguard" in outcome.script_output.split("from-the-guest", 1)[1]
+    assert outcome.script_exit == 7 and outcome.exit_status == 1
 
 
 def test_upstream_netns_sh_still_passes(built, real_ws):
