@@ -13,6 +13,7 @@ Git and b4 see a private identity and config (GIT_CONFIG_GLOBAL).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -126,6 +127,12 @@ def write_series(project: Project, base: Path, commits: list[dict]) -> list[str]
     return names
 
 
+L2_H = ("/* SPDX-License-Identifier: GPL-2.0 */\n/* The layer-2 mode. */\n\n"
+        "int wg_l2_enabled(void);\n")
+L2_C = ("// SPDX-License-Identifier: GPL-2.0\n/* The layer-2 mode. */\n\n#include \"l2.h\"\n\n"
+        "int wg_l2_enabled(void)\n{\n\treturn 1;\n}\n")
+
+
 def good_series(project: Project, kernel_src: Path, mode: str = "2") -> list[str]:
     return write_series(project, kernel_src, [
         {"subject": "wireguard: start in layer-3 mode explicitly",
@@ -135,8 +142,8 @@ def good_series(project: Project, kernel_src: Path, mode: str = "2") -> list[str
         {"subject": "wireguard: add a layer-2 mode",
          "body": "Frames of the layer-2 mode carry a whole Ethernet header.",
          "files": {WG_C: main_c(mode),
-                   "drivers/net/wireguard/l2.c": "// SPDX-License-Identifier: GPL-2.0\n"
-                   "/* The layer-2 mode. */\n\nint wg_l2_enabled(void)\n{\n\treturn 1;\n}\n"}},
+                   "drivers/net/wireguard/l2.h": L2_H,
+                   "drivers/net/wireguard/l2.c": L2_C}},
     ])
 
 
@@ -356,6 +363,39 @@ def test_refuses_a_patch_that_does_not_build(project, kernel_src, ws, quiet, tmp
                     r"^patch 2/2 \(wireguard: report the layer-2 mode\) does not build: "
                     r"make drivers/net/wireguard/ failed: .*wg_l2_state")
     assert "wg_l2_state" in error.log.read_text()
+
+
+def test_refuses_a_patch_that_adds_a_w1_warning(project, kernel_src, ws, quiet, tmp_path):
+    write_series(project, kernel_src, [
+        {"subject": "wireguard: start in layer-3 mode explicitly",
+         "body": "Give the mode an explicit initial value.",
+         "files": {WG_C: main_c("1")}},
+        {"subject": "wireguard: take flags in wg_init()",
+         "body": "A later patch passes the layer-2 flag here.",
+         "files": {WG_C: main_c("1").replace("wg_init(void)", "wg_init(int flags)")}}])
+
+    error = refused(project, ws, quiet, tmp_path,
+                    r"^patch 2/2 \(wireguard: take flags in wg_init\(\)\) adds 1 warning\(s\) "
+                    r"\(W=1 C=2\) in drivers/net/wireguard, first: main\.c: unused parameter "
+                    r".flags.")
+    assert "-Wunused-parameter" in error.log.read_text()
+
+
+def test_a_warning_of_the_base_is_not_the_series_fault(project, kernel_src, ws, quiet,
+                                                       tmp_path):
+    """The base's own sparse warning (wg_init is not static) moves down three lines."""
+    write_series(project, kernel_src, [
+        {"subject": "wireguard: explain the mode",
+         "body": "Say what the mode variable is for.",
+         "files": {WG_C: MAIN_C.replace("static int wg_mode;",
+                                        "/*\n * 0: not set; 1: layer 3.\n */\nstatic int wg_mode;")}}])
+
+    result = sub.submit(project, ws, options(tmp_path), quiet)
+
+    assert result.built == 1
+    log = result.log.read_text()
+    assert re.search(r"main\.c:6:5: warning: symbol 'wg_init' was not declared", log)
+    assert re.search(r"main\.c:9:5: warning: symbol 'wg_init' was not declared", log)
 
 
 def test_refuses_without_git_identity(project, kernel_src, ws, quiet, tmp_path, private_git):

@@ -26,7 +26,8 @@ run makes the same revision again.
 
 Nothing can be mailed unless every patch is checkpatch.pl --strict clean
 (no ERROR, no WARNING), builds on its own (an incremental make after each
-commit), carries a Signed-off-by, has the expected subject prefix, the
+commit) with no W=1 or sparse (C=2) warning in drivers/net/wireguard that
+the base does not already have, carries a Signed-off-by, has the expected subject prefix, the
 recipients come from the tree's get_maintainer.pl, and the cover letter
 records the base-commit.  Everything but the real send works offline.
 """
@@ -43,6 +44,7 @@ import re
 import shutil
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -676,11 +678,18 @@ def kbuild_lock(path: Path = KBUILD_LOCK) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+# The kernel's rules for a series: no new compiler warnings with W=1, no new
+# sparse warnings (C=2 runs sparse on every file of a target, rebuilt or not).
+WARNING_VARS = ("W=1", "C=2")
+
+
 def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: Project,
                      ws: Workspace, opts: SubmitOptions, log: Path, progress: Progress) -> None:
-    """Configure once at the tip of the series, then build after every commit."""
+    """Configure once at the tip of the series, take the base's W=1/sparse warnings
+    in drivers/net/wireguard, then build after every commit: none may add one."""
     build_dir = ws.builds / f"{kernel.name}-{kernel.arch}-submit"
-    make = builds.make_command(clone, build_dir, kernel, builds.BuildOptions(jobs=opts.jobs),
+    make = builds.make_command(clone, build_dir, kernel,
+                               builds.BuildOptions(jobs=opts.jobs, make_vars=WARNING_VARS),
                                shutil.which("ccache") is not None)
     fragments = [project.fragment(f) for f in kernel.fragments]
     tip_config = build_dir / "l2wg-series-tip.config"
@@ -693,34 +702,56 @@ def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: P
             kconfig.make_config(clone, build_dir, kernel.arch, trees.makefile_version(clone),
                                 fragments, make, log)
             shutil.copy2(build_dir / ".config", tip_config)
+            progress.step(f"{kernel.name}: the base's warnings: make {' '.join(WARNING_VARS)} "
+                          f"{BUILD_TARGET}")
+            base = Build(clone, make, build_dir, tip_config, log)
+            baseline = base.warnings_at(f"{commits[0]}~1", [BUILD_TARGET], "the base")
             for k, commit in enumerate(commits, 1):
-                build_commit(clone, commit, k, len(commits), make, build_dir, tip_config, log,
-                             progress)
+                build_commit(base, commit, k, len(commits), baseline, progress)
     finally:
         git(clone, "checkout", "--quiet", "--force", branch, log=log, check=False)
 
 
-def build_commit(clone: Path, commit: str, k: int, n: int, make: list[str], build_dir: Path,
-                 tip_config: Path, log: Path, progress: Progress) -> None:
-    """Check out the k-th commit and make the directories it touches (and WireGuard's)."""
-    git(clone, "checkout", "--quiet", "--force", "--detach", commit, log=log)
-    subject = git(clone, "show", "-s", "--format=%s", commit, log=log).output.strip()
-    targets = build_targets(clone, commit, log)
-    progress.step(f"building patch {k}/{n} ({subject}): make {' '.join(targets)}")
-    shutil.copy2(tip_config, build_dir / ".config")
-    run([*make, "olddefconfig"], log_path=log, what="make olddefconfig")
-    started = log.stat().st_size
-    done = run([*make, *targets], log_path=log, check=False, what="make")
-    output = log.read_bytes()[started:].decode(errors="replace")
-    if done.returncode != 0:
-        raise L2wgError(f"patch {k}/{n} ({subject}) does not build: make {' '.join(targets)} "
-                        f"failed: {last_error(done.output)}", log)
-    _, warnings = builds.count_warnings(output)
-    if warnings:
-        first = warnings[0]
-        raise L2wgError(f"patch {k}/{n} ({subject}) builds with {len(warnings)} warning(s) in "
-                        f"drivers/net/wireguard, first: {first.file}:{first.line}: "
-                        f"{first.text}", log)
+@dataclass(frozen=True)
+class Build:
+    """The submit clone's build directory, configured once at the tip of the series."""
+
+    clone: Path
+    make: list[str]
+    build_dir: Path
+    tip_config: Path
+    log: Path
+
+    def warnings_at(self, commit: str, targets: list[str], what: str) -> Counter:
+        """Check out *commit*, make *targets*; its drivers/net/wireguard warnings,
+        counted by (file name, text) so that lines moved by a patch still match."""
+        git(self.clone, "checkout", "--quiet", "--force", "--detach", commit, log=self.log)
+        shutil.copy2(self.tip_config, self.build_dir / ".config")
+        run([*self.make, "olddefconfig"], log_path=self.log, what="make olddefconfig")
+        started = self.log.stat().st_size
+        done = run([*self.make, *targets], log_path=self.log, check=False, what="make")
+        if done.returncode != 0:
+            raise L2wgError(f"{what} does not build: make {' '.join(targets)} failed: "
+                            f"{last_error(done.output)}", self.log)
+        output = self.log.read_bytes()[started:].decode(errors="replace")
+        _, warnings = builds.count_warnings(output)
+        return Counter((Path(w.file).name, w.text) for w in warnings)
+
+
+def build_commit(base: Build, commit: str, k: int, n: int, baseline: Counter,
+                 progress: Progress) -> None:
+    """Make the directories the k-th commit touches (and WireGuard's): it must build
+    and add no W=1 or sparse warning in drivers/net/wireguard to the base's."""
+    subject = git(base.clone, "show", "-s", "--format=%s", commit, log=base.log).output.strip()
+    targets = build_targets(base.clone, commit, base.log)
+    progress.step(f"building patch {k}/{n} ({subject}): make {' '.join(WARNING_VARS)} "
+                  f"{' '.join(targets)}")
+    new = base.warnings_at(commit, targets, f"patch {k}/{n} ({subject})") - baseline
+    if new:
+        (file, text), _ = next(iter(new.items()))
+        raise L2wgError(f"patch {k}/{n} ({subject}) adds {sum(new.values())} warning(s) "
+                        f"({' '.join(WARNING_VARS)}) in drivers/net/wireguard, first: "
+                        f"{file}: {text}", base.log)
 
 
 def build_targets(clone: Path, commit: str, log: Path) -> list[str]:
@@ -774,7 +805,8 @@ def record_sent(clone: Path, plan: Plan, base: str) -> None:
 def summary(result: SubmitResult) -> str:
     """The end-of-run report: what was written, to whom, and what happened."""
     first = result.messages[0]
-    built = f"each of {result.built} patch(es) built on its own" if result.built else \
+    built = f"each of {result.built} patch(es) built on its own, no new " \
+        f"{'/'.join(WARNING_VARS)} warning in drivers/net/wireguard" if result.built else \
         "not checked (--skip-build-check)"
     range_diff = f"against v{result.revision - 1}" if result.range_diff else \
         "none (no earlier revision recorded)"
@@ -816,7 +848,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("-s", "--signoff", action="store_true",
                         help="add your Signed-off-by to every patch (git am --signoff)")
     parser.add_argument("--skip-build-check", action="store_true",
-                        help="do not build after every patch (refused with --send)")
+                        help="do not build after every patch with W=1 C=2 (sparse) "
+                             "(refused with --send)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                         help="parallel make jobs for the build check (default: %(default)s)")
 
