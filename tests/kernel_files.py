@@ -25,6 +25,9 @@ FILES = (
     "scripts/const_structs.checkpatch",  # read by checkpatch (structs that should be const)
     "scripts/get_maintainer.pl",        # the recipients (b4 prep --auto-to-cc runs it)
     "scripts/kconfig/merge_config.sh",  # l2wg's config step
+    "scripts/spdxcheck.py",             # checkpatch's SPDX licence check ...
+    "scripts/spdxexclude",
+    "LICENSES",                         # ... against the licences the kernel knows
 )
 
 
@@ -34,7 +37,7 @@ def kernel_files(project: Project, ws: Workspace) -> Path:
     if source.kind != "archive":
         raise AssertionError(f"kernels.toml {KERNEL}: expected an archive source, not {source.kind}")
     dest = ws.root / "test-files" / store.sha256_text(source.ident)[:16]
-    if all((dest / name).is_file() for name in FILES):
+    if all((dest / name).exists() for name in FILES):
         return dest
     with store.staging_dir(dest) as tmp:
         run(["tar", "-xf", source.path, "-C", tmp, "--strip-components=1",

@@ -349,6 +349,23 @@ def test_refuses_a_new_file_that_no_maintainers_entry_covers(project, kernel_src
                                           r"MAINTAINERS need updating\?")
 
 
+def test_checkpatch_checks_spdx_licences_without_the_virtualenv_on_path(
+        project, kernel_src, ws, quiet, tmp_path, monkeypatch):
+    """checkpatch's scripts/spdxcheck.py needs ply: l2wg's own python3 must run it,
+    also when PATH does not lead to the virtualenv."""
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    write_series(project, kernel_src, [
+        {"subject": "wireguard: relicense the stand-in",
+         "body": "A licence the kernel does not know.",
+         "files": {WG_C: MAIN_C.replace("GPL-2.0", "GPL-2.0-or-whatever")}}])
+
+    error = refused(project, ws, quiet, tmp_path,
+                    r"checkpatch\.pl --strict: 1 error\(s\)/warning\(s\) in 0001-.*: WARNING: "
+                    r"'SPDX-License-Identifier: GPL-2\.0-or-whatever' is not supported in "
+                    r"LICENSES/")
+    assert "ModuleNotFoundError" not in error.log.read_text()
+
+
 def test_refuses_a_patch_that_does_not_build(project, kernel_src, ws, quiet, tmp_path):
     write_series(project, kernel_src, [
         {"subject": "wireguard: start in layer-3 mode explicitly",

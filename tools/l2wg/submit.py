@@ -622,10 +622,15 @@ def run_checkpatch(clone: Path, messages: list[Message], log: Path) -> list[str]
     scripts of checkpatch that could not run.
     """
     checks = []
+    # checkpatch runs scripts/spdxcheck.py with the first python3 on PATH: make it
+    # l2wg's own, which has spdxcheck's ply and GitPython, also when l2wg was
+    # started as .venv/bin/l2wg without the virtualenv activated.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     for message in (m for m in messages if not m.is_cover):
         done = run(["perl", "scripts/checkpatch.pl", "--strict", "--terse", "--no-summary",
                     "--showfile", "--show-types", message.path],
-                   cwd=clone, log_path=log, check=False, what="checkpatch.pl")
+                   cwd=clone, log_path=log, check=False, env={"PATH": path},
+                   what="checkpatch.pl")
         found = [m for m in map(CHECKPATCH_LINE.match, done.output.splitlines()) if m]
         if done.returncode != 0 and not found:
             raise L2wgError(f"checkpatch.pl failed on {message.path.name} "
