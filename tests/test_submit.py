@@ -133,6 +133,12 @@ L2_C = ("// SPDX-License-Identifier: GPL-2.0\n/* The layer-2 mode. */\n\n#includ
         "int wg_l2_enabled(void)\n{\n\treturn 1;\n}\n")
 
 
+# A first patch that builds cleanly, for series whose second patch is the point.
+EXPLICIT_MODE = {"subject": "wireguard: start in layer-3 mode explicitly",
+                 "body": "Give the mode an explicit initial value.",
+                 "files": {WG_C: main_c("1")}}
+
+
 def good_series(project: Project, kernel_src: Path, mode: str = "2") -> list[str]:
     return write_series(project, kernel_src, [
         {"subject": "wireguard: start in layer-3 mode explicitly",
@@ -368,9 +374,7 @@ def test_checkpatch_checks_spdx_licences_without_the_virtualenv_on_path(
 
 def test_refuses_a_patch_that_does_not_build(project, kernel_src, ws, quiet, tmp_path):
     write_series(project, kernel_src, [
-        {"subject": "wireguard: start in layer-3 mode explicitly",
-         "body": "Give the mode an explicit initial value.",
-         "files": {WG_C: main_c("1")}},
+        EXPLICIT_MODE,
         {"subject": "wireguard: report the layer-2 mode",
          "body": "Use the layer-2 state in wg_init().",
          "files": {"drivers/net/wireguard/main.c":
@@ -384,9 +388,7 @@ def test_refuses_a_patch_that_does_not_build(project, kernel_src, ws, quiet, tmp
 
 def test_refuses_a_patch_that_adds_a_w1_warning(project, kernel_src, ws, quiet, tmp_path):
     write_series(project, kernel_src, [
-        {"subject": "wireguard: start in layer-3 mode explicitly",
-         "body": "Give the mode an explicit initial value.",
-         "files": {WG_C: main_c("1")}},
+        EXPLICIT_MODE,
         {"subject": "wireguard: take flags in wg_init()",
          "body": "A later patch passes the layer-2 flag here.",
          "files": {WG_C: main_c("1").replace("wg_init(void)", "wg_init(int flags)")}}])
