@@ -27,9 +27,9 @@ run makes the same revision again.
 Nothing can be mailed unless every patch is checkpatch.pl --strict clean
 (no ERROR, no WARNING), builds on its own (an incremental make after each
 commit) with no W=1 or sparse (C=2) warning in drivers/net/wireguard that
-the base does not already have, carries a Signed-off-by, has the expected subject prefix, the
-recipients come from the tree's get_maintainer.pl, and the cover letter
-records the base-commit.  Everything but the real send works offline.
+the base does not already have, carries a Signed-off-by, has the expected
+subject prefix, the recipients come from the tree's get_maintainer.pl, and
+the cover letter records the base-commit.  Everything but the real send works offline.
 """
 
 from __future__ import annotations
@@ -709,7 +709,7 @@ def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: P
             shutil.copy2(build_dir / ".config", tip_config)
             progress.step(f"{kernel.name}: the base's warnings: make {' '.join(WARNING_VARS)} "
                           f"{BUILD_TARGET}")
-            base = Build(clone, make, build_dir, tip_config, log)
+            base = SeriesBuild(clone, make, build_dir, tip_config, log)
             baseline = base.warnings_at(f"{commits[0]}~1", [BUILD_TARGET], "the base")
             for k, commit in enumerate(commits, 1):
                 build_commit(base, commit, k, len(commits), baseline, progress)
@@ -718,7 +718,7 @@ def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: P
 
 
 @dataclass(frozen=True)
-class Build:
+class SeriesBuild:
     """The submit clone's build directory, configured once at the tip of the series."""
 
     clone: Path
@@ -743,7 +743,7 @@ class Build:
         return Counter((Path(w.file).name, w.text) for w in warnings)
 
 
-def build_commit(base: Build, commit: str, k: int, n: int, baseline: Counter,
+def build_commit(base: SeriesBuild, commit: str, k: int, n: int, baseline: Counter,
                  progress: Progress) -> None:
     """Make the directories the k-th commit touches (and WireGuard's): it must build
     and add no W=1 or sparse warning in drivers/net/wireguard to the base's."""
