@@ -148,6 +148,14 @@ def test_time_limits_grow_with_the_checks():
     assert boot.time_limits("shell", []) == (None, None)
 
 
+def test_a_sanitizer_kernel_gives_the_checks_more_time(tmp_path):
+    plain, debug, absent = tmp_path / "plain", tmp_path / "debug", tmp_path / "absent"
+    plain.write_text("CONFIG_WIREGUARD=y\n# CONFIG_KASAN is not set\n")
+    debug.write_text("CONFIG_WIREGUARD=y\nCONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\n")
+    assert boot.timeout_factor(plain) == 1 and boot.timeout_factor(absent) == 1
+    assert boot.timeout_factor(debug) == boot.SANITIZER_SLOWDOWN > 1
+
+
 def test_only_one_mode_at_a_time(tmp_path):
     with pytest.raises(L2wgError, match="choose one"):
         boot.boot(Workspace(tmp_path), tmp_path, checks=["ping"], shell=True)

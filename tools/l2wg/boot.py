@@ -17,7 +17,7 @@ import re
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import checks as checks_mod
@@ -34,6 +34,11 @@ UPSTREAM_TESTS = "tools/testing/selftests/wireguard"
 NETNS_SH = f"{UPSTREAM_TESTS}/netns.sh"
 END_RE = re.compile(r"l2wg: end (?P<name>\S+) exit=(?P<rc>\d+) seconds=(?P<seconds>[\d.]+)")
 SCRIPT_EXIT_RE = re.compile(r"^L2WG-SCRIPT-EXIT (\d+)\s*$", re.MULTILINE)
+# Sanitizers slow a TCG guest several times over (the debug variant's suite
+# takes ~5x the CPU of the default one): on a kernel with any of them, every
+# check may run SANITIZER_SLOWDOWN times its usual timeout.
+SANITIZERS = ("CONFIG_KASAN", "CONFIG_UBSAN", "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_KMEMLEAK")
+SANITIZER_SLOWDOWN = 3
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,10 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     artifacts = Artifacts.load(artifacts_dir)
     mode = "shell" if shell else "script" if script else "checks"
     selected = checks_mod.select(checks) if mode == "checks" else []
+    slowdown = timeout_factor(artifacts.config)
+    if slowdown > 1 and selected:
+        progress.step(f"a sanitizer kernel: each check may take {slowdown}x its timeout")
+        selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
     if script is not None and not Path(script).is_file():
         raise L2wgError(f"--script {script}: no such file")
 
@@ -240,6 +249,12 @@ def assemble_initrd(base: guest.Initramfs, artifacts: Artifacts, run_dir: Path, 
     initrd = guest.combine([base.path, overlay], run_dir / "initrd.gz")
     overlay.unlink()
     return initrd
+
+
+def timeout_factor(config: Path) -> int:
+    """SANITIZER_SLOWDOWN for a kernel whose config enables a sanitizer, else 1."""
+    lines = set(config.read_text().splitlines()) if config.is_file() else set()
+    return SANITIZER_SLOWDOWN if any(f"{s}=y" in lines for s in SANITIZERS) else 1
 
 
 def time_limits(mode: str, selected: Sequence[checks_mod.Check]) -> tuple[float | None,
