@@ -146,7 +146,7 @@ def test_fixed_test_keys_in_lib_are_real_key_pairs():
     text = LIB.read_text()
     block = text.split('WG_TEST_KEYS="', 1)[1].split('"', 1)[0]
     pairs = [line.split() for line in block.splitlines()]
-    assert [p[0] for p in pairs] == ["a", "b", "c"]
+    assert [p[0] for p in pairs] == ["a", "b", "c", "a2"]
     for _, private, public in pairs:
         derived = subprocess.run(["wg", "pubkey"], input=private + "\n", capture_output=True,
                                  text=True).stdout.strip()

@@ -96,6 +96,25 @@ ktap_finish() {
 	exit 0
 }
 
+# --- waiting --------------------------------------------------------------
+
+# uptime_s: the guest's uptime in whole seconds.
+uptime_s() {
+	cut -d. -f1 /proc/uptime
+}
+
+# wait_until SECONDS CMD...: run CMD every 0.05 s until it succeeds, for at
+# most SECONDS of guest time (then return 1).  A deadline, not a number of
+# tries: on a slow sanitizer kernel each try costs more, the wait does not.
+wait_until() {
+	_wait_end=$(($(uptime_s) + $1))
+	shift
+	until "$@"; do
+		[ "$(uptime_s)" -lt "$_wait_end" ] || return 1
+		sleep 0.05
+	done
+}
+
 # --- preconditions --------------------------------------------------------
 
 # require_config CONFIG_FOO...: skip the check unless the kernel has them.
@@ -174,11 +193,13 @@ veth_pair() {
 
 # --- WireGuard ------------------------------------------------------------
 
-# Fixed test keys for sites a, b and c: deriving a public key costs about
-# 0.3 s under TCG, a second per check.  Other names get fresh keys.
+# Fixed test keys for sites a, b and c (and a second device on a): deriving
+# a public key costs about 0.3 s under TCG, a second per check.  Other names
+# get fresh keys.
 WG_TEST_KEYS="a WNth1Oz5W/ZZAIYuZDwEHwDnRSeJVwmPOWPNc2qrU28= GfmIIhdWS5UQB5pWlMsP/3Y4pQAbgEMmecRWLJQfWiM=
 b oFCH1klNYbnPEfIjUvRNigOwaPTp3m0J/wQe+8F8yFw= vgHeDiJ74eZUBwi8dUCUfZY4xnIRNcIHcNiZeUu7xEc=
-c 4JXcDki41EcIA44dNc5FuTrVPhQVDeVrgQKEtQa3DUU= nZIvzSBxvENmmrmPhrqAyarOamhfQt9PPTAdug81rHU="
+c 4JXcDki41EcIA44dNc5FuTrVPhQVDeVrgQKEtQa3DUU= nZIvzSBxvENmmrmPhrqAyarOamhfQt9PPTAdug81rHU=
+a2 4I/l0wQefrZtDLTl/S4Cb0rPpsNvzUzkSsd8y3OHnmE= QM5lr/0ytTiWASoO3hTP7YwVX4sQzj0Ecg8yWXIwPQo="
 
 # wg_keys NAME: $L2WG_DIR/NAME.key and NAME.pub
 wg_keys() {
@@ -196,15 +217,15 @@ pub_of() {
 	cat "$L2WG_DIR/$1.pub"
 }
 
-# wg_device NS DEV KIND PORT: a wireguard device of KIND (wireguard or
-# l2wireguard) in NS, with NS's key, listening on PORT.
+# wg_device NS DEV KIND PORT [KEY]: a wireguard device of KIND (wireguard or
+# l2wireguard) in NS, with NS's key (or KEY's, see wg_keys), listening on PORT.
 wg_device() {
 	ip -n "$1" link add "$2" type "$3" || return 1
-	nsx "$1" wg set "$2" private-key "$L2WG_DIR/$1.key" listen-port "$4"
+	nsx "$1" wg set "$2" private-key "$L2WG_DIR/${5:-$1}.key" listen-port "$4"
 	ip -n "$1" link set "$2" up
 }
 
-# wg_peer NS DEV PEER_NS ENDPOINT [ALLOWED_IPS]
+# wg_peer NS DEV PEER ENDPOINT [ALLOWED_IPS]: PEER is a key name (wg_keys)
 wg_peer() {
 	if [ -n "$5" ]; then
 		nsx "$1" wg set "$2" peer "$(pub_of "$3")" endpoint "$4" allowed-ips "$5"
@@ -319,11 +340,7 @@ rawframe_recv() {
 	rm -f "$4.ready"
 	nsx "$1" "$RAWFRAME" recv "$2" "${5:-1000}" "$3" "$4.ready" $6 >"$4" &
 	RAWFRAME_PID=$!
-	i=0
-	while [ ! -e "$4.ready" ] && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
+	wait_until 5 test -e "$4.ready"
 }
 
 rawframe_send() {

@@ -7,14 +7,13 @@
 require_config CONFIG_BRIDGE CONFIG_VETH CONFIG_PPP CONFIG_PPPOE CONFIG_PPP_ASYNC
 require_tool /usr/sbin/pppd /usr/sbin/pppoe-server /usr/lib/pppd/2.4.9/pppoe.so
 
+ppp_has_address() {
+	ip -n "$1" -4 addr show dev ppp0 2>/dev/null | grep -q 'inet '
+}
+
 # ppp_up NS: wait up to 10 s for ppp0 with an address in NS.
 ppp_up() {
-	i=0
-	while [ $i -lt 50 ]; do
-		ip -n "$1" -4 addr show dev ppp0 2>/dev/null | grep -q 'inet ' && return 0
-		sleep 0.2
-		i=$((i + 1))
-	done
+	wait_until 10 ppp_has_address "$1" && return 0
 	echo "no ppp0 with an address in $1"
 	cat "$L2WG_DIR/pppd.log" 2>/dev/null | tail -n 20
 	return 1
