@@ -1,8 +1,8 @@
 """End to end, on every kernel of the offline matrix: the series applied,
 built, booted in QEMU, and the whole check suite run -- ping, ARP, DHCP,
 VLAN/QinQ, PPPoE, raw frames, three peers, MTU, L3 unharmed -- then
-upstream's netns.sh on the same kernel.  This is what proves the
-l2wireguard series on 6.12 and 6.1."""
+upstream's netns.sh and the series' own l2.sh on the same kernel.  This is
+what proves the l2wireguard series on 6.12 and 6.1."""
 
 from __future__ import annotations
 
@@ -74,3 +74,13 @@ def test_upstream_netns_sh_still_passes(built, real_ws):
     assert outcome.suite is not None, outcome.errors
     [netns] = outcome.suite.checks
     assert netns.status is Status.PASS, netns.reason + "\n" + netns.excerpt
+
+
+def test_the_series_own_kselftest_passes(built, real_ws):
+    """tools/testing/selftests/wireguard/l2.sh, added by the series' last patch."""
+    kernel, _ = built
+    outcome = boot.boot(real_ws, real_ws.artifacts(kernel.name), checks=["l2-selftest"],
+                        progress=silent())
+    assert outcome.suite is not None, outcome.errors
+    [l2] = outcome.suite.checks
+    assert l2.status is Status.PASS, l2.reason + "\n" + l2.excerpt
