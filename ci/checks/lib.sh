@@ -104,10 +104,10 @@ uptime_s() {
 }
 
 # wait_until SECONDS CMD...: run CMD every 0.05 s until it succeeds, for at
-# most SECONDS of guest time (then return 1).  A deadline, not a number of
-# tries: on a slow sanitizer kernel each try costs more, the wait does not.
+# most SECONDS (times L2WG_SLOWDOWN, set by l2wg boot for a sanitizer
+# kernel) of guest time; then return 1.  A deadline, not a number of tries.
 wait_until() {
-	_wait_end=$(($(uptime_s) + $1))
+	_wait_end=$(($(uptime_s) + $1 * ${L2WG_SLOWDOWN:-1}))
 	shift
 	until "$@"; do
 		[ "$(uptime_s)" -lt "$_wait_end" ] || return 1
@@ -335,10 +335,11 @@ RAWFRAME=/usr/bin/rawframe
 # rawframe_recv NS DEV MAX OUTFILE [QUIET_MS [MATCH]]: start a receiver in
 # the background and wait until it listens.  It keeps the frames that MATCH
 # (a source MAC in hex, or OFFSET:HEX; default: all) and stops after MAX of
-# them or QUIET_MS (default 1000) without a frame; then `wait $RAWFRAME_PID`.
+# them or QUIET_MS (default 1000, times L2WG_SLOWDOWN) without a frame; then
+# `wait $RAWFRAME_PID`.
 rawframe_recv() {
 	rm -f "$4.ready"
-	nsx "$1" "$RAWFRAME" recv "$2" "${5:-1000}" "$3" "$4.ready" $6 >"$4" &
+	nsx "$1" "$RAWFRAME" recv "$2" $((${5:-1000} * ${L2WG_SLOWDOWN:-1})) "$3" "$4.ready" $6 >"$4" &
 	RAWFRAME_PID=$!
 	wait_until 5 test -e "$4.ready"
 }

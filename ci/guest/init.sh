@@ -4,7 +4,8 @@
 # the serial console and reboots (QEMU runs with -no-reboot, so it exits).
 #
 # run.conf sets L2WG_MODE (checks|script|shell), L2WG_CHECKS, a list of
-# NAME:TIMEOUT (seconds the check may run), and L2WG_JOBS (checks at once).
+# NAME:TIMEOUT (seconds the check may run), L2WG_JOBS (checks at once) and
+# L2WG_SLOWDOWN (how many times longer the checks' own waits are: lib.sh).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=vt100
 
@@ -151,6 +152,7 @@ load_modules() {
 
 mount_pseudo_fs
 . /l2wg/run.conf
+export L2WG_SLOWDOWN=${L2WG_SLOWDOWN:-1}
 load_modules
 echo "L2WG-BOOTED uptime=$(uptime_seconds)"
 wait_for_rng

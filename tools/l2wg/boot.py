@@ -34,11 +34,12 @@ UPSTREAM_TESTS = "tools/testing/selftests/wireguard"
 NETNS_SH = f"{UPSTREAM_TESTS}/netns.sh"
 END_RE = re.compile(r"l2wg: end (?P<name>\S+) exit=(?P<rc>\d+) seconds=(?P<seconds>[\d.]+)")
 SCRIPT_EXIT_RE = re.compile(r"^L2WG-SCRIPT-EXIT (\d+)\s*$", re.MULTILINE)
-# Sanitizers slow a TCG guest several times over (the debug variant's suite
-# takes ~5x the CPU of the default one): on a kernel with any of them, every
-# check may run SANITIZER_SLOWDOWN times its usual timeout.
+# Sanitizers slow a TCG guest down 5x (6.12's debug variant) to 15x (6.1's):
+# on a kernel with any of them, every check may run SANITIZER_SLOWDOWN times
+# its usual timeout, and the checks' own waits (lib.sh: wait_until, the
+# raw-frame receivers' quiet time) are as many times longer.
 SANITIZERS = ("CONFIG_KASAN", "CONFIG_UBSAN", "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_KMEMLEAK")
-SANITIZER_SLOWDOWN = 3
+SANITIZER_SLOWDOWN = 5
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     run_dir.mkdir(parents=True, exist_ok=True)
     base = guest.build_initramfs(ws, run_dir / "guest.log")
     progress.step(guest.describe(base))
-    initrd = assemble_initrd(base, artifacts, run_dir, mode, selected, script, jobs)
+    initrd = assemble_initrd(base, artifacts, run_dir, mode, selected, script, jobs, slowdown)
     chosen = qemu.Accelerator(accel, "requested") if accel else \
         qemu.accelerator(ws, artifacts.bzimage, run_dir / "accel-probe.log")
     progress.step(f"accelerator: {chosen.name} ({chosen.reason})")
@@ -217,17 +218,19 @@ def link_latest(artifacts_dir: Path, run_dir: Path) -> None:
     latest.symlink_to(run_dir.name)
 
 
-def run_conf(mode: str, selected: Sequence[checks_mod.Check], jobs: int = 1) -> str:
+def run_conf(mode: str, selected: Sequence[checks_mod.Check], jobs: int = 1,
+             slowdown: int = 1) -> str:
     items = " ".join(f"{c.name}:{c.timeout}" for c in selected)
-    return f"L2WG_MODE={mode}\nL2WG_CHECKS={shlex.quote(items)}\nL2WG_JOBS={jobs}\n"
+    return (f"L2WG_MODE={mode}\nL2WG_CHECKS={shlex.quote(items)}\nL2WG_JOBS={jobs}\n"
+            f"L2WG_SLOWDOWN={slowdown}\n")
 
 
 def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod.Check],
-                  script: Path | None, jobs: int = 1) -> dict[str, bytes]:
+                  script: Path | None, jobs: int = 1, slowdown: int = 1) -> dict[str, bytes]:
     """The per-run files: settings, the kernel's config, the tree's WireGuard
     selftest scripts (netns.sh, and l2.sh if the series adds it), the user's
     script."""
-    files = {"l2wg/run.conf": run_conf(mode, selected, jobs).encode()}
+    files = {"l2wg/run.conf": run_conf(mode, selected, jobs, slowdown).encode()}
     if artifacts.config.exists():
         files["l2wg/kconfig"] = artifacts.config.read_bytes()
     if artifacts.tree:
@@ -242,9 +245,10 @@ def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod
 
 def assemble_initrd(base: guest.Initramfs, artifacts: Artifacts, run_dir: Path, mode: str,
                     selected: Sequence[checks_mod.Check], script: Path | None,
-                    jobs: int = 1) -> Path:
+                    jobs: int = 1, slowdown: int = 1) -> Path:
     overlay = guest.write_overlay(run_dir / "overlay.cpio.gz",
-                                  overlay_files(artifacts, mode, selected, script, jobs),
+                                  overlay_files(artifacts, mode, selected, script, jobs,
+                                                slowdown),
                                   run_dir / "guest.log")
     initrd = guest.combine([base.path, overlay], run_dir / "initrd.gz")
     overlay.unlink()
