@@ -18,6 +18,7 @@ from l2wg.errors import L2wgError
 from l2wg.progress import silent
 from l2wg.project import Project
 from l2wg.rebase import RebaseOptions
+from l2wg.resolve import resolve_kernel
 from l2wg.workspace import Workspace
 
 WG = "drivers/net/wireguard/device.c"
@@ -135,7 +136,7 @@ def test_clean_rebase_changes_nothing_in_patches(lab):
     assert lab.snapshot() == before
     tree = tree_of(lab)
     assert "l2_frame" in (tree / WG).read_text()
-    assert not rb.alternates_file(tree).exists()
+    assert not trees.alternates_file(tree).exists()
     subprocess.run(["git", "-C", str(tree), "fsck", "--connectivity-only"], check=True,
                    capture_output=True)
     record = trees.load(tree)
@@ -226,7 +227,7 @@ def test_continue_refuses_markers_then_completes(lab):
     # Patch 2 touches other lines: it still applies exactly, so it gets no override.
     assert [s.status for s in state.steps] == ["resolved", "clean"]
     assert not (tree / ".git" / "rebase-apply").exists()
-    assert not rb.alternates_file(tree).exists()
+    assert not trees.alternates_file(tree).exists()
     first, second = lab.project.series().names
     assert "legacy_20" in (lab.root / "patches" / "6.1" / first).read_text()
     assert not (lab.root / "patches" / "6.1" / second).exists()
@@ -251,7 +252,7 @@ def test_abort_puts_everything_back(lab):
     assert git(tree, "rev-parse", "HEAD").strip() == head
     assert not git(tree, "status", "--porcelain")
     assert not (tree / ".git" / "rebase-apply").exists()
-    assert not rb.alternates_file(tree).exists()
+    assert not trees.alternates_file(tree).exists()
     assert (tree / ".git" / "l2wg-tree.json").read_text() == record
     assert lab.snapshot() == before
     with pytest.raises(L2wgError, match="no rebase"):
@@ -268,7 +269,7 @@ def test_strict_fails_on_three_way(lab):
     assert lab.snapshot() == before
     assert not (tree / ".git" / "rebase-apply").exists()
     assert git(tree, "rev-parse", "HEAD").strip() == trees.load(tree).pristine
-    assert not rb.alternates_file(tree).exists()
+    assert not trees.alternates_file(tree).exists()
     # Without --strict the same rebase goes through.
     assert lab.rebase().status == "done"
 
@@ -320,9 +321,9 @@ def test_continue_refuses_unmerged_deletions(lab):
 
 def test_online_versions_are_constructed(lab):
     matrix = lab.project.matrix()
-    kernel = rb.resolve_kernel("6.7.3", matrix, RebaseOptions(online=True), lab.tmp / "log")
+    kernel = resolve_kernel("6.7.3", matrix, RebaseOptions(online=True), lab.tmp / "log")
     assert kernel.source.type == "tarball" and kernel.source.url.endswith("linux-6.7.3.tar.xz")
-    kernel = rb.resolve_kernel("v6.13-rc2", matrix, RebaseOptions(online=True), lab.tmp / "log")
+    kernel = resolve_kernel("v6.13-rc2", matrix, RebaseOptions(online=True), lab.tmp / "log")
     assert kernel.source.type == "git" and kernel.source.ref == "v6.13-rc2"
 
 
@@ -554,7 +555,7 @@ def test_real_612_to_61_conflict_continue_and_no_churn(real_ws, real_lab):
     assert [s.status for s in state.steps] == ["clean", "merged", "resolved"]
     overrides = sorted(p.name for p in (project.patches / "6.1").iterdir())
     assert overrides == [s.name for s in state.steps[1:]]
-    assert not rb.alternates_file(tree).exists()
+    assert not trees.alternates_file(tree).exists()
     assert "3:" in state.range_diff
     snapshot = {p: p.read_bytes() for p in project.patches.rglob("*") if p.is_file()}
     again = rb.rebase("6.1", project, real_ws, RebaseOptions(strict=True), silent())

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from kernel_files import kernel_files
 
+from l2wg import cli, submission
 from l2wg import submit as sub
 from l2wg.errors import L2wgError
 from l2wg.project import Project
@@ -521,11 +522,11 @@ def test_default_base_is_the_newest_offline_line(project):
 
 
 def test_link_to_the_previous_revision_goes_into_its_changelog():
-    record = sub.Record("l2wireguard", CHANGE_ID, ["net-next"], {
-        1: sub.SentRevision(1, "6.12", "abc", "20261122-l2wireguard-v1-0-1@example.org", "now")})
+    record = submission.Record("l2wireguard", CHANGE_ID, ["net-next"], {
+        1: submission.SentRevision(1, "6.12", "abc", "20261122-l2wireguard-v1-0-1@example.org", "now")})
     text = "Title\n\nBody.\n\nChanges in v2:\n- Fixed.\n\nThe end.\n"
 
-    cover = sub.cover_letter(text, record, 2, Path("cover-letter.txt"))
+    cover = submission.cover_letter(text, record, 2, Path("cover-letter.txt"))
 
     assert "- Fixed.\n- Link to v1: https://lore.kernel.org/r/20261122-l2wireguard-v1-0-1@" \
            "example.org\n\nThe end." in cover
@@ -535,8 +536,8 @@ def test_options_from_the_command_line():
     import argparse
 
     parser = argparse.ArgumentParser()
-    sub.add_arguments(parser)
-    opts = sub.options_from_args(parser.parse_args(["--base", "6.1", "-r", "2", "--reflect"]))
+    cli.add_submit_arguments(parser)
+    opts = cli.submit_options(parser.parse_args(["--base", "6.1", "-r", "2", "--reflect"]))
     assert (opts.base, opts.revision, opts.reflect, opts.send, opts.build_check) == \
         ("6.1", 2, True, False, True)
     with pytest.raises(SystemExit):

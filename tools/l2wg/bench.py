@@ -1,5 +1,8 @@
 """Benchmarks of the pipeline's own speed: figures printed, never asserted.
 
+``l2wg bench build|boot|pipeline`` and ``tools/bench-rebase`` (a point-release
+move); the command lines are in cli.py.
+
 The machine is shared and noisy, so every figure is the median of several
 rounds, and the rounds are listed too.
 """
@@ -9,17 +12,22 @@ from __future__ import annotations
 import os
 import re
 import resource
+import shutil
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import sources, tree as trees
 from .build import BuildOptions, build
 from .errors import L2wgError
 from .kernels import Kernel
 from .progress import Progress
 from .project import Project
+from .rebase import RebaseOptions, abort_rebase, rebase
+from .resolve import line_entry, resolve_kernel
+from .tree_import import import_from_seed
 from .workspace import Workspace
 
 
@@ -131,8 +139,6 @@ def edit_one_patch(project_root: Path, dest: Path) -> tuple[Path, str]:
     count) and changes the built kernel.  Returns the copy's root and a
     description of the edit.
     """
-    import shutil
-
     for name in ("kernels.toml", "pyproject.toml"):
         if (project_root / name).exists():
             shutil.copy2(project_root / name, dest / name)
@@ -167,8 +173,6 @@ def bench_pipeline(kernels: list[Kernel], project: Project, ws: Workspace, round
     changed, in a copy of the project (patches/ is never touched), then
     run; the edit alternates on and off so that every round is an edit.
     """
-    import shutil
-
     from . import pipeline
 
     stages = stages or pipeline.STAGES
@@ -229,3 +233,78 @@ def phase_table(runs: list[PhaseRun]) -> str:
         lines.append(f"  {r.phase:<5} total  {r.seconds:.0f} s"
                      + (f"; FAILED: {'; '.join(r.failed)}" if r.failed else ""))
     return "\n".join(lines)
+
+
+# a point-release move: tools/bench-rebase -------------------------------------------
+
+@dataclass
+class RebaseFigure(Figure):
+    """tools/bench-rebase's figures: its longer names in a wider column."""
+
+    def line(self) -> str:
+        median = statistics.median(self.rounds) if self.rounds else float("nan")
+        goal = f"  (goal <= {self.goal:.0f} s: {'met' if median <= self.goal else 'MISSED'})" \
+            if self.goal else ""
+        rounds = ", ".join(f"{r:.1f}" for r in self.rounds)
+        return f"{self.name:<52} median {median:6.1f} s   rounds: {rounds}{goal}"
+
+
+def bench_rebase(project: Project, ws: Workspace, point_release: str, rounds: int,
+                 progress: Progress, full: bool = False) -> list[RebaseFigure]:
+    """Point-release move, measured: import *point_release* from its line's tree,
+    then rebase onto it (a cached kernel).  Uses a private tree, removed at the end."""
+    matrix = project.matrix()
+    log = ws.logs / "bench-rebase.log"
+    found = resolve_kernel(point_release, matrix, RebaseOptions(), log)
+    kernel = replace(found, name=f"bench-{found.name}")
+    line_kernel = line_entry(matrix, kernel.line)
+    if line_kernel is None:
+        raise L2wgError(f"no kernels.toml entry for the {kernel.line} line to import from")
+    seed = trees.ensure_pristine(line_kernel, sources.fetch(line_kernel, ws, progress), ws,
+                                 progress)
+    source = sources.fetch(kernel, ws, progress)
+    patches = len(project.series().names)
+    imported = RebaseFigure(f"import {found.name} from the {seed.kernel} tree ({seed.version})",
+                            [])
+    cached = RebaseFigure(f"rebase onto it, tree cached ({patches} patch(es))", [], 20)
+    move = RebaseFigure("point-release move (import + rebase)", [])
+    try:
+        for number in range(rounds):
+            _remove_tree(ws, kernel.name)
+            progress.step(f"round {number + 1}/{rounds}")
+            start = time.monotonic()
+            import_from_seed(kernel, source, seed, ws, progress, log)
+            middle = time.monotonic()
+            state = rebase(kernel, project, ws, RebaseOptions(write=False), progress)
+            end = time.monotonic()
+            if state.status == "conflict":
+                abort_rebase(kernel.name, ws, progress)
+            imported.rounds.append(round(middle - start, 1))
+            cached.rounds.append(round(end - middle, 1))
+            move.rounds.append(round(end - start, 1))
+        if full:
+            figures = [imported, cached, move, _bench_full(kernel, source, ws, progress)]
+            return figures
+    finally:
+        _remove_tree(ws, kernel.name)
+    return [imported, cached, move]
+
+
+def _bench_full(kernel: Kernel, source: sources.Source, ws: Workspace,
+                progress: Progress) -> RebaseFigure:
+    """For comparison, one full import (tar -x, git add of every file) of the same source."""
+    other = replace(kernel, name=f"{kernel.name}-full")
+    figure = RebaseFigure(f"for comparison: full import of {kernel.version} (tar + git add)", [])
+    try:
+        _remove_tree(ws, other.name)
+        start = time.monotonic()
+        trees.ensure_pristine(other, source, ws, progress)
+        figure.rounds.append(round(time.monotonic() - start, 1))
+    finally:
+        _remove_tree(ws, other.name)
+    return figure
+
+
+def _remove_tree(ws: Workspace, name: str) -> None:
+    shutil.rmtree(ws.tree(name), ignore_errors=True)
+    shutil.rmtree(ws.root / "rebase" / name, ignore_errors=True)

@@ -17,6 +17,8 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .build import BuildOptions
+    from .rebase import RebaseOptions
+    from .submit import SubmitOptions
 
 EPILOG = """\
 The pipeline, one stage feeding the next:
@@ -119,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parallel(p)
     _add_common(p)
 
-    from . import rebase, submit
+    from . import submit
 
     p = sub.add_parser("rebase", help="carry the series to another kernel version",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -133,12 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  l2wg rebase 6.1\n  l2wg rebase 6.12.107      "
                               "# a Debian point release\n  l2wg rebase 6.1 --continue\n"
                               "  l2wg rebase 6.1 --abort\n  l2wg rebase --all --strict\n")
-    rebase.add_arguments(p)
+    _add_rebase_arguments(p)
     _add_common(p)
 
     p = sub.add_parser("submit", help="prepare the series for the mailing list with b4",
                        description=submit.__doc__.strip().split("\n\n")[0])
-    submit.add_arguments(p)
+    add_submit_arguments(p)
     _add_common(p)
 
     p = sub.add_parser("dkms", help="DKMS package of the patched driver, proven on Debian's kernels",
@@ -239,6 +241,55 @@ def _add_parallel(p: argparse.ArgumentParser) -> None:
                    help="checks run at once in the guest, each in its own mount and network "
                         "namespaces (default: %(default)s, the guest's CPUs; 1 streams each "
                         "check's output as it runs and ties a kernel oops to its check)")
+
+
+def _add_rebase_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kernel", nargs="?",
+                        help="a kernels.toml entry or a version (Debian point release such as "
+                             "6.12.107; with --online a kernel.org release or tag)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--continue", dest="cont", action="store_true",
+                      help="after resolving a conflict in the tree: apply the rest")
+    mode.add_argument("--abort", action="store_true",
+                      help="put the tree back as it was; patches/ is untouched")
+    mode.add_argument("--all", action="store_true",
+                      help="rebase onto every kernel of the matrix and print a table "
+                           "(conflicts are reported and aborted)")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail unless every patch applies exactly (no three-way merge)")
+    parser.add_argument("--online", action="store_true",
+                        help="allow kernel.org tarballs and git tags for versions not in "
+                             "kernels.toml (and network sources with --all)")
+    parser.add_argument("--no-write", dest="write", action="store_false",
+                        help="keep refreshed patches in the report directory, not in patches/")
+
+
+def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``l2wg submit`` (the caller adds --workspace, --project, -q, -v)."""
+    parser.add_argument("--base", metavar="KERNEL",
+                        help="the kernels.toml entry to base the series on (default: the "
+                             "newest line available offline)")
+    parser.add_argument("--revision", "-r", type=int, metavar="N",
+                        help="make revision N (default: the last one sent + 1, from "
+                             "patches/submission/b4.json)")
+    parser.add_argument("-o", "--out", type=Path, metavar="DIR",
+                        help="where the messages go (default: the workspace's "
+                             "out/submit/KERNEL-vN)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--reflect", action="store_true",
+                      help="after the checks, mail the series to yourself only")
+    mode.add_argument("--send", action="store_true",
+                      help="after the checks, mail the series to its recipients and record "
+                           "the revision in patches/submission/")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="with --send/--reflect: do not ask for confirmation")
+    parser.add_argument("-s", "--signoff", action="store_true",
+                        help="add your Signed-off-by to every patch (git am --signoff)")
+    parser.add_argument("--skip-build-check", action="store_true",
+                        help="do not build after every patch with W=1 C=2 (sparse) "
+                             "(refused with --send)")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                        help="parallel make jobs for the build check (default: %(default)s)")
 
 
 def _context(args) -> tuple[Project, Workspace, Progress]:
@@ -436,18 +487,51 @@ def cmd_ci_files(args) -> int:
 
 
 def cmd_rebase(args) -> int:
-    from . import rebase
+    """Run the verb for parsed *args*; print the outcome; return the exit status."""
+    from .rebase import (abort_rebase, continue_rebase, rebase, rebase_all, summary,
+                         table)
 
     project, ws, progress = _context(args)
-    return rebase.command(args, project, ws, progress)
+    opts = rebase_options(args)
+    if args.all:
+        results = rebase_all(project, ws, opts, progress)
+        print(table(results))
+        print(f"reports: {ws.root / 'rebase'}/KERNEL/report.txt")
+        return 0 if all(status == "done" for _, status, _ in results) else 1
+    if args.abort:
+        print(summary(abort_rebase(args.kernel, ws, progress)))
+        return 0
+    if args.cont:
+        state = continue_rebase(args.kernel, project, ws, progress)
+    else:
+        if not args.kernel:
+            raise L2wgError("name the kernel to rebase onto (a kernels.toml entry or a version)")
+        state = rebase(args.kernel, project, ws, opts, progress)
+    print(summary(state))
+    return 0 if state.status == "done" else 1
+
+
+def rebase_options(args) -> RebaseOptions:
+    from .rebase import RebaseOptions
+
+    return RebaseOptions(strict=args.strict, online=args.online, write=args.write)
 
 
 def cmd_submit(args) -> int:
     from . import submit
 
     project, ws, progress = _context(args)
-    print(submit.summary(submit.submit(project, ws, submit.options_from_args(args), progress)))
+    print(submit.summary(submit.submit(project, ws, submit_options(args), progress)))
     return 0
+
+
+def submit_options(args) -> SubmitOptions:
+    from .submit import SubmitOptions
+
+    return SubmitOptions(base=args.base, revision=args.revision,
+                         out=args.out.resolve() if args.out else None, reflect=args.reflect,
+                         send=args.send, yes=args.yes, signoff=args.signoff,
+                         build_check=not args.skip_build_check, jobs=args.jobs)
 
 
 COMMANDS = {"rebase": cmd_rebase, "submit": cmd_submit, "ci": cmd_ci, "ci-files": cmd_ci_files, "kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "dkms": cmd_dkms,
@@ -466,6 +550,35 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("l2wg: interrupted", file=sys.stderr)
         return 130
+
+
+def bench_rebase_main(argv: list[str] | None = None) -> int:
+    """tools/bench-rebase: time a point-release move; prints medians."""
+    from .bench import bench_rebase
+
+    parser = argparse.ArgumentParser(
+        prog="tools/bench-rebase", description="Time a point-release move: import a Debian "
+        "point release from its line's tree, then rebase the series onto it.  Prints medians.")
+    parser.add_argument("point_release", nargs="?", default="6.12.107",
+                        help="a point release the archive keeps (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default: %(default)s)")
+    parser.add_argument("--full", action="store_true",
+                        help="also time one full import of the same source, for comparison")
+    parser.add_argument("--workspace", type=Path, metavar="DIR")
+    parser.add_argument("--project", type=Path, metavar="DIR")
+    args = parser.parse_args(argv)
+    try:
+        project = Project(args.project.resolve()) if args.project else Project.find()
+        ws = Workspace(args.workspace.resolve()) if args.workspace else Workspace.default()
+        figures = bench_rebase(project, ws, args.point_release, args.rounds, Progress(),
+                               args.full)
+    except L2wgError as error:
+        print(f"l2wg: error: {error}", file=sys.stderr)
+        return 1
+    print(f"rebase benchmark, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}:")
+    for figure in figures:
+        print("  " + figure.line())
+    return 0
 
 
 if __name__ == "__main__":

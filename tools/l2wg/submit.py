@@ -9,15 +9,8 @@ and b4) and, only when asked, mails them::
        repository) + one commit per patch -> b4 prep --auto-to-cc (get_maintainer.pl)
     -> b4 send -o (the messages, for review) -> checks -> [b4 send --reflect | b4 send]
 
-What the repository keeps, in ``patches/submission/`` (``load_series``
-ignores it: it holds no file named like a patch of the series):
-
-    cover-letter.txt   subject line, blank line, body, then the per-version
-                       changelog ("Changes in v2: ..."); "#" lines are comments
-    b4.json            the series name, b4 change-id, subject prefixes, and
-                       one record per revision that was really sent
-    vN/                the patches exactly as revision N was sent, so that
-                       revision N+1 carries a range-diff against it
+What the repository keeps (the cover letter, b4.json, the revisions sent)
+is in ``patches/submission/`` (see ``l2wg.submission``).
 
 The clone lives in the workspace (``submit/KERNEL``) and builds go to
 ``builds/KERNEL-ARCH-submit``: the shared work tree and its builds are never
@@ -43,11 +36,10 @@ import os
 import re
 import shutil
 import sys
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -59,17 +51,12 @@ from .progress import Progress
 from .project import Project
 from .runner import Completed, run
 from .series import Patch
+from .submission import Record, SentRevision, Submission, cover_letter
 from .workspace import Workspace
 
-SUBMISSION_DIR = "submission"
-COVER_LETTER = "cover-letter.txt"
-RECORD = "b4.json"
-DEFAULT_NAME = "l2wireguard"
-DEFAULT_PREFIXES = ("net-next",)
 BASE_BRANCH = "l2wg-submit-base"
 KBUILD_LOCK = Path("/tmp/l2wg-kbuild.lock")
 BUILD_TARGET = "drivers/net/wireguard/"
-LORE_LINK = "https://lore.kernel.org/r/{}"
 # b4 keeps its tracking data below this line of the cover commit (b4.ez.MAGIC_MARKER).
 B4_MAGIC = "--- b4-submit-tracking ---"
 # b4's default cover template with the range-diff against the previous revision added.
@@ -113,92 +100,6 @@ class SubmitOptions:
     build_check: bool = True       # build after every patch
     jobs: int = os.cpu_count() or 1
     kbuild_lock: Path = KBUILD_LOCK  # held for the build check: one kernel build at a time
-
-
-# what the repository keeps -------------------------------------------------
-
-@dataclass(frozen=True)
-class SentRevision:
-    """One revision that was really mailed."""
-
-    revision: int
-    kernel: str
-    base_commit: str
-    message_id: str
-    date: str
-
-
-@dataclass
-class Record:
-    """``patches/submission/b4.json``: the series identity and its sent revisions."""
-
-    name: str
-    change_id: str
-    prefixes: list[str]
-    sent: dict[int, SentRevision] = field(default_factory=dict)
-
-    @property
-    def next_revision(self) -> int:
-        return max(self.sent, default=0) + 1
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "change-id": self.change_id, "prefixes": self.prefixes,
-                "sent": {f"v{n}": asdict(s) for n, s in sorted(self.sent.items())}}
-
-
-@dataclass(frozen=True)
-class Submission:
-    """The repository's side of a submission: ``patches/submission/``."""
-
-    dir: Path
-
-    @classmethod
-    def of(cls, project: Project) -> "Submission":
-        return cls(project.patches / SUBMISSION_DIR)
-
-    @property
-    def cover_path(self) -> Path:
-        return self.dir / COVER_LETTER
-
-    @property
-    def record_path(self) -> Path:
-        return self.dir / RECORD
-
-    def sent_patches(self, revision: int) -> Path:
-        return self.dir / f"v{revision}"
-
-    def cover_text(self) -> str:
-        if not self.cover_path.is_file():
-            raise L2wgError(f"no cover letter: write {self.cover_path} (subject line, blank "
-                            "line, body, then 'Changes in vN:' sections)")
-        return self.cover_path.read_text()
-
-    def record(self) -> Record:
-        """The record, or a fresh one (new change-id) when the file does not exist yet.
-
-        A fresh record is saved by the first run that succeeds, so that every
-        later run and revision keeps its change-id.
-        """
-        if not self.record_path.is_file():
-            return new_record(DEFAULT_NAME)
-        data = store.read_json(self.record_path)
-        if not data or not data.get("change-id"):
-            raise L2wgError(f"{self.record_path}: not a submission record (no change-id)")
-        sent = {}
-        for value in (data.get("sent") or {}).values():
-            entry = SentRevision(**value)
-            sent[entry.revision] = entry
-        return Record(data.get("name", DEFAULT_NAME), data["change-id"],
-                      list(data.get("prefixes", DEFAULT_PREFIXES)), sent)
-
-    def save_record(self, record: Record) -> None:
-        store.write_json(self.record_path, record.to_json())
-
-
-def new_record(name: str) -> Record:
-    """A record with a fresh b4-style change-id: DATE-NAME-RANDOM."""
-    today = datetime.now(timezone.utc).strftime("%Y%m%d")
-    return Record(name, f"{today}-{name}-{uuid.uuid4().hex[:12]}", list(DEFAULT_PREFIXES))
 
 
 # what comes out ------------------------------------------------------------
@@ -326,39 +227,6 @@ def default_base(matrix: Matrix) -> str:
 
 def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version))
-
-
-# cover letter ----------------------------------------------------------------
-
-def cover_letter(text: str, record: Record, revision: int, path: Path) -> str:
-    """The cover text for vN: the file minus comments, with links to the earlier versions."""
-    lines = [ln for ln in text.splitlines() if not ln.startswith("#")]
-    cover = "\n".join(lines).strip() + "\n"
-    subject = cover.splitlines()[0].strip() if cover.strip() else ""
-    if not subject or "EDITME" in cover:
-        raise L2wgError(f"{path}: the cover letter needs a subject line and no EDITME left")
-    for n in range(2, revision + 1):
-        if not re.search(rf"^Changes in v{n}:", cover, re.M | re.I):
-            raise L2wgError(f"{path}: no 'Changes in v{n}:' section: describe what changed "
-                            f"since v{n - 1}")
-    for sent in sorted(record.sent.values(), key=lambda s: s.revision):
-        if sent.revision < revision and sent.message_id not in cover:
-            cover = add_link(cover, sent)
-    return cover
-
-
-def add_link(cover: str, sent: SentRevision) -> str:
-    """Append '- Link to vK: lore URL' to the 'Changes in vK+1:' list, as b4 does."""
-    link = f"- Link to v{sent.revision}: {LORE_LINK.format(sent.message_id)}"
-    lines = cover.splitlines()
-    for i, line in enumerate(lines):
-        if re.match(rf"^Changes in v{sent.revision + 1}:", line, re.I):
-            end = i + 1
-            while end < len(lines) and lines[end].strip():
-                end += 1
-            lines.insert(end, link)
-            return "\n".join(lines) + "\n"
-    return cover
 
 
 # git and b4 in the submission clone -------------------------------------------
@@ -827,40 +695,3 @@ def summary(result: SubmitResult) -> str:
         "remark(s)", *(f"    {remark}" for remark in result.checkpatch_checks),
         f"  build: {built}", f"  range-diff: {range_diff}", f"  messages: {result.out}",
         f"  {mailed}"])
-
-
-# command line ------------------------------------------------------------------
-
-def add_arguments(parser) -> None:
-    """The options of ``l2wg submit`` (the caller adds --workspace, --project, -q, -v)."""
-    parser.add_argument("--base", metavar="KERNEL",
-                        help="the kernels.toml entry to base the series on (default: the "
-                             "newest line available offline)")
-    parser.add_argument("--revision", "-r", type=int, metavar="N",
-                        help="make revision N (default: the last one sent + 1, from "
-                             "patches/submission/b4.json)")
-    parser.add_argument("-o", "--out", type=Path, metavar="DIR",
-                        help="where the messages go (default: the workspace's "
-                             "out/submit/KERNEL-vN)")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--reflect", action="store_true",
-                      help="after the checks, mail the series to yourself only")
-    mode.add_argument("--send", action="store_true",
-                      help="after the checks, mail the series to its recipients and record "
-                           "the revision in patches/submission/")
-    parser.add_argument("-y", "--yes", action="store_true",
-                        help="with --send/--reflect: do not ask for confirmation")
-    parser.add_argument("-s", "--signoff", action="store_true",
-                        help="add your Signed-off-by to every patch (git am --signoff)")
-    parser.add_argument("--skip-build-check", action="store_true",
-                        help="do not build after every patch with W=1 C=2 (sparse) "
-                             "(refused with --send)")
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
-                        help="parallel make jobs for the build check (default: %(default)s)")
-
-
-def options_from_args(args) -> SubmitOptions:
-    return SubmitOptions(base=args.base, revision=args.revision,
-                         out=args.out.resolve() if args.out else None, reflect=args.reflect,
-                         send=args.send, yes=args.yes, signoff=args.signoff,
-                         build_check=not args.skip_build_check, jobs=args.jobs)

@@ -7,6 +7,10 @@ same series on the same source always gives the same commits.
 
 A tree whose source has not changed is reused; a tree with uncommitted
 changes is never touched (the user may be working in it).
+
+A tree may borrow another tree's objects for a while (alternates: the
+rebase's three-way merges need the canonical tree's blobs); before they are
+unborrowed the objects the new commits need are copied in.
 """
 
 from __future__ import annotations
@@ -183,3 +187,55 @@ def apply_series(tree: Tree, patches: list[Patch], digest: str, log: Path,
     tree.commits = commits
     tree.save()
     return tree
+
+
+# Alternates: borrow another tree's objects (the rebase's three-way merges) ------
+
+def alternates_file(tree: Path) -> Path:
+    return tree / ".git" / "objects" / "info" / "alternates"
+
+
+def add_alternates(tree: Path, others: list[Path]) -> list[str]:
+    """Let *tree* read the objects of *others*; returns the lines added."""
+    path = alternates_file(tree)
+    lines = path.read_text().splitlines() if path.exists() else []
+    added = []
+    for other in others:
+        objects = str((other / ".git" / "objects").resolve())
+        if objects not in lines and Path(objects) != (tree / ".git" / "objects").resolve():
+            lines.append(objects)
+            added.append(objects)
+    if added:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{line}\n" for line in lines))
+    return added
+
+
+def remove_alternates(tree: Path, added: list[str]) -> None:
+    path = alternates_file(tree)
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text().splitlines() if line not in added]
+    if lines:
+        path.write_text("".join(f"{line}\n" for line in lines))
+    else:
+        path.unlink()
+
+
+def localize_objects(tree: Path, base: str, head: str, log: Path) -> None:
+    """Copy into *tree* every object of base..head it may only have through an alternate."""
+    listed = git(tree, "rev-list", "--objects", f"{base}..{head}", log=None)
+    ids = "".join(line.split()[0] + "\n" for line in listed.splitlines() if line.strip())
+    if ids:
+        run(["git", "-C", tree, "pack-objects", "-q", tree / ".git" / "objects" / "pack" / "pack"],
+            input=ids, log_path=log, what="git pack-objects (objects borrowed for the merge)")
+
+
+def verify_connected(tree: Path, base: str, head: str, log: Path) -> None:
+    out = run(["git", "-C", tree, "rev-list", "--objects", "--missing=print", f"{base}..{head}"],
+              log_path=None, check=False).output
+    missing = [line[1:] for line in out.splitlines() if line.startswith("?")]
+    if missing:
+        raise L2wgError(f"{tree}: {len(missing)} object(s) of the new commits are missing after "
+                        f"the canonical tree's objects were unborrowed (e.g. {missing[0]})", log)
+

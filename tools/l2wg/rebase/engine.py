@@ -1,0 +1,475 @@
+"""Carry the series to another kernel version, with a conflict report a person can act on.
+
+``rebase()`` prepares the target kernel's work tree, puts it at its pristine
+commit and applies the series (the line's overrides resolved) patch by patch:
+
+* **clean**     ``git apply --check`` passes: exact context (offsets allowed, no fuzz);
+* **merged**    it needed ``git am -3``'s three-way merge, which succeeded;
+* **conflict**  the merge left conflict markers: the rebase stops there, with
+  ``git am`` in progress in the tree, and writes a report (text and JSON)
+  naming the patch, the files, each conflicting hunk with both sides, and the
+  upstream commits that touched those lines when the sources have history.
+
+Three-way merges across versions need the blobs named by the patches'
+``index <old>..<new>`` lines, which live in the *canonical* kernel's tree (the
+one the canonical patches are made on, ``canonical`` in kernels.toml).  The
+target tree borrows them for the duration of the rebase through
+``.git/objects/info/alternates``; before the alternate is removed, every
+object the new commits need is copied into the target repository and
+connectivity is verified.
+
+When every patch is in, the refreshed patches are exported with ``git
+format-patch`` and kept only where the kernel needed a different version:
+as ``patches/<line>/<name>`` overrides (or, for the canonical kernel itself,
+in place).  Nothing under ``patches/`` changes before a rebase completes.
+``continue_rebase()`` and ``abort_rebase()`` finish or undo a stopped one.
+
+Point releases are cheap: a new point release of a line whose tree is
+already imported is imported from that tree (``tree_import``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from .. import sources, store, tree as trees
+from ..errors import L2wgError
+from ..kernels import Kernel
+from ..progress import Progress
+from ..project import Project
+from ..resolve import resolve_kernel
+from ..runner import run
+from ..series import Patch
+from ..tree import add_alternates, localize_objects, remove_alternates, verify_connected
+from ..tree_import import ensure_tree
+from ..workspace import Workspace
+from .conflict import _has_markers, _tail, _unmerged, _unmerged_stages, describe_conflict
+from .report import _status_text, write_report
+from .state import Rebase, RebaseOptions, Step
+
+
+# The rebase --------------------------------------------------------------
+
+def rebase(target: str | Kernel, project: Project, ws: Workspace, opts: RebaseOptions,
+           progress: Progress) -> Rebase:
+    """Apply the series to *target* (what the user typed, or a Kernel); stop at a
+    conflict with a report."""
+    matrix = project.matrix()
+    started = time.monotonic()
+    log_dir = ws.root / "rebase"
+    log = ws.logs / "rebase.log"
+    if isinstance(target, Kernel):
+        kernel, spec = target, target.name
+    else:
+        kernel, spec = resolve_kernel(target, matrix, opts, log), target
+    report_dir = log_dir / kernel.name
+    if (report_dir / "state.json").exists() and \
+            Rebase.load(report_dir / "state.json").status in ("conflict", "running"):
+        raise L2wgError(f"a rebase onto {kernel.name} is already in progress: resolve the "
+                        f"conflict and run 'tools/rebase {kernel.name} --continue', or "
+                        f"'tools/rebase {kernel.name} --abort' (report: {report_dir / 'report.txt'})")
+    log = report_dir / "rebase.log"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    series = project.series()
+    canonical_kernel = matrix.get(matrix.canonical or matrix.default)
+    _require_reachable(kernel, ws, opts)
+    source = sources.fetch(kernel, ws, progress)
+    target = ensure_tree(kernel, source, ws, progress, log)
+    canonical = target if canonical_kernel.name == kernel.name else \
+        _canonical_tree(canonical_kernel, ws, progress)
+    trees.refuse_if_dirty(target.path, log)
+    seconds = {"prepare": round(time.monotonic() - started, 1)}
+    orig_ref = trees.git(target.path, "symbolic-ref", "-q", "HEAD", log=log, check=False).strip()
+    state = Rebase(
+        spec=spec, kernel=kernel.name, line=kernel.line, version=target.version,
+        canonical=canonical_kernel.name, tree=str(target.path), pristine=target.pristine,
+        canonical_tree=str(canonical.path), canonical_pristine=canonical.pristine,
+        orig_head=_head(target.path, log), orig_ref=orig_ref or None,
+        orig_record=store.read_json(target.record_path), alternates=[],
+        strict=opts.strict, write=opts.write, report_dir=str(report_dir), seconds=seconds,
+        steps=[Step(p.name, str(p.path), p.override, p.subject)
+               for p in series.patches(kernel.line)])
+    same_line = ws.tree(kernel.line)
+    borrow = [canonical.path] + ([same_line] if (same_line / ".git").is_dir() else [])
+    state.alternates = add_alternates(target.path, borrow)
+    state.save()
+    progress.step(f"{kernel.name}: applying {len(state.steps)} patch(es) to {target.version} "
+                  f"in {target.path}")
+    try:
+        trees.git(target.path, "checkout", "-q", "-B", trees.BRANCH, target.pristine, log=log)
+        return _proceed(state, project, progress)
+    except BaseException:
+        if state.status == "running":
+            _rollback(state)
+        raise
+
+
+def continue_rebase(spec: str | None, project: Project, ws: Workspace,
+                    progress: Progress) -> Rebase:
+    """After the conflict is resolved in the tree: record it and apply the rest."""
+    state = _in_progress(spec, ws)
+    tree, log = state.tree_path, state.log
+    step = next(s for s in state.steps if s.status == "conflict")
+    before = _commit_before(state, step)
+    files = [f.path for f in state.conflict.files] if state.conflict else []
+    unmerged = _unmerged(tree, log)
+    marked = [f for f in sorted(set(files) | set(unmerged)) if _has_markers(tree / f)]
+    if marked:
+        raise L2wgError(f"conflict markers remain in {', '.join(marked)} (in {tree}); "
+                        "resolve them, then run --continue again")
+    stages = _unmerged_stages(tree, log)
+    undecided = [f for f, kinds in stages.items() if kinds != ["base", "ours", "theirs"]]
+    if undecided:
+        raise L2wgError(f"unmerged paths remain in {tree}: {', '.join(undecided)} (added or "
+                        "deleted on one side): 'git add' or 'git rm' each, then --continue")
+    if (tree / ".git" / "rebase-apply").exists():
+        if unmerged:
+            trees.git(tree, "add", "-A", "-f", "--", *unmerged, log=log)
+        if not trees.git(tree, "diff", "--cached", "--name-only", log=log).strip():
+            raise L2wgError(f"{step.name}: the resolution leaves no change in {tree}; the "
+                            "series cannot drop a patch on one line: fix it, or --abort")
+        done = run(["git", "-C", tree, "am", "--continue"], log_path=log, check=False,
+                   env=trees.IDENTITY)
+        if done.returncode != 0:
+            raise L2wgError(f"git am --continue failed in {tree}: {_tail(done.output, 3)}", log)
+    head = _head(tree, log)
+    parent = trees.git(tree, "rev-parse", "HEAD^", log=log, check=False).strip()
+    if head == before or parent != before:
+        raise L2wgError(f"the 'git am' of {step.name} was ended outside l2wg (HEAD is not one "
+                        f"commit on top of where it stopped); run --abort and start again")
+    step.commit, step.status = head, "resolved"
+    state.status, state.conflict = "running", None
+    state.save()
+    progress.step(f"{state.kernel}: {step.name} resolved; applying the rest")
+    try:
+        return _proceed(state, project, progress)
+    except BaseException:
+        if state.status == "running":
+            _rollback(state)
+        raise
+
+
+def abort_rebase(spec: str | None, ws: Workspace, progress: Progress) -> Rebase:
+    """Put the tree back where it was before the rebase; patches/ was never touched."""
+    state = _in_progress(spec, ws)
+    _rollback(state)
+    progress.step(f"{state.kernel}: rebase aborted; {state.tree} is back at "
+                  f"{state.orig_head[:12]}")
+    return state
+
+
+def _in_progress(spec: str | None, ws: Workspace) -> Rebase:
+    base = ws.root / "rebase"
+    found = [p.parent.name for p in sorted(base.glob("*/state.json"))
+             if Rebase.load(p).status in ("conflict", "running")] if base.is_dir() else []
+    if spec is None:
+        if len(found) != 1:
+            raise L2wgError("name the kernel: " + (f"rebases in progress: {', '.join(found)}"
+                                                   if found else "no rebase is in progress"))
+        spec = found[0]
+    name = spec if spec in found else next((f for f in found if f == spec.lstrip("v")), None)
+    if name is None:
+        raise L2wgError(f"no rebase onto '{spec}' is in progress"
+                        + (f" (in progress: {', '.join(found)})" if found else ""))
+    return Rebase.load(base / name / "state.json")
+
+
+def _commit_before(state: Rebase, step: Step) -> str:
+    index = state.steps.index(step)
+    earlier = [s.commit for s in state.steps[:index] if s.commit]
+    return earlier[-1] if earlier else state.pristine
+
+
+def _proceed(state: Rebase, project: Project, progress: Progress) -> Rebase:
+    """Apply the pending patches; finish when all are in."""
+    started = time.monotonic()
+    for step in state.steps:
+        if step.status != "pending":
+            continue
+        _apply_one(state, step, progress)
+        state.save()
+        if state.status != "running":
+            state.seconds["apply"] = round(time.monotonic() - started, 1)
+            return _stopped(state, step)
+    state.seconds["apply"] = round(time.monotonic() - started, 1)
+    return _finish(state, project, progress)
+
+
+def _apply_one(state: Rebase, step: Step, progress: Progress) -> None:
+    tree, log = state.tree_path, state.log
+    before = _head(tree, log)
+    check = run(["git", "-C", tree, "apply", "--check", "-v", step.path], log_path=log,
+                check=False)
+    clean = check.returncode == 0
+    step.offsets = re.findall(r"Hunk #\d+ succeeded at \d+ \(offset -?\d+ lines?\)", check.output)
+    done = run(["git", "-C", tree, "-c", "merge.conflictStyle=diff3", "am", "-3",
+                "--committer-date-is-author-date", "--no-gpg-sign", step.path],
+               log_path=log, check=False, env=trees.IDENTITY)
+    if done.returncode != 0:
+        if not (tree / ".git" / "rebase-apply").exists():
+            raise L2wgError(f"{step.name}: git am failed: {_tail(done.output, 2)}", log)
+        step.status = "conflict"
+        state.status = "conflict"
+        state.conflict = describe_conflict(state, step, done.output)
+    else:
+        step.commit = _head(tree, log)
+        step.status = ("clean" if clean else "merged") if step.commit != before else "empty"
+        if step.status == "empty":
+            step.commit = None
+    progress.step(f"  {step.name}: {_status_text(step)}")
+    if state.strict and step.status != "clean":
+        state.status = "failed"
+
+
+def _stopped(state: Rebase, step: Step) -> Rebase:
+    if state.status == "failed":   # --strict
+        how = {"merged": "needs a three-way merge", "conflict": "conflicts",
+               "empty": "is already in the kernel"}[step.status]
+        state.notes.append(f"--strict: {step.name} does not apply exactly to {state.version} "
+                           f"({how}); the tree was put back and patches/ is unchanged")
+        _rollback(state, status="failed")
+        write_report(state)
+        raise L2wgError(f"--strict: {step.name} does not apply exactly to {state.kernel} "
+                        f"({state.version}): it {how}; nothing changed "
+                        f"(report: {state.dir / 'report.txt'})")
+    write_report(state)
+    return state
+
+
+def _rollback(state: Rebase, status: str = "aborted") -> None:
+    tree, log = state.tree_path, state.log
+    if (tree / ".git" / "rebase-apply").exists():
+        run(["git", "-C", tree, "am", "--abort"], log_path=log, check=False)
+    if state.orig_ref:
+        trees.git(tree, "checkout", "-q", "-f", "-B", state.orig_ref.removeprefix("refs/heads/"),
+                  state.orig_head, log=log)
+    else:
+        trees.git(tree, "checkout", "-q", "-f", "--detach", state.orig_head, log=log)
+    trees.git(tree, "update-index", "--clear-resolve-undo", log=log, check=False)
+    remove_alternates(tree, state.alternates)
+    if state.orig_record is not None:
+        store.write_json(trees.record_path(tree), state.orig_record)
+    state.status = status
+    state.save()
+    if status == "aborted":
+        write_report(state)
+
+
+
+# Finishing: export, overrides, range-diff ---------------------------------
+
+def _finish(state: Rebase, project: Project, progress: Progress) -> Rebase:
+    tree, log = state.tree_path, state.log
+    head = _head(tree, log)
+    started = time.monotonic()
+    state.range_diff = range_diff(state, project, log)
+    exported = export_patches(state, state.dir / "export", log)
+    if state.alternates:
+        localize_objects(tree, state.pristine, head, log)
+        # A resolved conflict leaves its three stages in the index (resolve-undo);
+        # the base one is a borrowed blob.
+        trees.git(tree, "update-index", "--clear-resolve-undo", log=log)
+        remove_alternates(tree, state.alternates)
+        verify_connected(tree, state.pristine, head, log)
+        state.alternates = []
+    changed = [s for s in state.steps if s.status in ("merged", "resolved")]
+    kept = not changed
+    if changed and state.write:
+        kept = _keep_patches(state, project, exported, changed)
+    elif changed:
+        state.notes.append(f"--no-write: refreshed patches left in {state.dir / 'export'}")
+    empty = [s.name for s in state.steps if s.status == "empty"]
+    if empty:
+        state.notes.append(f"already in {state.kernel} (nothing left to apply): "
+                           f"{', '.join(empty)}; the series cannot skip a patch on one line")
+    _update_record(state, project, head, kept and not empty)
+    state.status = "done"
+    state.seconds["finish"] = round(time.monotonic() - started, 1)
+    state.save()
+    write_report(state)
+    progress.done()
+    return state
+
+
+def export_patches(state: Rebase, out: Path, log: Path) -> dict[str, Path]:
+    """``git format-patch`` of each new commit, named like the series file it came from.
+
+    Stable: no commit id (``--zero-commit``), no git version (``--no-signature``),
+    the original Subject prefix ([PATCH n/N]) kept, and ``base-commit:`` the
+    pristine commit (deterministic for a given source).
+    """
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    exported = {}
+    for step in state.steps:
+        if not step.commit:
+            continue
+        text = trees.git(state.tree_path, "format-patch", "--stdout", "--zero-commit",
+                         "--no-signature", "--no-numbered", f"--base={state.pristine}", "-1",
+                         step.commit, log=log)
+        text = _keep_subject_prefix(text, Path(step.path))
+        (out / step.name).write_text(text)
+        exported[step.name] = out / step.name
+    return exported
+
+
+def _keep_subject_prefix(text: str, original: Path) -> str:
+    old = re.search(r"^Subject: (\[[^]]*\] )?", original.read_text(errors="replace"), re.M)
+    prefix = old.group(1) or "" if old else "[PATCH] "
+    return re.sub(r"^Subject: \[PATCH\] ", lambda _: f"Subject: {prefix}", text, count=1,
+                  flags=re.M)
+
+
+def _keep_patches(state: Rebase, project: Project, exported: dict[str, Path],
+                  changed: list[Step]) -> bool:
+    """Write the refreshed patches where this kernel needs its own version (atomically)."""
+    if state.kernel == state.canonical:
+        target_dir = None   # the canonical kernel moves its own patches forward
+    elif state.line == _canonical_line(project, state):
+        state.notes.append(
+            f"{state.kernel} is a point release of the canonical line {state.line}: an override "
+            f"in patches/{state.line}/ would also replace the canonical patch, so the refreshed "
+            f"patch(es) {', '.join(s.name for s in changed)} were left in {state.dir / 'export'}")
+        return False
+    else:
+        target_dir = project.patches / state.line
+    staged = []
+    for step in changed:
+        final = Path(step.path) if target_dir is None else target_dir / step.name
+        text = exported[step.name].read_bytes()
+        if final.exists() and final.read_bytes() == text:
+            continue
+        final.parent.mkdir(parents=True, exist_ok=True)
+        part = final.with_name(f".{final.name}.{os.getpid()}.part")
+        part.write_bytes(text)
+        staged.append((part, final))
+        step.written = str(final)
+    for part, final in staged:
+        os.replace(part, final)
+    return True
+
+
+def _canonical_line(project: Project, state: Rebase) -> str:
+    return project.matrix().get(state.canonical).line
+
+
+def _update_record(state: Rebase, project: Project, head: str, kept: bool) -> None:
+    """The tree record: at HEAD now; the series digest only if patches/ describes HEAD."""
+    record = trees.load(state.tree_path)
+    if record is None:
+        return
+    record.series_digest = project.series().digest(state.line) if kept else None
+    record.head = head
+    record.commits = {s.name: s.commit for s in state.steps if s.commit}
+    record.save()
+
+
+def range_diff(state: Rebase, project: Project, log: Path) -> str:
+    """``git range-diff`` of the canonical series on the canonical base vs the new commits."""
+    try:
+        old_head = previous_series(state, project, log)
+    except L2wgError as error:
+        return f"(no range-diff: {error.message})"
+    done = run(["git", "-C", state.tree, "range-diff", "--no-color",
+                f"{state.canonical_pristine}..{old_head}", f"{state.pristine}..HEAD"],
+               log_path=log, check=False)
+    return done.output.rstrip() if done.returncode == 0 else \
+        f"(no range-diff: {_tail(done.output, 1)})"
+
+
+def previous_series(state: Rebase, project: Project, log: Path) -> str:
+    """The canonical series as commits on the canonical pristine tree, built in the
+    target repository with a private index (no work tree is touched)."""
+    tree = state.tree_path
+    canonical = project.matrix().get(state.canonical)
+    index = tree / ".git" / "l2wg-previous.index"
+    env = {**trees.IDENTITY, "GIT_INDEX_FILE": str(index)}
+    try:
+        run(["git", "-C", tree, "read-tree", state.canonical_pristine], env=env, log_path=log,
+            what="git read-tree (canonical base)")
+        parent = state.canonical_pristine
+        for patch in project.series().patches(canonical.line):
+            parent = _commit_patch(tree, patch, parent, env, log)
+    finally:
+        index.unlink(missing_ok=True)
+    return parent
+
+
+def _commit_patch(tree: Path, patch: Patch, parent: str, env: dict, log: Path) -> str:
+    run(["git", "-C", tree, "apply", "--cached", patch.path], env=env, log_path=log,
+        what=f"git apply --cached {patch.name} (canonical series)")
+    tree_id = run(["git", "-C", tree, "write-tree"], env=env, log_path=log).output.strip()
+    msg = tree / ".git" / "l2wg-previous.msg"
+    info = run(["git", "-C", tree, "mailinfo", msg, os.devnull], input=patch.path.read_text(
+        errors="replace"), log_path=None).output
+    fields = dict(re.findall(r"^(Author|Email|Subject|Date): (.*)$", info, re.M))
+    message = fields.get("Subject", patch.name) + "\n\n" + msg.read_text()
+    msg.unlink(missing_ok=True)
+    author = {"GIT_AUTHOR_NAME": fields.get("Author", "l2wg"),
+              "GIT_AUTHOR_EMAIL": fields.get("Email", "l2wg@l2wg.invalid"),
+              "GIT_AUTHOR_DATE": fields.get("Date", trees.IDENTITY["GIT_AUTHOR_DATE"])}
+    return run(["git", "-C", tree, "commit-tree", tree_id, "-p", parent], input=message,
+               env={**env, **author}, log_path=log).output.strip()
+
+
+# Helpers -----------------------------------------------------------------
+
+def _require_reachable(kernel: Kernel, ws: Workspace, opts: RebaseOptions) -> None:
+    """A source only the internet has, and not cached yet, needs --online."""
+    spec = kernel.source
+    if opts.online or not spec.needs_network or ws.tree(kernel.name).is_dir():
+        return
+    if spec.type == "tarball":
+        cached = (ws.sources / "tarballs" / (spec.url or "").rstrip("/").rsplit("/", 1)[-1])
+        if cached.is_file():
+            return
+    if spec.type == "git" and (ws.sources / "git").is_dir() and any(
+            (ws.sources / "git").glob(f"*{(spec.ref or '').replace('/', '_')}")):
+        return
+    raise L2wgError(f"kernel {kernel.name} comes from {spec.describe()}, which is not cached "
+                    "and needs the internet (only the Debian archive is reachable offline); "
+                    "pass --online to fetch it")
+
+
+def _canonical_tree(canonical: Kernel, ws: Workspace, progress: Progress) -> trees.Tree:
+    """The canonical kernel's tree (imported if needed): its objects back the merges."""
+    record = trees.load(ws.tree(canonical.name))
+    if record is not None and (record.path / ".git").is_dir():
+        return record
+    source = sources.fetch(canonical, ws, progress)
+    return trees.ensure_pristine(canonical, source, ws, progress)
+
+
+def _head(tree: Path, log: Path) -> str:
+    return trees.git(tree, "rev-parse", "HEAD", log=log).strip()
+
+
+
+def _log_text(log: Path, text: str) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:
+        f.write(text)
+
+
+
+# --all -------------------------------------------------------------------
+
+def rebase_all(project: Project, ws: Workspace, opts: RebaseOptions,
+               progress: Progress) -> list[tuple[str, str, Rebase | None]]:
+    """Rebase onto every kernel of the matrix (offline-available ones unless --online)."""
+    results = []
+    for kernel in project.matrix().select(online=opts.online):
+        try:
+            state = rebase(kernel.name, project, ws, opts, progress)
+            if state.status == "conflict":
+                abort_rebase(kernel.name, ws, progress)
+            results.append((kernel.name, state.status, state))
+        except L2wgError as error:
+            results.append((kernel.name, f"error: {error}", None))
+    return results
+
