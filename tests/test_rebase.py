@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from l2wg import rebase as rb
-from l2wg import sources, tree as trees
+from l2wg import sources, tree as trees, tree_import
 from l2wg.errors import L2wgError
 from l2wg.progress import silent
 from l2wg.project import Project
@@ -454,6 +455,48 @@ def test_point_release_import_reuses_the_line_tree(tmp_path):
         (other.sources / "tarballs" / f.name).write_bytes(f.read_bytes())
     full = trees.ensure_pristine(kernel, sources.fetch(kernel, other, silent()), other, silent())
     assert full.pristine == state.pristine
+
+
+def _as_sha256(tree: Path) -> None:
+    """Make *tree* (an imported work tree) a SHA-256 repository with the same files."""
+    record = json.loads((tree / ".git" / "l2wg-tree.json").read_text())
+    shutil.rmtree(tree / ".git")
+    git(tree, "init", "-q", "--object-format=sha256", "-b", "l2wg")
+    git(tree, "add", "-A", "-f")
+    git(tree, "commit", "-q", "-m", "Import (sha256)")
+    git(tree, "tag", "l2wg/pristine")
+    record["pristine"] = git(tree, "rev-parse", "HEAD").strip()
+    (tree / ".git" / "l2wg-tree.json").write_text(json.dumps(record))
+
+
+def test_point_release_import_needs_a_sha1_repository(tmp_path):
+    """The import writes SHA-1 loose objects by hand: never into a SHA-256 repository;
+    a point release of a line whose tree is SHA-256 is imported in full instead."""
+    lab = Lab(tmp_path)
+    tarball_kernel(lab, "6.12", "6.12.5", device_c())
+    tarball_kernel(lab, "6.12.7", "6.12.7", device_c({5: "int wg_line_5(void) { return 55; }"}))
+    seed_path = lab.canonical_tree()
+    assert tree_import.object_format(seed_path) == "sha1"
+    _as_sha256(seed_path)
+    assert tree_import.object_format(seed_path) == "sha256"
+    seed = trees.load(seed_path)
+    kernel = lab.project.matrix().get("6.12.7")
+    source = sources.fetch(kernel, lab.ws, silent())
+    log = tmp_path / "import.log"
+    with pytest.raises(L2wgError, match="object format sha256: .* only into a sha1 repository"):
+        tree_import.import_from_seed(kernel, source, seed, lab.ws, silent(), log)
+    assert not lab.ws.tree("6.12.7").exists()
+    with pytest.raises(L2wgError, match="object format sha256"):
+        tree_import._store_objects(seed_path, {"ab" * 20: b"x"})
+    assert not (seed_path / ".git" / "objects" / "ab").exists()
+    # ensure_tree does not take the SHA-256 tree as a seed: a full import.
+    assert tree_import.find_seed(kernel, lab.ws, log) is None
+    assert "object format sha256, not sha1: not a seed" in log.read_text()
+    tree = tree_import.ensure_tree(kernel, source, lab.ws, silent(), log)
+    assert tree.version == "6.12.7" and tree_import.object_format(tree.path) == "sha1"
+    assert "return 55" in (tree.path / WG).read_text()
+    assert not git(tree.path, "status", "--porcelain")
+    assert tree_import.object_format(seed_path) == "sha256"      # the seed is untouched
 
 
 REAL_EDITS = [

@@ -1,12 +1,18 @@
 """Point releases, cheaply: a new point release of a line whose tree is already
 imported is imported by hard-linking that tree's files and objects and writing
 only the files that changed (see ``import_from_seed``).
+
+The changed files' blobs are hashed and written as loose objects by l2wg
+itself, as SHA-1 objects: that is only done in a SHA-1 repository (git's
+default).  A tree in any other object format is never a seed, so such a
+point release is imported in full.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tarfile
 import threading
@@ -20,6 +26,9 @@ from .kernels import Kernel
 from .progress import Progress
 from .runner import run
 from .workspace import Workspace
+
+#: The object format whose loose objects _store_objects writes.
+OBJECT_FORMAT = "sha1"
 
 
 def ensure_tree(kernel: Kernel, source: sources.Source, ws: Workspace, progress: Progress,
@@ -38,7 +47,7 @@ def ensure_tree(kernel: Kernel, source: sources.Source, ws: Workspace, progress:
 
 
 def find_seed(kernel: Kernel, ws: Workspace, log: Path) -> trees.Tree | None:
-    """A clean tree of the same line to import a point release from, if any.
+    """A clean SHA-1 tree of the same line to import a point release from, if any.
 
     The kernel's own tree comes first (a new point release of the same entry:
     its objects, which the patches' ``index`` lines may name, carry over),
@@ -57,9 +66,37 @@ def find_seed(kernel: Kernel, ws: Workspace, log: Path) -> trees.Tree | None:
         rank = 0 if path == ws.tree(kernel.name) else 2 if record.kernel == kernel.line else 1
         candidates.append((rank, record))
     for _, record in sorted(candidates, key=lambda c: c[0]):
-        if _is_clean(record.path, log):
+        if not _is_clean(record.path, log):
+            continue
+        found = object_format(record.path, log)
+        if found == OBJECT_FORMAT:
             return record
+        _log_text(log, f"# {record.path}: object format {found}, not {OBJECT_FORMAT}: not a "
+                       "seed for a point release (l2wg writes its objects as SHA-1)\n")
     return None
+
+
+def object_format(repo: Path, log: Path | None = None) -> str:
+    """The repository's object format ("sha1", "sha256"): ``git rev-parse
+    --show-object-format``, or where git is too old for it, ``extensions.objectformat``
+    (unset: sha1)."""
+    done = run(["git", "-C", repo, "rev-parse", "--show-object-format"], log_path=log,
+               check=False)
+    value = done.output.strip()
+    if done.returncode == 0 and re.fullmatch(r"[a-z0-9]+", value):
+        return value
+    done = run(["git", "-C", repo, "config", "--get", "extensions.objectformat"], log_path=log,
+               check=False)
+    return done.output.strip().lower() or OBJECT_FORMAT
+
+
+def require_sha1(repo: Path, log: Path | None = None) -> None:
+    """Refuse to write hand-made (SHA-1) objects into a repository of another format."""
+    found = object_format(repo, log)
+    if found != OBJECT_FORMAT:
+        raise L2wgError(f"{repo}: object format {found}: l2wg imports a point release from a "
+                        f"tree of its line only into a {OBJECT_FORMAT} repository (it writes "
+                        "the changed files' objects itself); import it in full instead", log)
 
 
 def _is_clean(path: Path, log: Path) -> bool:
@@ -83,6 +120,7 @@ def import_from_seed(kernel: Kernel, source: sources.Source, seed: trees.Tree, w
     import makes: same tree, message, identity and dates.
     """
     path = ws.tree(kernel.name)
+    require_sha1(seed.path, log)
     progress.step(f"{kernel.name}: importing {source.spec.describe()} from the {seed.kernel} "
                   "tree (only changed files are written)")
     clock = _Clock(log)
@@ -179,7 +217,7 @@ class _ArchiveScan(threading.Thread):
         self.join()
         if self.error is not None:
             raise L2wgError(f"cannot read {self.archive}: {self.error}")
-        _store_objects(dest / ".git" / "objects", self.objects)
+        _store_objects(dest, self.objects)
         for name, data, mode, member in self.changed:
             _write_member(dest / name, data, mode, member)
         written = len(self.changed)
@@ -195,8 +233,11 @@ class _ArchiveScan(threading.Thread):
         return written
 
 
-def _store_objects(objects_dir: Path, objects: dict[str, bytes]) -> None:
-    """Write loose objects (as git does: zlib data, read-only, renamed into place)."""
+def _store_objects(repo: Path, objects: dict[str, bytes]) -> None:
+    """Write loose SHA-1 objects into *repo* (as git does: zlib data, read-only, renamed
+    into place); refused unless the repository's object format is SHA-1."""
+    require_sha1(repo)
+    objects_dir = repo / ".git" / "objects"
     for sha, data in objects.items():
         final = objects_dir / sha[:2] / sha[2:]
         if final.exists():
