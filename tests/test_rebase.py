@@ -395,6 +395,182 @@ def test_no_write_keeps_patches_untouched(lab):
     assert trees.load(tree_of(lab)).series_digest is None   # patches/ does not describe HEAD
 
 
+# state.json: versioned, checked, and one kernel's never in another's way ----------
+
+RESOLVED = device_c({20: "int wg_line_20(void) { return l2_mode ? 0 : legacy_20(); }"})
+WAY_OUT = r"; run 'tools/rebase 6\.1 --abort --force' \(.*\) or delete \S*/rebase/6\.1$"
+
+
+def state_file(lab: Lab, name: str = "6.1") -> Path:
+    return lab.ws.root / "rebase" / name / "state.json"
+
+
+def edit_state(lab: Lab, change, name: str = "6.1") -> None:
+    data = json.loads(state_file(lab, name).read_text())
+    change(data)
+    state_file(lab, name).write_text(json.dumps(data))
+
+
+def assert_put_back(lab: Lab) -> None:
+    """The 6.1 tree as the rebase found it: pristine, no git am, nothing borrowed."""
+    tree = tree_of(lab)
+    assert git(tree, "rev-parse", "HEAD").strip() == trees.load(tree).pristine
+    assert git(tree, "symbolic-ref", "HEAD").strip() == "refs/heads/l2wg"
+    assert not (tree / ".git" / "rebase-apply").exists()
+    assert not trees.alternates_file(tree).exists()
+    assert not git(tree, "status", "--porcelain")
+
+
+def test_state_is_saved_with_its_format(lab):
+    conflicting_lab(lab)
+    lab.rebase()
+    assert json.loads(state_file(lab).read_text())["format"] == rb.FORMAT
+
+
+def test_a_state_file_of_an_older_l2wg_says_what_to_do(lab, capsys):
+    conflicting_lab(lab)
+    lab.rebase()
+    edit_state(lab, lambda d: d.pop("format"))
+    older = r"written by an older l2wg \(state format 0, this l2wg reads 1\)" + WAY_OUT
+    with pytest.raises(L2wgError, match=older):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    with pytest.raises(L2wgError, match=older):
+        rb.abort_rebase("6.1", lab.ws, silent())
+    with pytest.raises(L2wgError, match=older):
+        lab.rebase()
+    assert cli(lab, "6.1", "--continue") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--abort --force" in err          # one line, no traceback
+    edit_state(lab, lambda d: d.update(format=rb.FORMAT + 1))
+    with pytest.raises(L2wgError, match="written by a newer l2wg"):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    assert cli(lab, "6.1", "--abort", "--force") == 0
+    assert "rebase aborted without its state" in capsys.readouterr().out
+    assert_put_back(lab)
+    assert (state_file(lab).parent / "state.json.broken").is_file()
+    assert lab.rebase().status == "conflict"                         # a new rebase starts
+
+
+def test_a_corrupt_state_file_is_one_clear_error(lab):
+    conflicting_lab(lab)
+    lab.rebase()
+    state_file(lab).write_text('{"status": "conflict", "steps": [')
+    corrupt = r"state\.json: corrupt, not JSON \(.*\)" + WAY_OUT
+    with pytest.raises(L2wgError, match=corrupt):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    with pytest.raises(L2wgError, match=corrupt):
+        lab.rebase()
+    with pytest.raises(L2wgError, match=corrupt):
+        rb.continue_rebase(None, lab.project, lab.ws, silent())       # the only one there
+    # Nothing of the file can be read: the tree goes back by its own record.
+    done = rb.force_abort("6.1", lab.ws, silent())
+    assert "set aside" in done and "is back at" in done
+    assert_put_back(lab)
+    assert lab.rebase().status == "conflict"
+
+
+@pytest.mark.parametrize("change, error", [
+    (lambda d: d["steps"][0].update(bogus=1), r"\(steps\[0\]: unknown field 'bogus'\)"),
+    (lambda d: d["conflict"].pop("files"), r"\(conflict: missing field 'files'\)"),
+    (lambda d: d["steps"][1].update(offsets="x"),
+     r"\(steps\[1\]\.offsets: expected a list, found a string\)"),
+    (lambda d: d["conflict"]["files"][0]["hunks"][0].update(line="20"),
+     r"\(conflict\.files\[0\]\.hunks\[0\]\.line: expected int, found a string\)"),
+], ids=["unknown", "missing", "list", "nested-type"])
+def test_a_state_file_whose_fields_do_not_fit_is_one_clear_error(lab, change, error):
+    conflicting_lab(lab)
+    lab.rebase()
+    edit_state(lab, change)
+    with pytest.raises(L2wgError, match="not a valid rebase state " + error + WAY_OUT):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    rb.force_abort("6.1", lab.ws, silent())
+    assert_put_back(lab)
+
+
+def test_another_kernels_broken_state_blocks_nothing(lab, capsys):
+    conflicting_lab(lab)
+    for name, text in {"6.6": "{not json",                                     # corrupt
+                       "5.15": json.dumps({"status": "conflict", "steps": []}),  # older, running
+                       "5.10": json.dumps({"status": "done"})}.items():         # older, finished
+        state_file(lab, name).parent.mkdir(parents=True)
+        state_file(lab, name).write_text(text)
+    assert lab.rebase().status == "conflict"
+    with pytest.raises(L2wgError, match="conflict markers remain"):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    assert cli(lab, "--abort") == 0                  # unnamed: the one that can be read
+    assert lab.rebase().status == "conflict"
+    assert cli(lab, "--continue") == 1
+    assert "conflict markers remain" in capsys.readouterr().err
+    (tree_of(lab) / WG).write_text(RESOLVED)
+    assert rb.continue_rebase(None, lab.project, lab.ws, silent()).status == "done"
+    assert lab.rebase("6.12").status == "done"
+    # With no readable rebase left, the broken ones are named, never guessed at.
+    with pytest.raises(L2wgError, match=r"name the kernel: rebases in progress: "
+                                        r"5\.15 \(unreadable state\), 6\.6 \(unreadable state\)$"):
+        rb.continue_rebase(None, lab.project, lab.ws, silent())
+    with pytest.raises(L2wgError, match="no rebase onto '6.1' is in progress$"):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    with pytest.raises(L2wgError, match=r"rebase/6\.6/state\.json: corrupt, not JSON .*"
+                                        r"'tools/rebase 6\.6 --abort --force'"):
+        rb.abort_rebase("6.6", lab.ws, silent())
+    assert "no work tree to put back" in rb.force_abort("6.6", lab.ws, silent())
+    with pytest.raises(L2wgError, match=r"written by an older l2wg .*rebase 5\.15 --abort"):
+        rb.abort_rebase("5.15", lab.ws, silent())
+    assert not state_file(lab, "6.6").exists()
+    assert state_file(lab, "5.10").is_file()         # a finished one is left alone
+
+
+def test_a_failure_describing_a_conflict_leaves_a_usable_state(lab, monkeypatch):
+    conflicting_lab(lab)
+
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("l2wg.rebase.engine.describe_conflict", broken)
+    state = lab.rebase()
+    assert state.status == "conflict" and state.steps[0].status == "conflict"
+    assert state.conflict.description_error == "RuntimeError: boom"
+    assert [f.path for f in state.conflict.files] == [WG]
+    saved = rb.Rebase.load(state_file(lab))
+    assert saved.status == "conflict" and saved.conflict.description_error
+    text = (state.dir / "report.txt").read_text()
+    assert "could not be described (RuntimeError: boom" in text and "--continue" in text
+    assert "RuntimeError: boom" in state.log.read_text()              # the traceback
+    (tree_of(lab) / WG).write_text(RESOLVED)
+    assert rb.continue_rebase("6.1", lab.project, lab.ws, silent()).status == "done"
+
+
+def test_an_interrupt_while_describing_a_conflict_leaves_it_recorded(lab, monkeypatch):
+    conflicting_lab(lab)
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("l2wg.rebase.engine.describe_conflict", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lab.rebase()
+    saved = rb.Rebase.load(state_file(lab))
+    assert saved.status == "conflict" and saved.steps[0].status == "conflict"
+    (tree_of(lab) / WG).write_text(RESOLVED)
+    assert rb.continue_rebase("6.1", lab.project, lab.ws, silent()).status == "done"
+
+
+def test_continue_without_a_conflicted_step_is_a_clear_error(lab):
+    conflicting_lab(lab)
+    lab.rebase()
+
+    def crashed(data):          # as an l2wg killed between git am and recording the conflict
+        data["status"] = "running"
+        data["steps"][0]["status"] = "pending"
+
+    edit_state(lab, crashed)
+    with pytest.raises(L2wgError, match=r"the rebase onto 6\.1 did not stop at a conflict "
+                                        r"\(it is 'running'.*run 'tools/rebase 6\.1 --abort'"):
+        rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    assert rb.abort_rebase("6.1", lab.ws, silent()).status == "aborted"
+    assert_put_back(lab)
+
+
 def make_tarball(path: Path, version: str, device: str, extra: dict[str, str] | None = None,
                  executable: tuple[str, ...] = ()) -> str:
     major, minor, sub = version.split(".")

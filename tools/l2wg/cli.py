@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "rebase completes.",
                        epilog="examples:\n  l2wg rebase 6.1\n  l2wg rebase 6.12.107      "
                               "# a Debian point release\n  l2wg rebase 6.1 --continue\n"
-                              "  l2wg rebase 6.1 --abort\n  l2wg rebase --all --strict\n")
+                              "  l2wg rebase 6.1 --abort\n  l2wg rebase --all --strict\n"
+                              "  l2wg rebase 6.1 --abort --force   # a state file l2wg "
+                              "cannot read\n")
     _add_rebase_arguments(p)
     _add_common(p)
 
@@ -262,6 +264,10 @@ def _add_rebase_arguments(parser: argparse.ArgumentParser) -> None:
                              "kernels.toml (and network sources with --all)")
     parser.add_argument("--no-write", dest="write", action="store_false",
                         help="keep refreshed patches in the report directory, not in patches/")
+    parser.add_argument("--force", action="store_true",
+                        help="with --abort: also when the rebase's state file cannot be read "
+                             "(an older l2wg's, or corrupt): put the tree back as far as it "
+                             "can and set the state aside")
 
 
 def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -488,18 +494,21 @@ def cmd_ci_files(args) -> int:
 
 def cmd_rebase(args) -> int:
     """Run the verb for parsed *args*; print the outcome; return the exit status."""
-    from .rebase import (abort_rebase, continue_rebase, rebase, rebase_all, summary,
-                         table)
+    from .rebase import (abort_rebase, continue_rebase, force_abort, rebase, rebase_all,
+                         summary, table)
 
     project, ws, progress = _context(args)
     opts = rebase_options(args)
+    if args.force and not args.abort:
+        raise L2wgError("--force goes with --abort")
     if args.all:
         results = rebase_all(project, ws, opts, progress)
         print(table(results))
         print(f"reports: {ws.root / 'rebase'}/KERNEL/report.txt")
         return 0 if all(status == "done" for _, status, _ in results) else 1
     if args.abort:
-        print(summary(abort_rebase(args.kernel, ws, progress)))
+        print(force_abort(args.kernel, ws, progress) if args.force else
+              summary(abort_rebase(args.kernel, ws, progress)))
         return 0
     if args.cont:
         state = continue_rebase(args.kernel, project, ws, progress)

@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import time
+import traceback
 from pathlib import Path
 
 from .. import sources, store, tree as trees
@@ -48,8 +49,9 @@ from ..tree import add_alternates, localize_objects, remove_alternates, verify_c
 from ..tree_import import ensure_tree
 from ..workspace import Workspace
 from .conflict import _has_markers, _tail, _unmerged, _unmerged_stages, describe_conflict
-from .report import _status_text, write_report
-from .state import Rebase, RebaseOptions, Step
+from .report import _status_text, summary, write_report
+from .state import (IN_PROGRESS, Conflict, ConflictFile, Rebase, RebaseOptions, StateError,
+                    Step, recorded_status)
 
 
 # The rebase --------------------------------------------------------------
@@ -68,7 +70,8 @@ def rebase(target: str | Kernel, project: Project, ws: Workspace, opts: RebaseOp
         kernel, spec = resolve_kernel(target, matrix, opts, log), target
     report_dir = log_dir / kernel.name
     if (report_dir / "state.json").exists() and \
-            Rebase.load(report_dir / "state.json").status in ("conflict", "running"):
+            recorded_status(report_dir / "state.json") in IN_PROGRESS:
+        Rebase.load(report_dir / "state.json")   # one of another format says what to do
         raise L2wgError(f"a rebase onto {kernel.name} is already in progress: resolve the "
                         f"conflict and run 'tools/rebase {kernel.name} --continue', or "
                         f"'tools/rebase {kernel.name} --abort' (report: {report_dir / 'report.txt'})")
@@ -114,7 +117,11 @@ def continue_rebase(spec: str | None, project: Project, ws: Workspace,
     """After the conflict is resolved in the tree: record it and apply the rest."""
     state = _in_progress(spec, ws)
     tree, log = state.tree_path, state.log
-    step = next(s for s in state.steps if s.status == "conflict")
+    step = next((s for s in state.steps if s.status == "conflict"), None)
+    if step is None:
+        raise L2wgError(f"the rebase onto {state.kernel} did not stop at a conflict (it is "
+                        f"'{state.status}': interrupted?), so there is nothing to continue; "
+                        f"run 'tools/rebase {state.kernel} --abort' and start again")
     before = _commit_before(state, step)
     files = [f.path for f in state.conflict.files] if state.conflict else []
     unmerged = _unmerged(tree, log)
@@ -163,20 +170,115 @@ def abort_rebase(spec: str | None, ws: Workspace, progress: Progress) -> Rebase:
     return state
 
 
-def _in_progress(spec: str | None, ws: Workspace) -> Rebase:
+def force_abort(spec: str | None, ws: Workspace, progress: Progress) -> str:
+    """--abort --force: abort as usual when the state can be read; when it cannot (an
+    older l2wg's, or corrupt), put the tree back as far as the file and the tree's
+    record allow and set the state aside.  Returns what was done, for the terminal."""
+    path = _state_path(spec, ws)
+    try:
+        state = Rebase.load(path)
+    except StateError:
+        state = None
+    if state is not None:
+        if state.status not in IN_PROGRESS:
+            raise L2wgError(f"no rebase onto '{spec or path.parent.name}' is in progress")
+        return summary(abort_rebase(path.parent.name, ws, progress))
+    name = path.parent.name
+    raw = store.read_json(path) or {}
+    tree, log = ws.tree(name), path.parent / "rebase.log"
+    done = "no work tree to put back"
+    if (tree / ".git").is_dir():
+        done = _restore_tree(tree, raw, ws, log)
+    kept = path.with_name("state.json.broken")
+    os.replace(path, kept)
+    progress.step(f"{name}: unreadable rebase state set aside")
+    return (f"{name}: rebase aborted without its state (set aside as {kept}); {done}; "
+            "patches/ was never touched")
+
+
+def _restore_tree(tree: Path, raw: dict, ws: Workspace, log: Path) -> str:
+    """What _rollback does, from whatever an unreadable state file still says: git am
+    aborted, the branch back at the commit before the rebase, borrowed objects dropped."""
+    if (tree / ".git" / "rebase-apply").exists():
+        run(["git", "-C", tree, "am", "--abort"], log_path=log, check=False)
+    record = trees.load(tree)
+    head = raw.get("orig_head")
+    known = isinstance(head, str) and run(
+        ["git", "-C", tree, "cat-file", "-e", f"{head}^{{commit}}"], log_path=log,
+        check=False).returncode == 0
+    if not known:
+        head = (record.head or record.pristine) if record else None
+    ref = raw.get("orig_ref")
+    branch = ref.removeprefix("refs/heads/") if isinstance(ref, str) and \
+        ref.startswith("refs/heads/") else trees.BRANCH
+    if head:
+        trees.git(tree, "checkout", "-q", "-f", "-B", branch, head, log=log)
+    trees.git(tree, "update-index", "--clear-resolve-undo", log=log, check=False)
+    listed = raw.get("alternates")
+    added = [a for a in listed if isinstance(a, str)] if isinstance(listed, list) else []
+    path = trees.alternates_file(tree)
+    if path.exists():   # l2wg only ever borrows from the workspace's other trees
+        added += [line for line in path.read_text().splitlines()
+                  if Path(line).resolve().is_relative_to(ws.trees.resolve())]
+    trees.remove_alternates(tree, added)
+    return f"{tree} is back at {head[:12]}" if head else f"{tree}: git am aborted"
+
+
+def _state_path(spec: str | None, ws: Workspace) -> Path:
+    """The state file *spec* names (or the only one in progress or unreadable)."""
     base = ws.root / "rebase"
-    found = [p.parent.name for p in sorted(base.glob("*/state.json"))
-             if Rebase.load(p).status in ("conflict", "running")] if base.is_dir() else []
+    if spec is not None:
+        for name in dict.fromkeys((spec, spec.lstrip("v"))):
+            if (base / name / "state.json").is_file():
+                return base / name / "state.json"
+        raise L2wgError(f"no rebase onto '{spec}' is in progress")
+    found, broken = _scan(base)
+    candidates = found + list(broken)
+    if len(candidates) != 1:
+        raise L2wgError("name the kernel: " + (f"rebases in progress: {', '.join(candidates)}"
+                                               if candidates else "no rebase is in progress"))
+    return base / candidates[0] / "state.json"
+
+
+def _in_progress(spec: str | None, ws: Workspace) -> Rebase:
+    """The rebase in progress that *spec* names (or the only one).  Only that kernel's
+    state file is loaded: another kernel's stale or corrupt one never gets in the way."""
+    base = ws.root / "rebase"
     if spec is None:
-        if len(found) != 1:
-            raise L2wgError("name the kernel: " + (f"rebases in progress: {', '.join(found)}"
-                                                   if found else "no rebase is in progress"))
-        spec = found[0]
-    name = spec if spec in found else next((f for f in found if f == spec.lstrip("v")), None)
-    if name is None:
-        raise L2wgError(f"no rebase onto '{spec}' is in progress"
-                        + (f" (in progress: {', '.join(found)})" if found else ""))
-    return Rebase.load(base / name / "state.json")
+        found, broken = _scan(base)
+        if len(found) == 1:
+            return Rebase.load(base / found[0] / "state.json")
+        if not found and len(broken) == 1:
+            raise next(iter(broken.values()))
+        names = found + [f"{name} (unreadable state)" for name in broken]
+        raise L2wgError("name the kernel: " + (f"rebases in progress: {', '.join(names)}"
+                                               if names else "no rebase is in progress"))
+    for name in dict.fromkeys((spec, spec.lstrip("v"))):
+        path = base / name / "state.json"
+        if path.is_file() and recorded_status(path) in IN_PROGRESS:
+            return Rebase.load(path)
+    found, _ = _scan(base)
+    raise L2wgError(f"no rebase onto '{spec}' is in progress"
+                    + (f" (in progress: {', '.join(found)})" if found else ""))
+
+
+def _scan(base: Path) -> tuple[list[str], dict[str, StateError]]:
+    """The kernels whose rebase is in progress, and those whose state file cannot be
+    loaded (unless it says the rebase finished), with the error it gives."""
+    found: list[str] = []
+    broken: dict[str, StateError] = {}
+    for path in sorted(base.glob("*/state.json")) if base.is_dir() else []:
+        try:
+            if Rebase.load(path).status in IN_PROGRESS:
+                found.append(path.parent.name)
+        except StateError as error:
+            try:
+                finished = recorded_status(path) not in IN_PROGRESS
+            except StateError:
+                finished = False
+            if not finished:
+                broken[path.parent.name] = error
+    return found, broken
 
 
 def _commit_before(state: Rebase, step: Step) -> str:
@@ -215,7 +317,8 @@ def _apply_one(state: Rebase, step: Step, progress: Progress) -> None:
             raise L2wgError(f"{step.name}: git am failed: {_tail(done.output, 2)}", log)
         step.status = "conflict"
         state.status = "conflict"
-        state.conflict = describe_conflict(state, step, done.output)
+        state.save()   # recorded before it is described: --continue and --abort work regardless
+        state.conflict = _describe(state, step, done.output)
     else:
         step.commit = _head(tree, log)
         step.status = ("clean" if clean else "merged") if step.commit != before else "empty"
@@ -224,6 +327,22 @@ def _apply_one(state: Rebase, step: Step, progress: Progress) -> None:
     progress.step(f"  {step.name}: {_status_text(step)}")
     if state.strict and step.status != "clean":
         state.status = "failed"
+
+
+def _describe(state: Rebase, step: Step, am_output: str) -> Conflict:
+    """describe_conflict(); should it fail, the conflict with its files only, marked as
+    not described (the traceback goes to the log): the rebase stays resumable."""
+    try:
+        return describe_conflict(state, step, am_output)
+    except Exception as error:
+        _log_text(state.log, f"# describing the conflict failed:\n{traceback.format_exc()}")
+        try:
+            files = [ConflictFile(path, " ".join(stages))
+                     for path, stages in _unmerged_stages(state.tree_path, state.log).items()]
+        except Exception:
+            files = []
+        return Conflict(step.name, step.path, step.subject, files, _tail(am_output, 12), "",
+                        description_error=f"{type(error).__name__}: {error}")
 
 
 def _stopped(state: Rebase, step: Step) -> Rebase:

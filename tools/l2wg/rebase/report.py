@@ -51,7 +51,11 @@ def report_text(state: Rebase) -> str:
 def _conflict_text(state: Rebase, conflict: Conflict) -> list[str]:
     lines = [f"CONFLICT in {conflict.patch}: {conflict.subject}",
              f"  patch: {conflict.patch_path}"]
-    if not conflict.files:
+    if conflict.description_error:
+        lines += [f"  the conflict could not be described ({conflict.description_error}; the "
+                  f"traceback is in {state.log}); 'git status' in the tree shows it.  git am said:",
+                  *(f"    {line}" for line in conflict.git_output.splitlines())]
+    elif not conflict.files:
         lines += ["  git could not merge it (no conflicting file was left):",
                   *(f"    {line}" for line in conflict.git_output.splitlines())]
     for entry in conflict.files:
@@ -74,7 +78,7 @@ def _conflict_text(state: Rebase, conflict: Conflict) -> list[str]:
         if entry.base_diff:
             lines += [f"    how the file changed from {state.canonical} to {state.kernel}:",
                       *(f"      {line}" for line in entry.base_diff.splitlines())]
-    lines += ["", conflict.history_note, "",
+    lines += ["", *([conflict.history_note, ""] if conflict.history_note else []),
               "next:",
               f"  cd {state.tree}   # resolve the conflict markers (git am is in progress)",
               "  git am --show-current-patch=diff   # the patch being applied",

@@ -1,13 +1,26 @@
 """The rebase's records: what the user asked for, each patch's step, the conflict
-and the whole rebase, kept as ``state.json`` in its report directory."""
+and the whole rebase, kept as ``state.json`` in its report directory.
+
+``state.json`` carries a ``format`` number, raised whenever a record's fields
+change.  A state file of another format, a corrupt one, or one whose fields
+do not fit is refused with one line that says how to get out
+(``tools/rebase KERNEL --abort --force``, or deleting the directory); only
+that kernel's rebase is affected.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import store
 from ..errors import L2wgError
+
+#: The layout of state.json.  Files written before it had a number are format 0.
+FORMAT = 1
+#: A rebase in one of these states is waiting for --continue or --abort.
+IN_PROGRESS = ("conflict", "running")
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class Conflict:
     files: list[ConflictFile]
     git_output: str             # the tail of git am's output
     history_note: str
+    description_error: str = ""   # why describing it failed, when it did (files then bare)
 
 
 @dataclass
@@ -106,17 +120,53 @@ class Rebase:
         return self.dir / "rebase.log"
 
     def save(self) -> None:
-        store.write_json(self.dir / "state.json", asdict(self))
+        store.write_json(self.dir / "state.json", {"format": FORMAT, **asdict(self)})
 
     @classmethod
     def load(cls, path: Path) -> "Rebase":
-        data = store.read_json(path)
-        if not data:
-            raise L2wgError(f"{path}: unreadable rebase state")
-        data["steps"] = [Step(**s) for s in data["steps"]]
-        if data.get("conflict"):
-            c = data["conflict"]
-            c["files"] = [ConflictFile(**{**f, "hunks": [Hunk(**h) for h in f["hunks"]]})
-                          for f in c["files"]]
-            data["conflict"] = Conflict(**c)
-        return cls(**data)
+        """The rebase recorded in *path*; a StateError (one line, with the way out)
+        for a file of another format, a corrupt one, or fields that do not fit."""
+        data = _read(path)
+        found = data.pop("format", 0)
+        if found != FORMAT:
+            age = ("another" if not isinstance(found, int) else
+                   "an older" if found < FORMAT else "a newer")
+            raise StateError(path, f"written by {age} l2wg (state format {found!r}, this "
+                                   f"l2wg reads {FORMAT})")
+        try:
+            return store.from_json(cls, data)
+        except ValueError as error:
+            raise StateError(path, f"not a valid rebase state ({error})") from None
+
+
+class StateError(L2wgError):
+    """A state.json that cannot be used: says which kernel's, why, and what to do."""
+
+    def __init__(self, path: Path, why: str):
+        kernel = path.parent.name
+        super().__init__(f"{path}: {why}; run 'tools/rebase {kernel} --abort --force' (puts "
+                         f"the tree back as far as it can) or delete {path.parent}")
+        self.path = path
+
+
+def recorded_status(path: Path) -> str:
+    """The status *path* records, read leniently (any format): enough to tell a
+    finished rebase from one in progress.  A StateError when even that is unreadable."""
+    status = _read(path).get("status")
+    if not isinstance(status, str):
+        raise StateError(path, "not a rebase state (no status)")
+    return status
+
+
+def _read(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise StateError(path, f"unreadable ({error.strerror})") from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise StateError(path, f"corrupt, not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise StateError(path, "corrupt, not a JSON object")
+    return data
