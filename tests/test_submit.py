@@ -523,13 +523,71 @@ def test_default_base_is_the_newest_offline_line(project):
 
 def test_link_to_the_previous_revision_goes_into_its_changelog():
     record = submission.Record("l2wireguard", CHANGE_ID, ["net-next"], {
-        1: submission.SentRevision(1, "6.12", "abc", "20261122-l2wireguard-v1-0-1@example.org", "now")})
+        1: submission.SentRevision(1, "6.12", "abc", "20261122-l2wireguard-v1-0-1@example.org",
+                                   "now")})
     text = "Title\n\nBody.\n\nChanges in v2:\n- Fixed.\n\nThe end.\n"
 
     cover = submission.cover_letter(text, record, 2, Path("cover-letter.txt"))
 
     assert "- Fixed.\n- Link to v1: https://lore.kernel.org/r/20261122-l2wireguard-v1-0-1@" \
            "example.org\n\nThe end." in cover
+
+
+SENT_V1 = {"revision": 1, "kernel": "6.12", "base_commit": "abc", "date": "now",
+           "message_id": "20261122-l2wireguard-v1-0-1@example.org"}
+
+
+def b4_json(tmp_path: Path, data) -> submission.Submission:
+    (tmp_path / "b4.json").write_text(data if isinstance(data, str) else json.dumps(data))
+    return submission.Submission(tmp_path)
+
+
+def test_the_record_keeps_its_format_and_reads_back(tmp_path):
+    record = submission.Record("l2wireguard", CHANGE_ID, ["net-next"],
+                               {1: submission.SentRevision(**SENT_V1)})
+    where = submission.Submission(tmp_path)
+    where.save_record(record)
+    assert json.loads(where.record_path.read_text())["format"] == submission.RECORD_FORMAT
+    assert where.record() == record
+    # A record from before the format was written has the same layout.
+    older = b4_json(tmp_path, {"name": "l2wireguard", "change-id": CHANGE_ID,
+                               "prefixes": ["net-next"], "sent": {"v1": SENT_V1}})
+    assert older.record() == record
+
+
+@pytest.mark.parametrize("data, error", [
+    ('{"change-id": ', r"corrupt, not JSON \(.*\)"),
+    ("[]", r"corrupt, not a JSON object"),
+    ({"format": 2, "change-id": CHANGE_ID}, r"written by a newer l2wg \(format 2, this l2wg "
+                                            r"reads 1\)"),
+    ({"name": "l2wireguard", "prefixes": []}, r"no change-id"),
+    ({"change-id": CHANGE_ID, "bogus": 1}, r"unknown field 'bogus'"),
+    ({"change-id": CHANGE_ID, "sent": {"v1": {**SENT_V1, "bogus": 1}}},
+     r"sent\.v1: unknown field 'bogus'"),
+    ({"change-id": CHANGE_ID, "sent": {"v1": {**SENT_V1, "revision": "1"}}},
+     r"sent\.v1\.revision: expected int, found a string"),
+    ({"change-id": CHANGE_ID, "sent": {"v1": {k: v for k, v in SENT_V1.items()
+                                              if k != "message_id"}}},
+     r"sent\.v1: missing field 'message_id'"),
+    ({"change-id": CHANGE_ID, "sent": {"v2": SENT_V1}}, r"sent\.v2: holds revision 1"),
+    ({"change-id": CHANGE_ID, "prefixes": "net-next"}, r"prefixes: expected a list of strings"),
+], ids=["json", "not-object", "newer", "no-change-id", "unknown", "sent-unknown", "sent-type",
+        "sent-missing", "sent-key", "prefixes"])
+def test_a_record_that_does_not_fit_is_one_clear_error(tmp_path, data, error):
+    where = b4_json(tmp_path, data)
+    with pytest.raises(L2wgError, match=r"b4\.json: .*" + error + r".*: fix it, or restore it "
+                                        r"from git$"):
+        where.record()
+
+
+def test_b4_tracking_data_that_is_not_json_is_a_clear_error(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for n, body in enumerate(['{"series": {"revision": 1', '{"series": 1}']):
+        git(repo, "commit", "-q", "--allow-empty", "-m", f"cover {n}\n\n{sub.B4_MAGIC}\n{body}")
+        with pytest.raises(L2wgError, match="b4's tracking data (is not JSON|has no 'series')"):
+            sub.read_tracking(repo, "HEAD", tmp_path / "log")
 
 
 def test_options_from_the_command_line():

@@ -7,10 +7,15 @@
                        one record per revision that was really sent
     vN/                the patches exactly as revision N was sent, so that
                        revision N+1 carries a range-diff against it
+
+b4.json carries a ``format`` number (files from before it had one have the
+same layout, format 1); it is checked field by field when read, and a file
+l2wg cannot use is one line naming the field, never a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -27,6 +32,9 @@ RECORD = "b4.json"
 DEFAULT_NAME = "l2wireguard"
 DEFAULT_PREFIXES = ("net-next",)
 LORE_LINK = "https://lore.kernel.org/r/{}"
+#: The layout of b4.json (a file without "format" has this layout too).
+RECORD_FORMAT = 1
+RECORD_KEYS = ("format", "name", "change-id", "prefixes", "sent")
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,40 @@ class Record:
         return max(self.sent, default=0) + 1
 
     def to_json(self) -> dict:
-        return {"name": self.name, "change-id": self.change_id, "prefixes": self.prefixes,
+        return {"format": RECORD_FORMAT, "name": self.name, "change-id": self.change_id,
+                "prefixes": self.prefixes,
                 "sent": {f"v{n}": asdict(s) for n, s in sorted(self.sent.items())}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Record":
+        """The record in *data* (b4.json), checked: ValueError names what does not fit."""
+        found = data.get("format", RECORD_FORMAT)
+        if found != RECORD_FORMAT:
+            age = ("another" if not isinstance(found, int) else
+                   "an older" if found < RECORD_FORMAT else "a newer")
+            raise ValueError(f"written by {age} l2wg (format {found!r}, this l2wg reads "
+                             f"{RECORD_FORMAT})")
+        unknown = [key for key in data if key not in RECORD_KEYS]
+        if unknown:
+            raise ValueError(f"unknown field '{unknown[0]}'")
+        change_id, name = data.get("change-id"), data.get("name", DEFAULT_NAME)
+        prefixes = data.get("prefixes", list(DEFAULT_PREFIXES))
+        if not isinstance(change_id, str) or not change_id:
+            raise ValueError("no change-id")
+        if not isinstance(name, str):
+            raise ValueError("name: expected a string")
+        if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+            raise ValueError("prefixes: expected a list of strings")
+        sent_data = data.get("sent") or {}
+        if not isinstance(sent_data, dict):
+            raise ValueError("sent: expected an object")
+        sent = {}
+        for key, value in sent_data.items():
+            entry = store.from_json(SentRevision, value, f"sent.{key}")
+            if key != f"v{entry.revision}":
+                raise ValueError(f"sent.{key}: holds revision {entry.revision}")
+            sent[entry.revision] = entry
+        return cls(name, change_id, list(prefixes), sent)
 
 
 @dataclass(frozen=True)
@@ -93,15 +133,19 @@ class Submission:
         """
         if not self.record_path.is_file():
             return new_record(DEFAULT_NAME)
-        data = store.read_json(self.record_path)
-        if not data or not data.get("change-id"):
-            raise L2wgError(f"{self.record_path}: not a submission record (no change-id)")
-        sent = {}
-        for value in (data.get("sent") or {}).values():
-            entry = SentRevision(**value)
-            sent[entry.revision] = entry
-        return Record(data.get("name", DEFAULT_NAME), data["change-id"],
-                      list(data.get("prefixes", DEFAULT_PREFIXES)), sent)
+        try:
+            data = json.loads(self.record_path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError("corrupt, not a JSON object")
+            return Record.from_json(data)
+        except OSError as error:
+            problem = f"unreadable ({error.strerror})"
+        except json.JSONDecodeError as error:
+            problem = f"corrupt, not JSON ({error})"
+        except ValueError as error:
+            problem = f"not a submission record ({error})"
+        raise L2wgError(f"{self.record_path}: {problem}; it keeps the change-id and the "
+                        "revisions mailed: fix it, or restore it from git")
 
     def save_record(self, record: Record) -> None:
         store.write_json(self.record_path, record.to_json())

@@ -410,10 +410,19 @@ def write_cover_commit(clone: Path, plan: Plan) -> None:
 
 
 def read_tracking(clone: Path, commit: str, log: Path) -> dict:
+    """b4's tracking data in the cover commit (checked: b4 may change it)."""
     message = git(clone, "show", "-s", "--format=%B", commit, log=log).output
     if B4_MAGIC not in message:
         raise L2wgError(f"{clone}: {commit} is not a b4 cover commit", log)
-    return json.loads("{" + message.split(B4_MAGIC, 1)[1].split("{", 1)[1])
+    try:
+        data = json.loads("{" + message.split(B4_MAGIC, 1)[1].split("{", 1)[1])
+    except (ValueError, IndexError) as error:
+        raise L2wgError(f"{clone}: {commit}: b4's tracking data is not JSON ({error})",
+                        log) from None
+    if not isinstance(data, dict) or not isinstance(data.get("series"), dict):
+        raise L2wgError(f"{clone}: {commit}: b4's tracking data has no 'series' object "
+                        "(has b4 changed its format?)", log)
+    return data
 
 
 def write_messages(clone: Path, out: Path, log: Path) -> list[Message]:
@@ -664,8 +673,10 @@ def record_sent(clone: Path, plan: Plan, base: str) -> None:
     """
     log, revision = plan.log, plan.revision
     cover, *_ = git(clone, "rev-list", "--reverse", f"{base}..HEAD", log=log).output.split()
-    history = read_tracking(clone, cover, log)["series"].get("history", {})
-    msgids = history.get(f"v{revision}") or ["unknown"]
+    history = read_tracking(clone, cover, log)["series"].get("history")
+    msgids = history.get(f"v{revision}") if isinstance(history, dict) else None
+    if not (isinstance(msgids, list) and msgids and all(isinstance(m, str) for m in msgids)):
+        msgids = ["unknown"]
     with store.staging_dir(plan.submission.sent_patches(revision)) as tmp:
         git(clone, "format-patch", "--quiet", "--zero-commit", "--no-signature",
             f"--base={base}", "-o", str(tmp), f"{cover}..HEAD", log=log)
