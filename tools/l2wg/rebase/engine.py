@@ -22,7 +22,8 @@ When every patch is in, the refreshed patches are exported with ``git
 format-patch`` and kept only where the kernel needed a different version:
 as ``patches/<line>/<name>`` overrides (or, for the canonical kernel itself,
 in place).  Nothing under ``patches/`` changes before a rebase completes.
-``continue_rebase()`` and ``abort_rebase()`` finish or undo a stopped one.
+``continue_rebase()`` and ``abort_rebase()`` finish or undo a stopped one;
+``force_abort()`` undoes one whose state file cannot be read (see state.py).
 
 Point releases are cheap: a new point release of a line whose tree is
 already imported is imported from that tree (``tree_import``).
