@@ -88,3 +88,22 @@ def test_loopback_sources_count_as_offline(tmp_path):
     text = ('[kernels.t]\nsource = { type = "tarball", url = "http://127.0.0.1:8000/l.tar.xz",'
             ' sha256 = "' + "0" * 64 + '" }\n')
     assert not load_matrix(write(tmp_path, text)).get("t").source.needs_network
+
+
+def test_set_canonical_keeps_the_rest_of_the_file(tmp_path):
+    from l2wg.kernels import set_canonical
+
+    text = ('# the matrix\ndefault = "6.12"\ncanonical = "6.12"  # made on\n\n'
+            '[kernels."6.12"]\nsource = { type = "local", path = "/a" }\n\n'
+            '[kernels."7.3"]\nsource = { type = "local", path = "/b" }\n')
+    path = tmp_path / "kernels.toml"
+    path.write_text(text)
+    set_canonical(path, "7.3")
+    assert path.read_text() == text.replace('canonical = "6.12"  # made on', 'canonical = "7.3"')
+    assert load_matrix(path).canonical == "7.3"
+    path.write_text(text.replace('canonical = "6.12"  # made on\n', ""))
+    set_canonical(path, "7.3")
+    assert 'default = "6.12"\ncanonical = "7.3"\n' in path.read_text()
+    with pytest.raises(L2wgError, match="cannot make '9.9' canonical"):
+        set_canonical(path, "9.9")
+    assert load_matrix(path).canonical == "7.3"

@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import tarfile
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -431,7 +432,8 @@ def test_a_state_file_of_an_older_l2wg_says_what_to_do(lab, capsys):
     conflicting_lab(lab)
     lab.rebase()
     edit_state(lab, lambda d: d.pop("format"))
-    older = r"written by an older l2wg \(state format 0, this l2wg reads 1\)" + WAY_OUT
+    older = (r"written by an older l2wg \(state format 0, this l2wg reads 1 to "
+             rf"{rb.FORMAT}\)" + WAY_OUT)
     with pytest.raises(L2wgError, match=older):
         rb.continue_rebase("6.1", lab.project, lab.ws, silent())
     with pytest.raises(L2wgError, match=older):
@@ -564,11 +566,100 @@ def test_continue_without_a_conflicted_step_is_a_clear_error(lab):
         data["steps"][0]["status"] = "pending"
 
     edit_state(lab, crashed)
-    with pytest.raises(L2wgError, match=r"the rebase onto 6\.1 did not stop at a conflict "
-                                        r"\(it is 'running'.*run 'tools/rebase 6\.1 --abort'"):
+    with pytest.raises(L2wgError, match=r"the rebase onto 6\.1 did not stop at a conflict or a "
+                                        r"build failure \(it is 'running'.*run 'tools/rebase "
+                                        r"6\.1 --abort'"):
         rb.continue_rebase("6.1", lab.project, lab.ws, silent())
     assert rb.abort_rebase("6.1", lab.ws, silent()).status == "aborted"
     assert_put_back(lab)
+
+
+def test_an_override_the_canonical_patch_reproduces_is_removed(lab):
+    """An override is kept only where the line needs its own version: when the canonical
+    patch applies exactly there and makes the very same tree, the override goes."""
+    lab.local("6.1", device_c(prefix=["/* 6.1 has a header here */", ""]), "6.1.10")
+    p1, p2 = lab.make_series(PATCH1, PATCH2)
+    override = lab.root / "patches" / "6.1" / p1.name
+    override.parent.mkdir()
+    override.write_bytes(p1.read_bytes())
+    assert lab.project.series().overrides() == {"6.1": [p1.name]}
+    state = lab.rebase()
+    assert state.status == "done"
+    assert [(s.override, s.redundant) for s in state.steps] == [(True, True), (False, False)]
+    assert not override.exists() and not override.parent.exists()
+    assert any("was removed" in note for note in state.notes)
+    assert trees.load(tree_of(lab)).series_digest == lab.project.series().digest("6.1")
+    assert "l2_frame" in (tree_of(lab) / WG).read_text()
+
+
+def test_an_override_that_makes_a_different_tree_is_kept(lab):
+    lab.local("6.1", device_c(), "6.1.10")
+    p1, p2 = lab.make_series(PATCH1, PATCH2)
+    override = lab.root / "patches" / "6.1" / p1.name
+    override.parent.mkdir()
+    override.write_text(p1.read_text().replace("l2_mode ? 0 : 20", "l2_mode ? 1 : 20"))
+    state = lab.rebase()
+    assert state.status == "done"
+    assert [(s.override, s.redundant) for s in state.steps][0] == (True, False)
+    assert override.is_file()
+    assert "l2_mode ? 1 : 20" in (tree_of(lab) / WG).read_text()
+
+
+def test_make_canonical_moves_the_series_to_the_new_line(lab):
+    """A forward port: the series, carried to 6.1 here, becomes patches/ itself; the
+    old canonical line then gets its own version only where it needs one."""
+    lab.local("6.1", device_c({18: "int wg_line_18(void) { return -18; }"}), "6.1.10")
+    p1, p2 = lab.make_series(PATCH1, PATCH2)
+    stale = lab.root / "patches" / "6.6" / p2.name       # made against the old canonical
+    stale.parent.mkdir()
+    stale.write_bytes(p2.read_bytes())
+    toml = (lab.root / "kernels.toml").read_text()
+    state = lab.rebase("6.1", make_canonical=True)
+    assert state.status == "done"
+    assert [s.status for s in state.steps] == ["merged", "clean"]
+    assert "return -18" in p1.read_text()                # made on 6.1 now
+    assert f"base-commit: {state.pristine}" in p1.read_text()
+    assert state.steps[1].written == str(p2)             # every patch, changed or not
+    assert not stale.parent.exists()
+    assert (state.dir / "previous-overrides" / "6.6" / p2.name).read_bytes() == \
+        stale.read_bytes() if stale.exists() else True
+    assert (state.dir / "previous-overrides" / "6.6" / p2.name).is_file()
+    assert lab.project.matrix().canonical == "6.1"
+    assert (lab.root / "kernels.toml").read_text() == toml.replace(
+        'canonical = "6.12"', 'canonical = "6.1"')
+    assert trees.load(tree_of(lab)).series_digest == lab.project.series().digest("6.1")
+    assert any("tools/rebase 6.12 --build" in note for note in state.notes)
+    # The old canonical line: the new patches need a three-way merge there, so it
+    # gets an override of its own for patch 1 only.
+    back = lab.rebase("6.12")
+    assert back.status == "done"
+    assert [s.status for s in back.steps] == ["merged", "clean"]
+    assert sorted(p.name for p in (lab.root / "patches" / "6.12").iterdir()) == [p1.name]
+    assert lab.rebase("6.1", strict=True).status == "done"
+
+
+def test_make_canonical_refuses_the_canonical_kernel_itself(lab):
+    lab.make_series(PATCH1)
+    with pytest.raises(L2wgError, match="already the canonical kernel"):
+        lab.rebase("6.12", make_canonical=True)
+
+
+def test_compiler_errors_are_quoted_once_each():
+    from l2wg.rebase.buildcheck import compiler_errors
+
+    output = textwrap.dedent("""\
+          CC      drivers/net/wireguard/l2.o
+        drivers/net/wireguard/l2.c:12:9: error: too many arguments to function 'wg_newlink'
+        drivers/net/wireguard/l2.c:12:9: error: too many arguments to function 'wg_newlink'
+        drivers/net/wireguard/fdb.h:40:5: warning: unused variable 'x'
+        drivers/net/wireguard/fdb.c:7:10: fatal error: gone.h: No such file or directory
+        make[4]: *** [scripts/Makefile.build:229: drivers/net/wireguard/l2.o] Error 1
+        """)
+    assert compiler_errors(output) == [
+        "drivers/net/wireguard/l2.c:12:9: error: too many arguments to function 'wg_newlink'",
+        "drivers/net/wireguard/fdb.c:7:10: fatal error: gone.h: No such file or directory"]
+    assert compiler_errors("make: *** No rule to make target 'x'.  Stop.\n") == [
+        "make: *** No rule to make target 'x'.  Stop."]
 
 
 def make_tarball(path: Path, version: str, device: str, extra: dict[str, str] | None = None,

@@ -175,6 +175,39 @@ def locked(build_dir: Path) -> Iterator[None]:
         yield
 
 
+#: The machine-wide kernel build lock (``flock /tmp/l2wg-kbuild.lock make ...`` by hand):
+#: the per-patch builds of submit and rebase hold it, one kernel build at a time.
+KBUILD_LOCK = Path("/tmp/l2wg-kbuild.lock")
+#: What every per-patch build makes, besides the directories a patch touches.
+BUILD_TARGET = "drivers/net/wireguard/"
+
+
+@contextmanager
+def kbuild_lock(path: Path = KBUILD_LOCK) -> Iterator[None]:
+    """The machine-wide kernel build lock (shared with `flock /tmp/l2wg-kbuild.lock make`)."""
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def build_targets(tree: Path, commit: str, log: Path) -> list[str]:
+    """drivers/net/wireguard/ and the directory of every C file *commit* touches."""
+    files = run(["git", "-C", tree, "diff-tree", "--no-commit-id", "--name-only", "-r", commit],
+                log_path=log).output.split()
+    dirs = {str(Path(f).parent) + "/" for f in files
+            if f.endswith(".c") and (tree / f).is_file() and not f.startswith("tools/")}
+    return sorted({BUILD_TARGET, *dirs})
+
+
+def last_error(output: str) -> str:
+    """The first compiler error of *output* (else its last line), for a one-line message."""
+    lines = [ln.strip() for ln in output.splitlines() if "error" in ln.lower()]
+    return (lines[0] if lines else (output.strip().splitlines() or ["?"])[-1])[:300]
+
+
 class _Compiled:
     """Counts kbuild's 'CC' lines for the progress display."""
 

@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  l2wg rebase 6.1\n  l2wg rebase 6.12.107      "
                               "# a Debian point release\n  l2wg rebase 6.1 --continue\n"
                               "  l2wg rebase 6.1 --abort\n  l2wg rebase --all --strict\n"
+                              "  l2wg rebase 7.3 --build --make-canonical   # a forward port "
+                              "to a new line\n"
                               "  l2wg rebase 6.1 --abort --force   # a state file l2wg "
                               "cannot read\n")
     _add_rebase_arguments(p)
@@ -264,6 +266,17 @@ def _add_rebase_arguments(parser: argparse.ArgumentParser) -> None:
                              "kernels.toml (and network sources with --all)")
     parser.add_argument("--no-write", dest="write", action="store_false",
                         help="keep refreshed patches in the report directory, not in patches/")
+    parser.add_argument("--build", action="store_true",
+                        help="compile drivers/net/wireguard/ (and every directory a patch "
+                             "touches) after each patch, in a build directory of the kernel's "
+                             "own config: a patch that applies but does not compile (an API "
+                             "that moved) stops the rebase like a conflict; fix the files, "
+                             "then --continue folds the fix into the patch")
+    parser.add_argument("--make-canonical", action="store_true",
+                        help="when the rebase completes, the series as it stands on this "
+                             "kernel becomes patches/ itself and kernels.toml's canonical; "
+                             "other lines' overrides are set aside and those lines are "
+                             "rebased afresh (the summary says how)")
     parser.add_argument("--force", action="store_true",
                         help="with --abort: also when the rebase's state file cannot be read "
                              "(an older l2wg's, or corrupt): put the tree back as far as it "
@@ -523,7 +536,8 @@ def cmd_rebase(args) -> int:
 def rebase_options(args) -> RebaseOptions:
     from .rebase import RebaseOptions
 
-    return RebaseOptions(strict=args.strict, online=args.online, write=args.write)
+    return RebaseOptions(strict=args.strict, online=args.online, write=args.write,
+                         build=args.build, make_canonical=args.make_canonical)
 
 
 def cmd_submit(args) -> int:

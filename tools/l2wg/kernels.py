@@ -223,3 +223,24 @@ def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
     if canonical not in kernels:
         raise _fail(path, "canonical", f"'{canonical}' is not one of the [kernels] entries")
     return Matrix(path=path, default=default, kernels=kernels, canonical=canonical)
+
+
+def set_canonical(path: Path, name: str) -> None:
+    """Make kernels.toml say ``canonical = "NAME"`` (the rest of the file, comments
+    included, is kept as it is); the result must still load."""
+    text = Path(path).read_text()
+    line = f'canonical = "{name}"'
+    if re.search(r"^canonical\s*=.*$", text, re.M):
+        new = re.sub(r"^canonical\s*=.*$", lambda _: line, text, count=1, flags=re.M)
+    elif re.search(r"^default\s*=.*$", text, re.M):
+        new = re.sub(r"^(default\s*=.*)$", lambda m: f"{m.group(1)}\n{line}", text, count=1,
+                     flags=re.M)
+    else:
+        new = f"{line}\n{text}"
+    matrix = tomllib.loads(new)
+    if name not in matrix.get("kernels", {}):
+        raise L2wgError(f"{Path(path).name}: cannot make '{name}' canonical: not one of its "
+                        "[kernels] entries")
+    part = Path(path).with_name(f".{Path(path).name}.part")
+    part.write_text(new)
+    part.replace(path)

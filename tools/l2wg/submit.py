@@ -30,15 +30,12 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
-import fcntl
 import json
 import os
 import re
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,11 +49,10 @@ from .project import Project
 from .runner import Completed, run
 from .series import Patch
 from .submission import Record, SentRevision, Submission, cover_letter
+from .build import BUILD_TARGET, KBUILD_LOCK, build_targets, kbuild_lock, last_error
 from .workspace import Workspace
 
 BASE_BRANCH = "l2wg-submit-base"
-KBUILD_LOCK = Path("/tmp/l2wg-kbuild.lock")
-BUILD_TARGET = "drivers/net/wireguard/"
 # b4 keeps its tracking data below this line of the cover commit (b4.ez.MAGIC_MARKER).
 B4_MAGIC = "--- b4-submit-tracking ---"
 # b4's default cover template with the range-diff against the previous revision added.
@@ -549,17 +545,6 @@ def maintained(clone: Path, path: str, log: Path) -> bool:
     return done.returncode == 0 and "@" in done.output
 
 
-@contextmanager
-def kbuild_lock(path: Path = KBUILD_LOCK) -> Iterator[None]:
-    """The machine-wide kernel build lock (shared with `flock /tmp/l2wg-kbuild.lock make`)."""
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 # The kernel's rules for a series: no new compiler warnings with W=1, no new
 # sparse warnings (C=2 runs sparse on every file of a target, rebuilt or not).
 WARNING_VARS = ("W=1", "C=2")
@@ -634,20 +619,6 @@ def build_commit(base: SeriesBuild, commit: str, k: int, n: int, baseline: Count
         raise L2wgError(f"patch {k}/{n} ({subject}) adds {sum(new.values())} warning(s) "
                         f"({' '.join(WARNING_VARS)}) in drivers/net/wireguard, first: "
                         f"{file}: {text}", base.log)
-
-
-def build_targets(clone: Path, commit: str, log: Path) -> list[str]:
-    """drivers/net/wireguard/ and the directory of every C file the commit touches."""
-    files = git(clone, "diff-tree", "--no-commit-id", "--name-only", "-r", commit,
-                log=log).output.split()
-    dirs = {str(Path(f).parent) + "/" for f in files
-            if f.endswith(".c") and (clone / f).is_file() and not f.startswith("tools/")}
-    return sorted({BUILD_TARGET, *dirs})
-
-
-def last_error(output: str) -> str:
-    lines = [ln.strip() for ln in output.splitlines() if "error" in ln.lower()]
-    return (lines[0] if lines else (output.strip().splitlines() or ["?"])[-1])[:300]
 
 
 # mailing -------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from .. import sources, store, tree as trees
 from ..errors import L2wgError
-from ..kernels import Kernel
+from ..kernels import Kernel, SourceSpec, set_canonical
 from ..progress import Progress
 from ..project import Project
 from ..resolve import resolve_kernel
@@ -49,6 +49,7 @@ from ..series import Patch
 from ..tree import add_alternates, localize_objects, remove_alternates, verify_connected
 from ..tree_import import ensure_tree
 from ..workspace import Workspace
+from . import buildcheck
 from .conflict import _has_markers, _tail, _unmerged, _unmerged_stages, describe_conflict
 from .report import _status_text, summary, write_report
 from .state import (IN_PROGRESS, Conflict, ConflictFile, Rebase, RebaseOptions, StateError,
@@ -96,17 +97,25 @@ def rebase(target: str | Kernel, project: Project, ws: Workspace, opts: RebaseOp
         orig_head=_head(target.path, log), orig_ref=orig_ref or None,
         orig_record=store.read_json(target.record_path), alternates=[],
         strict=opts.strict, write=opts.write, report_dir=str(report_dir), seconds=seconds,
-        steps=[Step(p.name, str(p.path), p.override, p.subject)
+        build=opts.build, make_canonical=opts.make_canonical, arch=kernel.arch,
+        fragments=list(kernel.fragments),
+        steps=[Step(p.name, str(p.path), p.override, p.subject,
+                    canonical_path=str(project.patches / p.name) if p.override else None)
                for p in series.patches(kernel.line)])
+    if opts.make_canonical and canonical_kernel.name == kernel.name:
+        raise L2wgError(f"{kernel.name} is already the canonical kernel (kernels.toml)")
+    # Patches name blobs of the tree they were made on: the canonical one, or for an
+    # override its own line's.  Every tree of the matrix in the workspace is lent.
     same_line = ws.tree(kernel.line)
-    borrow = [canonical.path] + ([same_line] if (same_line / ".git").is_dir() else [])
-    state.alternates = add_alternates(target.path, borrow)
+    borrow = [canonical.path, same_line, *(ws.tree(k) for k in matrix.kernels)]
+    state.alternates = add_alternates(target.path, [b for b in dict.fromkeys(borrow)
+                                                    if (b / ".git").is_dir()])
     state.save()
     progress.step(f"{kernel.name}: applying {len(state.steps)} patch(es) to {target.version} "
                   f"in {target.path}")
     try:
         trees.git(target.path, "checkout", "-q", "-B", trees.BRANCH, target.pristine, log=log)
-        return _proceed(state, project, progress)
+        return _proceed(state, project, ws, progress)
     except BaseException:
         if state.status == "running":
             _rollback(state)
@@ -115,14 +124,38 @@ def rebase(target: str | Kernel, project: Project, ws: Workspace, opts: RebaseOp
 
 def continue_rebase(spec: str | None, project: Project, ws: Workspace,
                     progress: Progress) -> Rebase:
-    """After the conflict is resolved in the tree: record it and apply the rest."""
+    """After the conflict is resolved (or the build fixed) in the tree: record it,
+    and apply the rest."""
     state = _in_progress(spec, ws)
-    tree, log = state.tree_path, state.log
     step = next((s for s in state.steps if s.status == "conflict"), None)
-    if step is None:
-        raise L2wgError(f"the rebase onto {state.kernel} did not stop at a conflict (it is "
-                        f"'{state.status}': interrupted?), so there is nothing to continue; "
-                        f"run 'tools/rebase {state.kernel} --abort' and start again")
+    if step is not None:
+        _record_resolution(state, step)
+        progress.step(f"{state.kernel}: {step.name} resolved")
+    else:
+        step = next((s for s in state.steps if s.build == "failed"), None)
+        if step is None:
+            raise L2wgError(f"the rebase onto {state.kernel} did not stop at a conflict or a "
+                            f"build failure (it is '{state.status}': interrupted?), so there "
+                            f"is nothing to continue; run 'tools/rebase {state.kernel} --abort' "
+                            "and start again")
+        _record_fix(state, step)
+        progress.step(f"{state.kernel}: {step.name}: "
+                      f"{'the fix folded in' if step.status == 'fixed' else 'unchanged'}")
+    state.status, state.conflict = "running", None
+    state.save()
+    try:
+        if state.build and not _build_passes(state, step, project, ws, progress):
+            return _stopped(state, step)
+        return _proceed(state, project, ws, progress)
+    except BaseException:
+        if state.status == "running":
+            _rollback(state)
+        raise
+
+
+def _record_resolution(state: Rebase, step: Step) -> None:
+    """The conflict of *step* is resolved in the tree: finish its ``git am``."""
+    tree, log = state.tree_path, state.log
     before = _commit_before(state, step)
     files = [f.path for f in state.conflict.files] if state.conflict else []
     unmerged = _unmerged(tree, log)
@@ -151,15 +184,40 @@ def continue_rebase(spec: str | None, project: Project, ws: Workspace,
         raise L2wgError(f"the 'git am' of {step.name} was ended outside l2wg (HEAD is not one "
                         f"commit on top of where it stopped); run --abort and start again")
     step.commit, step.status = head, "resolved"
-    state.status, state.conflict = "running", None
+
+
+def _record_fix(state: Rebase, step: Step) -> None:
+    """*step* did not compile; fold what was changed in the tree into its commit."""
+    tree, log = state.tree_path, state.log
+    if _head(tree, log) != step.commit:
+        raise L2wgError(f"{tree} is not at {step.name}'s commit {step.commit[:12]} any more; "
+                        "change the files, not the history (or --abort and start again)")
+    trees.git(tree, "add", "-A", log=log)
+    if not trees.git(tree, "diff", "--cached", "--name-only", "HEAD", log=log).strip():
+        return
+    date = trees.git(tree, "log", "-1", "--format=%aD", log=log).strip()
+    run(["git", "-C", tree, "commit", "-q", "--amend", "--no-edit", "--no-verify"],
+        log_path=log, what=f"git commit --amend ({step.name}, fixed to compile)",
+        env={"GIT_COMMITTER_NAME": "l2wg", "GIT_COMMITTER_EMAIL": "l2wg@l2wg.invalid",
+             "GIT_COMMITTER_DATE": date})
+    step.commit, step.status, step.redundant = _head(tree, log), "fixed", False
+
+
+def _build_passes(state: Rebase, step: Step, project: Project, ws: Workspace,
+                  progress: Progress) -> bool:
+    """--build: compile *step*'s commit; on failure the rebase stops at it."""
+    kernel = Kernel(name=state.kernel, source=SourceSpec("local", path=state.tree_path),
+                    version=state.version, fragments=tuple(state.fragments), arch=state.arch)
+    outcome = buildcheck.check_commit(kernel, project, ws, state.tree_path, step.commit,
+                                      state.log, progress)
+    step.build = "ok" if outcome.ok else "failed"
+    step.build_errors, step.build_seconds = outcome.errors, outcome.seconds
+    progress.step(f"  {step.name}: {'compiles' if outcome.ok else 'DOES NOT COMPILE'} "
+                  f"({' '.join(outcome.targets)}, {outcome.seconds:.0f}s)")
+    if not outcome.ok:
+        state.status = "build"
     state.save()
-    progress.step(f"{state.kernel}: {step.name} resolved; applying the rest")
-    try:
-        return _proceed(state, project, progress)
-    except BaseException:
-        if state.status == "running":
-            _rollback(state)
-        raise
+    return outcome.ok
 
 
 def abort_rebase(spec: str | None, ws: Workspace, progress: Progress) -> Rebase:
@@ -288,14 +346,16 @@ def _commit_before(state: Rebase, step: Step) -> str:
     return earlier[-1] if earlier else state.pristine
 
 
-def _proceed(state: Rebase, project: Project, progress: Progress) -> Rebase:
-    """Apply the pending patches; finish when all are in."""
+def _proceed(state: Rebase, project: Project, ws: Workspace, progress: Progress) -> Rebase:
+    """Apply the pending patches (compiling each with --build); finish when all are in."""
     started = time.monotonic()
     for step in state.steps:
         if step.status != "pending":
             continue
         _apply_one(state, step, progress)
         state.save()
+        if state.status == "running" and state.build and step.commit:
+            _build_passes(state, step, project, ws, progress)
         if state.status != "running":
             state.seconds["apply"] = round(time.monotonic() - started, 1)
             return _stopped(state, step)
@@ -325,9 +385,30 @@ def _apply_one(state: Rebase, step: Step, progress: Progress) -> None:
         step.status = ("clean" if clean else "merged") if step.commit != before else "empty"
         if step.status == "empty":
             step.commit = None
+        elif step.canonical_path:
+            step.redundant = _canonical_gives_the_same(state, step, before)
     progress.step(f"  {step.name}: {_status_text(step)}")
     if state.strict and step.status != "clean":
         state.status = "failed"
+
+
+def _canonical_gives_the_same(state: Rebase, step: Step, before: str) -> bool:
+    """Whether the canonical patch, applied exactly on *before*, makes the very tree the
+    override made: then the override is not needed (a private index; no file touched)."""
+    tree, log = state.tree_path, state.log
+    index = tree / ".git" / "l2wg-canonical.index"
+    env = {**trees.IDENTITY, "GIT_INDEX_FILE": str(index)}
+    try:
+        run(["git", "-C", tree, "read-tree", before], env=env, log_path=log)
+        applied = run(["git", "-C", tree, "apply", "--cached", step.canonical_path], env=env,
+                      log_path=log, check=False, what=f"git apply --cached (is the override "
+                                                      f"of {step.name} needed?)")
+        if applied.returncode != 0:
+            return False
+        made = run(["git", "-C", tree, "write-tree"], env=env, log_path=log).output.strip()
+    finally:
+        index.unlink(missing_ok=True)
+    return made == trees.git(tree, "rev-parse", f"{step.commit}^{{tree}}", log=log).strip()
 
 
 def _describe(state: Rebase, step: Step, am_output: str) -> Conflict:
@@ -397,16 +478,21 @@ def _finish(state: Rebase, project: Project, progress: Progress) -> Rebase:
         remove_alternates(tree, state.alternates)
         verify_connected(tree, state.pristine, head, log)
         state.alternates = []
-    changed = [s for s in state.steps if s.status in ("merged", "resolved")]
-    kept = not changed
-    if changed and state.write:
-        kept = _keep_patches(state, project, exported, changed)
-    elif changed:
-        state.notes.append(f"--no-write: refreshed patches left in {state.dir / 'export'}")
+    changed = [s for s in state.steps
+               if s.status in ("merged", "resolved", "fixed") and not s.redundant]
+    redundant = [s for s in state.steps if s.redundant]
     empty = [s.name for s in state.steps if s.status == "empty"]
     if empty:
         state.notes.append(f"already in {state.kernel} (nothing left to apply): "
                            f"{', '.join(empty)}; the series cannot skip a patch on one line")
+    kept = not changed and not redundant
+    if state.make_canonical and state.write and not empty:
+        kept = _make_canonical(state, project, exported)
+    elif state.write and (changed or redundant):
+        kept = _keep_patches(state, project, exported, changed)
+        _drop_redundant(state, redundant)
+    elif changed or redundant:
+        state.notes.append(f"--no-write: refreshed patches left in {state.dir / 'export'}")
     _update_record(state, project, head, kept and not empty)
     state.status = "done"
     state.seconds["finish"] = round(time.monotonic() - started, 1)
@@ -471,6 +557,55 @@ def _keep_patches(state: Rebase, project: Project, exported: dict[str, Path],
         step.written = str(final)
     for part, final in staged:
         os.replace(part, final)
+    return True
+
+
+def _drop_redundant(state: Rebase, redundant: list[Step]) -> None:
+    """Remove the overrides that the canonical patches now reproduce exactly."""
+    for step in redundant:
+        Path(step.path).unlink(missing_ok=True)
+        state.notes.append(f"{step.name}: the override {step.path} was removed: the canonical "
+                           f"patch applies exactly on {state.kernel} and gives the same tree")
+    for directory in {Path(s.path).parent for s in redundant}:
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+
+
+def _make_canonical(state: Rebase, project: Project, exported: dict[str, Path]) -> bool:
+    """--make-canonical: the series as it now stands on this kernel becomes patches/
+    itself, and kernels.toml names this kernel canonical.  Other lines' overrides
+    were made against the old canonical patches: they are set aside in the report
+    directory, and those lines are rebased afresh (the note says how)."""
+    staged = []
+    for step in state.steps:
+        final = project.patches / step.name
+        part = final.with_name(f".{final.name}.{os.getpid()}.part")
+        part.write_bytes(exported[step.name].read_bytes())
+        staged.append((part, final))
+        step.written = str(final)
+    aside = state.dir / "previous-overrides"
+    shutil.rmtree(aside, ignore_errors=True)
+    moved = []
+    for line, names in project.series().overrides().items():
+        if line != state.line:
+            shutil.copytree(project.patches / line, aside / line)
+            moved.append(f"{line} ({', '.join(names)})")
+    for part, final in staged:
+        os.replace(part, final)
+    for line in project.series().overrides():
+        shutil.rmtree(project.patches / line)
+    set_canonical(project.kernels_toml, state.kernel)
+    state.notes.append(f"{state.kernel} is now the canonical kernel: patches/ holds the series "
+                       f"as made on {state.version}, and kernels.toml says canonical = "
+                       f"\"{state.kernel}\"")
+    if moved:
+        state.notes.append(f"the overrides of other lines were made against the old canonical "
+                           f"patches and were set aside in {aside}: {'; '.join(moved)}")
+    others = sorted({k.line for k in project.matrix().kernels.values()
+                     if k.line != state.line and k.ci})
+    if others:
+        state.notes.append("next, carry the new canonical series to the other lines: "
+                           + "; ".join(f"tools/rebase {line} --build" for line in others))
     return True
 
 

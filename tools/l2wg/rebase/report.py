@@ -13,9 +13,13 @@ from .state import Conflict, Rebase, Step
 def _status_text(step: Step) -> str:
     text = {"clean": "applied cleanly", "merged": "applied with a three-way merge",
             "conflict": "CONFLICT", "resolved": "conflict resolved by hand",
+            "fixed": "changed by hand to compile",
             "empty": "already in this kernel (empty after merge)", "pending": "not applied"}
     extra = f" ({len(step.offsets)} hunk(s) at an offset)" if step.offsets else ""
-    return text[step.status] + extra + (" [override]" if step.override else "")
+    build = {"ok": ", compiles", "failed": ", DOES NOT COMPILE"}.get(step.build, "")
+    override = (" [override, not needed: the canonical patch gives the same tree]"
+                if step.redundant else " [override]" if step.override else "")
+    return text[step.status] + extra + build + override
 
 
 
@@ -37,6 +41,9 @@ def report_text(state: Rebase) -> str:
     lines += [f"  {s.name:<{width}}  {_status_text(s)}" for s in state.steps]
     if state.conflict:
         lines += ["", *_conflict_text(state, state.conflict)]
+    broken = next((s for s in state.steps if s.build == "failed"), None)
+    if broken is not None:
+        lines += ["", *_build_text(state, broken)]
     written = [s.written for s in state.steps if s.written]
     if written:
         lines += ["", "refreshed patches written:", *(f"  {w}" for w in written)]
@@ -86,6 +93,17 @@ def _conflict_text(state: Rebase, conflict: Conflict) -> list[str]:
     return lines
 
 
+def _build_text(state: Rebase, step: Step) -> list[str]:
+    return [f"DOES NOT COMPILE: {step.name}: {step.subject}",
+            f"  it applied ({step.status}), but make failed on {state.kernel}; the compiler "
+            f"said (the whole output is in {state.log}):",
+            *(f"    {line}" for line in step.build_errors),
+            "", "next:",
+            f"  cd {state.tree}   # HEAD is {step.name}'s commit; change the files so it builds",
+            f"  tools/rebase {state.kernel} --continue   # folds the change into the patch and "
+            "compiles it again (or --abort)"]
+
+
 def _side(title: str, body: list[str]) -> list[str]:
     return [f"      {title}:", *(f"        | {line}" for line in body or ["(nothing)"])]
 
@@ -94,6 +112,7 @@ def summary(state: Rebase) -> str:
     """What the terminal shows at the end."""
     lines = [f"{state.kernel} ({state.version}): " + {
         "done": "series carried over", "conflict": "stopped at a conflict",
+        "build": "stopped: a patch does not compile",
         "aborted": "aborted", "failed": "failed"}.get(state.status, state.status)]
     lines += [f"  {s.name}: {_status_text(s)}" for s in state.steps]
     written = [s.written for s in state.steps if s.written]
@@ -111,6 +130,12 @@ def summary(state: Rebase) -> str:
         lines.append(f"  conflicting files: {', '.join(f.path for f in state.conflict.files)}")
         lines.append(f"  resolve in {state.tree}, then: tools/rebase {state.kernel} --continue "
                      "(or --abort)")
+    broken = next((s for s in state.steps if s.build == "failed"), None)
+    if state.status == "build" and broken is not None:
+        lines += [f"  {broken.name} does not compile on {state.kernel}:",
+                  *(f"    {line}" for line in broken.build_errors[:5]),
+                  f"  fix it in {state.tree}, then: tools/rebase {state.kernel} --continue "
+                  "(or --abort)"]
     lines.append(f"  report: {state.dir / 'report.txt'} (and report.json)")
     return "\n".join(lines)
 

@@ -18,9 +18,13 @@ from .. import store
 from ..errors import L2wgError
 
 #: The layout of state.json.  Files written before it had a number are format 0.
-FORMAT = 1
-#: A rebase in one of these states is waiting for --continue or --abort.
-IN_PROGRESS = ("conflict", "running")
+#: Format 2 added fields with defaults (--build, --make-canonical), so a format 1
+#: file still loads.
+FORMAT = 2
+READABLE = (1, 2)
+#: A rebase in one of these states is waiting for --continue or --abort: running
+#: (interrupted), conflict (a patch did not merge), build (a patch did not compile).
+IN_PROGRESS = ("conflict", "build", "running")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class RebaseOptions:
     strict: bool = False    # fail on anything but an exact apply (quilt --fuzz=0 discipline)
     online: bool = False    # versions not in kernels.toml may come from kernel.org
     write: bool = True      # keep refreshed patches in patches/ when the rebase completes
+    build: bool = False     # compile each patch on the target; stop at one that does not
+    make_canonical: bool = False   # the target becomes the line the patches are made on
 
 
 @dataclass
@@ -40,10 +46,17 @@ class Step:
     path: str                   # the file applied (canonical or override)
     override: bool
     subject: str
-    status: str = "pending"     # pending, clean, merged, conflict, resolved, empty
+    #: pending, clean, merged, conflict, resolved (a conflict resolved by hand),
+    #: fixed (changed by hand to compile), empty
+    status: str = "pending"
     offsets: list[str] = field(default_factory=list)
     commit: str | None = None
     written: str | None = None  # where its refreshed version was kept, if anywhere
+    canonical_path: str | None = None   # the canonical patch, when an override is used
+    redundant: bool = False     # the canonical patch applies exactly and gives the same tree
+    build: str = ""             # --build: "", "ok" or "failed"
+    build_errors: list[str] = field(default_factory=list)
+    build_seconds: float = 0.0
 
 
 @dataclass
@@ -100,6 +113,10 @@ class Rebase:
     strict: bool
     write: bool
     steps: list[Step]
+    build: bool = False         # --build: each patch compiled (arch and fragments below)
+    make_canonical: bool = False
+    arch: str = "x86_64"
+    fragments: list[str] = field(default_factory=list)
     status: str = "running"     # running, conflict, done, aborted, failed
     conflict: Conflict | None = None
     range_diff: str = ""
@@ -128,11 +145,11 @@ class Rebase:
         for a file of another format, a corrupt one, or fields that do not fit."""
         data = _read(path)
         found = data.pop("format", 0)
-        if found != FORMAT:
+        if found not in READABLE:
             age = ("another" if not isinstance(found, int) else
                    "an older" if found < FORMAT else "a newer")
             raise StateError(path, f"written by {age} l2wg (state format {found!r}, this "
-                                   f"l2wg reads {FORMAT})")
+                                   f"l2wg reads {READABLE[0]} to {FORMAT})")
         try:
             return store.from_json(cls, data)
         except ValueError as error:
