@@ -13,7 +13,7 @@ import pytest
 
 from l2wg import kconfig
 from l2wg.errors import L2wgError
-from l2wg.kconfig import Request, Solver, explain, load_kconfig, rewrite_kconfig
+from l2wg.kconfig import TRI, Request, Solver, explain, load_kconfig, rewrite_kconfig
 
 SYNTHETIC = """
 config MODULES
@@ -68,18 +68,158 @@ def req(name, value="y"):
     return Request(name, value, "test.config:1")
 
 
+def compat_only(tmp_path, text, rejected):
+    """*text* as tmp_path/Kconfig: plain kconfiglib 14.1.0 rejects it (with *rejected*), the
+    compat layer reads it."""
+    (tmp_path / "Kconfig").write_text(textwrap.dedent(text))
+    with pytest.raises(kconfiglib.KconfigError, match=rejected):
+        kconfiglib.Kconfig(str(tmp_path / "Kconfig"), warn=False)
+    return load_kconfig(tmp_path, "x86_64", "7.3.0")
+
+
 def test_rewrite_keeps_line_numbers():
-    text = "config M\n\tbool \"m\"\n\tmodules\nconfig T\n\tbool\n\ttransitional\n"
+    text = ("config M\n\tbool \"m\"\n\tmodules\nconfig T\n\tbool\n\ttransitional\n"
+            "config D\n\tbool \"d\"\n\tdepends on A && \\\n\t\tB if C  # why\nconfig E\n")
     out = rewrite_kconfig(text)
     assert "\toption modules\n" in out
     assert "transitional" not in out
+    # the backslash-newline separates tokens, as in the kernel's lexer; its line stays, empty
+    assert "\tdepends on (A &&  \t\tB) || (C = n)  # why\n\nconfig E\n" in out
     assert out.count("\n") == text.count("\n")
 
 
-def test_plain_kconfiglib_fails_where_compat_parses(tmp_path, kconf):
-    with pytest.raises(kconfiglib.KconfigError, match="modules"):
-        kconfiglib.Kconfig(str(tmp_path / "Kconfig"), warn=False)
+def test_rewrite_translates_the_condition_as_the_kernel_does():
+    """expr_trans_compare(Y, E_EQUAL, &symbol_no), scripts/kconfig/expr.c, case by case."""
+    def cond(y):
+        return rewrite_kconfig(f"depends on X if {y}").removeprefix("depends on (X) || ")
+    assert cond("G") == "(G = n)"
+    assert cond("!G") == "(G != n)"
+    assert cond("G && H") == "((G = n) || (H = n))"
+    assert cond("G || H") == "((G = n) && (H = n))"
+    assert cond("!(G && H)") == "!((G = n) || (H = n))"
+    assert cond('G = "x"') == '!(G = "x")'
+    assert cond("!G >= 3") == "(G >= 3)"            # ! binds the comparison: !(G >= 3)
+    assert cond("G || H && !K") == "((G = n) && ((H = n) || (K != n)))"   # && before ||
+    assert rewrite_kconfig("depends on A || B if C") == "depends on (A || B) || (C = n)"
+
+
+def test_modules_rewrite(tmp_path):
+    kconf = compat_only(tmp_path, """
+        config MODULES
+        \tbool "modules"
+        \tmodules
+
+        config T
+        \ttristate "t"
+        """, rejected="modules")
     assert kconf.modules is kconf.syms["MODULES"]
+    kconf.syms["MODULES"].set_value("n")
+    assert kconf.syms["T"].assignable == (0, 2)
+    kconf.syms["MODULES"].set_value("y")
+    assert kconf.syms["T"].assignable == (0, 1, 2)
+
+
+# 'option modules' (what the layer makes of 'modules'), so that plain kconfiglib
+# stumbles over the conditional dependency and not over 'modules'.
+CONDITIONAL = """
+    config MODULES
+    \tbool "modules"
+    \toption modules
+
+    config X
+    \ttristate "X"
+
+    config G
+    \ttristate "G"
+
+    config IF_G
+    \ttristate "depends on X if G"
+    \tdepends on X if G
+
+    config IF_NOT_G
+    \ttristate "depends on X if !G"
+    \tdepends on X if !G
+
+    config OPTIONAL
+    \ttristate "depends on X if X"
+    \tdepends on X if X
+    """
+
+
+@pytest.fixture
+def conditional(tmp_path):
+    kconf = compat_only(tmp_path, CONDITIONAL, rejected="extra tokens at end of line")
+    kconf.syms["MODULES"].set_value("y")
+    return kconf
+
+
+@pytest.mark.parametrize("x", ["n", "m", "y"])
+@pytest.mark.parametrize("g", ["n", "m", "y"])
+def test_conditional_depends_rewrite(conditional, x, g):
+    """menu_add_dep(): 'depends on X if Y' is X || (Y == n), Y tested symbol by symbol
+    against n -- so G=m counts as set, for 'if G' and 'if !G' alike."""
+    conditional.syms["X"].set_value(x)
+    conditional.syms["G"].set_value(g)
+    X, g_set = TRI[x], g != "n"
+    assert conditional.syms["IF_G"].visibility == (X if g_set else 2)
+    assert conditional.syms["IF_NOT_G"].visibility == (2 if g_set else X)
+    assert conditional.syms["OPTIONAL"].visibility == (X if x != "n" else 2)
+
+
+def test_conditional_depends_is_not_a_plain_negation(conditional):
+    """'X if !G' with G=m: the dependency does not apply (y).  'X || !(!G)' would give m."""
+    conditional.syms["X"].set_value("n")
+    conditional.syms["G"].set_value("m")
+    assert conditional.syms["IF_NOT_G"].visibility == 2
+    assert conditional.eval_string("X || !(!G)") == 1
+
+
+def test_conditional_depends_combines_with_other_dependencies(tmp_path):
+    """The kernel's scripts/kconfig/tests/conditional_dep, TEST_COMPLEX, with menu deps."""
+    kconf = compat_only(tmp_path, """
+        config FOO
+        \tbool "foo"
+
+        config BAR
+        \tbool "bar"
+
+        config GATE
+        \tbool "gate"
+
+        if GATE
+        config COMPLEX
+        \tbool "complex"
+        \tdepends on (FOO && BAR) if (FOO || BAR)
+        \tdefault y
+        endif
+        """, rejected="extra tokens at end of line")
+    sym = kconf.syms
+    sym["GATE"].set_value("y")
+    for foo, bar, want in [("n", "n", "y"), ("y", "n", "n"), ("n", "y", "n"), ("y", "y", "y")]:
+        sym["FOO"].set_value(foo)
+        sym["BAR"].set_value(bar)
+        assert sym["COMPLEX"].str_value == want, (foo, bar)
+    sym["GATE"].set_value("n")
+    assert sym["COMPLEX"].str_value == "n"
+
+
+@pytest.mark.parametrize("line, text", [
+    ("\tdepends on A unless B", "depends on A unless B"),
+    ("\tdepends on A if B if C", "depends on A if B if C"),
+    ("\tdepends on A if", "depends on A if"),
+    ("\tdepends on A if $(COND)", "depends on A if $(COND)"),
+    ("\tfancy_new_option A", "fancy_new_option A"),
+])
+def test_unknown_syntax_fails_with_file_line_and_text(tmp_path, line, text):
+    """What the layer does not translate is left to kconfiglib, which names file, line, text."""
+    (tmp_path / "Kconfig").write_text('COND := B\nconfig A\n\tbool "a"\nsource "sub/Kconfig"\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "Kconfig").write_text(f'config B\n\tbool "b"\n{line}\n')
+    with pytest.raises(L2wgError) as err:
+        load_kconfig(tmp_path, "x86_64", "7.3.0")
+    message = str(err.value)
+    assert f"{tmp_path}/Kconfig" in message and "sub/Kconfig:3:" in message
+    assert f"'{text}'" in message
 
 
 def test_dependencies_are_turned_on(kconf):
