@@ -82,7 +82,7 @@ def test_rewrite_keeps_line_numbers():
             "config D\n\tbool \"d\"\n\tdepends on A && \\\n\t\tB if C  # why\nconfig E\n")
     out = rewrite_kconfig(text)
     assert "\toption modules\n" in out
-    assert "transitional" not in out
+    assert '\tprompt "transitional"\n' in out
     # the backslash-newline separates tokens, as in the kernel's lexer; its line stays, empty
     assert "\tdepends on (A &&  \t\tB) || (C = n)  # why\n\nconfig E\n" in out
     assert out.count("\n") == text.count("\n")
@@ -117,6 +117,32 @@ def test_modules_rewrite(tmp_path):
     assert kconf.syms["T"].assignable == (0, 2)
     kconf.syms["MODULES"].set_value("y")
     assert kconf.syms["T"].assignable == (0, 1, 2)
+
+
+def test_transitional_rewrite(tmp_path):
+    """kconfig-language.rst: a transitional symbol has no prompt, but its value in an old
+    .config is read and used (sym_calc_visibility() makes it visible)."""
+    kconf = compat_only(tmp_path, """
+        config MODULES
+        \tbool "modules"
+        \tmodules
+
+        config NEW_NAME
+        \ttristate "new name"
+        \tdefault OLD_NAME
+
+        config OLD_NAME
+        \ttristate
+        \ttransitional
+        \thelp
+        \t  The old name.
+        """, rejected="transitional")
+    kconf.syms["MODULES"].set_value("y")
+    assert kconf.syms["NEW_NAME"].str_value == "n"
+    for old in ("y", "m", "n"):
+        (tmp_path / "old.config").write_text(f"CONFIG_MODULES=y\nCONFIG_OLD_NAME={old}\n")
+        kconf.load_config(str(tmp_path / "old.config"))
+        assert kconf.syms["NEW_NAME"].str_value == old
 
 
 # 'option modules' (what the layer makes of 'modules'), so that plain kconfiglib

@@ -13,7 +13,8 @@ syntax; :class:`CompatKconfig` translates them while reading, line for line,
 into what the kernel's own parser (scripts/kconfig) makes of them:
 
 - the bare ``modules`` (5.13) becomes ``option modules``;
-- ``transitional`` (6.18) is dropped;
+- ``transitional`` (6.18) becomes a prompt: the kernel makes such a symbol
+  visible, so its value in an old .config counts;
 - ``depends on X if Y`` (kernel commit 76df6815dab7, 2026) becomes
   ``depends on (X) || <Y is n>``, Y compared with n symbol by symbol as
   menu_add_dep() does -- not ``X || !(Y)``, which differs when a negated
@@ -71,7 +72,9 @@ Expr = tuple
 def rewrite_kconfig(text: str) -> str:
     """Translate Kconfig syntax newer than kconfiglib 14.1.0; line numbers are kept."""
     text = re.sub(r"^([ \t]*)modules[ \t]*$", r"\1option modules", text, flags=re.M)
-    text = re.sub(r"^[ \t]*transitional[ \t]*$", "", text, flags=re.M)
+    # scripts/kconfig/symbol.c, sym_calc_visibility(): a transitional symbol is visible, so
+    # its value in an old .config is used; kconfiglib needs a prompt for that.
+    text = re.sub(r"^([ \t]*)transitional[ \t]*$", r'\1prompt "transitional"', text, flags=re.M)
     return DEPENDS_ON.sub(_conditional_depends, text)
 
 
