@@ -1,19 +1,27 @@
 """The Kconfig solver and the kconfiglib compatibility layer.
 
-Unit tests run on a small synthetic Kconfig; the integration tests parse the
-real Debian 6.1 and 6.12 trees, which plain kconfiglib 14.1.0 cannot.
+Unit tests run on small synthetic Kconfig files.  The integration tests parse
+the Kconfig of every kernel of the matrix that the workspace already holds
+(plain kconfiglib 14.1.0 can parse none of them), run the kernel's own
+scripts/kconfig tests through the layer, and solve on the Debian 6.1 and
+6.12 trees.
 """
 
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import kconfiglib
 import pytest
 
-from l2wg import kconfig
+from l2wg import kconfig, sources
 from l2wg.errors import L2wgError
 from l2wg.kconfig import TRI, Request, Solver, explain, load_kconfig, rewrite_kconfig
+from l2wg.project import Project
+from l2wg.tree import makefile_version
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SYNTHETIC = """
 config MODULES
@@ -305,7 +313,7 @@ def test_shipped_fragments_parse(project):
 # Integration: the real Debian trees -------------------------------------------
 
 def pristine_tree(real_ws, project, name):
-    from l2wg import sources, tree
+    from l2wg import tree
     from l2wg.progress import silent
 
     kernel = project.matrix().get(name)
@@ -349,3 +357,79 @@ def test_make_config_on_real_tree(real_ws, project, tmp_path, name):
     assert "CONFIG_NO_SUCH_SYMBOL does not exist" in message
     assert "CONFIG_64BIT" in message and "want.config:3" in message
     assert "config.log" in message
+
+
+# Integration: every kernel of the matrix that the workspace already holds ------
+
+def cached_archive(kernel, ws):
+    """The kernel's source archive if the workspace cache holds it (where sources.py keeps
+    it), else None.  Asks apt-cache, never the network."""
+    spec = kernel.source
+    if spec.type == "debian":
+        try:
+            version = spec.version or sources.debian_candidate(spec.package,
+                                                               ws.logs / "test-kconfig.log")
+        except L2wgError:
+            return None
+        path = ws.sources / "debian" / f"{spec.package}_{version}.tar.xz"
+    elif spec.type == "tarball":
+        path = ws.sources / "tarballs" / spec.url.rstrip("/").rsplit("/", 1)[-1]
+    else:
+        return None     # a git source is fetched from its remote before each use
+    return path if path.is_file() else None
+
+
+@pytest.fixture(scope="module", params=list(Project(ROOT).matrix().kernels))
+def workspace_tree(request, real_ws):
+    """(kernel, tree, version): the kernel's work tree in the workspace, its local source,
+    or a tree imported from the archive the cache already holds.  Nothing is downloaded;
+    a kernel with none of these is skipped."""
+    project = Project(ROOT)
+    kernel = project.matrix().get(request.param)
+    for path in (real_ws.tree(kernel.name), kernel.source.path):
+        if path and (Path(path) / "Kconfig").is_file():
+            return kernel, Path(path), makefile_version(Path(path))
+    if cached_archive(kernel, real_ws) is None:
+        why = ("a git source is fetched from its remote before each use"
+               if kernel.source.type == "git" else f"its source is not cached in {real_ws.sources}")
+        pytest.skip(f"kernel {kernel.name} ({kernel.source.describe()}): no tree in "
+                    f"{real_ws.tree(kernel.name)}, and {why}")
+    pristine = pristine_tree(real_ws, project, kernel.name)
+    return kernel, pristine.path, pristine.version
+
+
+@pytest.mark.integration
+def test_matrix_kernel_kconfig_parses(workspace_tree):
+    kernel, path, version = workspace_tree
+    kconf = load_kconfig(path, kernel.arch, version)
+    assert len(kconf.unique_defined_syms) > 10000
+    assert kconf.modules is kconf.syms["MODULES"]
+    for name in ("NET", "INET", "WIREGUARD", "PPPOE"):
+        assert kconf.syms[name].nodes, f"{name} is not defined in {path}"
+
+
+# scripts/kconfig/tests/<case>: (.config given, .config the kernel makes, the whole file?)
+KERNEL_CASES = {
+    "conditional_dep": [(f"test_config{i}", f"expected_config{i}", True) for i in (1, 2, 3)],
+    "transitional": [("initial_config", "expected_config", False)],
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", sorted(KERNEL_CASES))
+def test_kernel_kconfig_tests_through_the_layer(workspace_tree, case, tmp_path):
+    """The tree's own tests of a construct the layer translates: kconfiglib makes the
+    .config that the kernel's C implementation is expected to make."""
+    kernel, path, version = workspace_tree
+    tests = path / "scripts" / "kconfig" / "tests" / case
+    if not tests.is_dir():
+        pytest.skip(f"kernel {kernel.name} ({version}) has no scripts/kconfig/tests/{case}")
+    for given, expected, whole in KERNEL_CASES[case]:
+        kconf = load_kconfig(tests, kernel.arch, version)
+        kconf.load_config(str(tests / given))
+        kconf.write_config(str(tmp_path / ".config"))
+        made, want = kconfig.read_config(tmp_path / ".config"), kconfig.read_config(tests / expected)
+        if whole:
+            assert made == want, given
+        else:
+            assert {k: made.get(k) for k in want} == want, given
