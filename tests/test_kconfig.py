@@ -57,7 +57,7 @@ config SELECTED_ONLY
 	bool
 
 config OLD_NAME
-	bool "an old name"
+	bool
 	transitional
 
 config NOT_WITH_C
@@ -209,7 +209,7 @@ def test_conditional_depends_is_not_a_plain_negation(conditional):
 
 
 def test_conditional_depends_combines_with_other_dependencies(tmp_path):
-    """The kernel's scripts/kconfig/tests/conditional_dep, TEST_COMPLEX, with menu deps."""
+    """TEST_COMPLEX of the kernel's scripts/kconfig/tests/conditional_dep, inside an if block."""
     kconf = compat_only(tmp_path, """
         config FOO
         \tbool "foo"
