@@ -1,19 +1,27 @@
 """The Kconfig solver and the kconfiglib compatibility layer.
 
-Unit tests run on a small synthetic Kconfig; the integration tests parse the
-real Debian 6.1 and 6.12 trees, which plain kconfiglib 14.1.0 cannot.
+Unit tests run on small synthetic Kconfig files.  The integration tests parse
+the Kconfig of every kernel of the matrix that the workspace already holds
+(plain kconfiglib 14.1.0 can parse none of them), run the kernel's own
+scripts/kconfig tests through the layer, and solve on the Debian 6.1 and
+6.12 trees.
 """
 
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import kconfiglib
 import pytest
 
-from l2wg import kconfig
+from l2wg import kconfig, sources
 from l2wg.errors import L2wgError
-from l2wg.kconfig import Request, Solver, explain, load_kconfig, rewrite_kconfig
+from l2wg.kconfig import TRI, Request, Solver, explain, load_kconfig, rewrite_kconfig
+from l2wg.project import Project
+from l2wg.tree import makefile_version
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SYNTHETIC = """
 config MODULES
@@ -49,7 +57,7 @@ config SELECTED_ONLY
 	bool
 
 config OLD_NAME
-	bool "an old name"
+	bool
 	transitional
 
 config NOT_WITH_C
@@ -68,18 +76,184 @@ def req(name, value="y"):
     return Request(name, value, "test.config:1")
 
 
+def compat_only(tmp_path, text, rejected):
+    """*text* as tmp_path/Kconfig: plain kconfiglib 14.1.0 rejects it (with *rejected*), the
+    compat layer reads it."""
+    (tmp_path / "Kconfig").write_text(textwrap.dedent(text))
+    with pytest.raises(kconfiglib.KconfigError, match=rejected):
+        kconfiglib.Kconfig(str(tmp_path / "Kconfig"), warn=False)
+    return load_kconfig(tmp_path, "x86_64", "7.3.0")
+
+
 def test_rewrite_keeps_line_numbers():
-    text = "config M\n\tbool \"m\"\n\tmodules\nconfig T\n\tbool\n\ttransitional\n"
+    text = ("config M\n\tbool \"m\"\n\tmodules\nconfig T\n\tbool\n\ttransitional\n"
+            "config D\n\tbool \"d\"\n\tdepends on A && \\\n\t\tB if C  # why\nconfig E\n")
     out = rewrite_kconfig(text)
     assert "\toption modules\n" in out
-    assert "transitional" not in out
+    assert '\tprompt "transitional"\n' in out
+    # the backslash-newline separates tokens, as in the kernel's lexer; its line stays, empty
+    assert "\tdepends on (A &&  \t\tB) || (C = n)  # why\n\nconfig E\n" in out
     assert out.count("\n") == text.count("\n")
 
 
-def test_plain_kconfiglib_fails_where_compat_parses(tmp_path, kconf):
-    with pytest.raises(kconfiglib.KconfigError, match="modules"):
-        kconfiglib.Kconfig(str(tmp_path / "Kconfig"), warn=False)
+def test_rewrite_translates_the_condition_as_the_kernel_does():
+    """expr_trans_compare(Y, E_EQUAL, &symbol_no), scripts/kconfig/expr.c, case by case."""
+    def cond(y):
+        return rewrite_kconfig(f"depends on X if {y}").removeprefix("depends on (X) || ")
+    assert cond("G") == "(G = n)"
+    assert cond("!G") == "(G != n)"
+    assert cond("G && H") == "((G = n) || (H = n))"
+    assert cond("G || H") == "((G = n) && (H = n))"
+    assert cond("!(G && H)") == "!((G = n) || (H = n))"
+    assert cond('G = "x"') == '!(G = "x")'
+    assert cond("!G >= 3") == "(G >= 3)"            # ! binds the comparison: !(G >= 3)
+    assert cond("G || H && !K") == "((G = n) && ((H = n) || (K != n)))"   # && before ||
+    assert rewrite_kconfig("depends on A || B if C") == "depends on (A || B) || (C = n)"
+
+
+def test_modules_rewrite(tmp_path):
+    kconf = compat_only(tmp_path, """
+        config MODULES
+        \tbool "modules"
+        \tmodules
+
+        config T
+        \ttristate "t"
+        """, rejected="modules")
     assert kconf.modules is kconf.syms["MODULES"]
+    kconf.syms["MODULES"].set_value("n")
+    assert kconf.syms["T"].assignable == (0, 2)
+    kconf.syms["MODULES"].set_value("y")
+    assert kconf.syms["T"].assignable == (0, 1, 2)
+
+
+def test_transitional_rewrite(tmp_path):
+    """kconfig-language.rst: a transitional symbol has no prompt, but its value in an old
+    .config is read and used (sym_calc_visibility() makes it visible)."""
+    kconf = compat_only(tmp_path, """
+        config MODULES
+        \tbool "modules"
+        \tmodules
+
+        config NEW_NAME
+        \ttristate "new name"
+        \tdefault OLD_NAME
+
+        config OLD_NAME
+        \ttristate
+        \ttransitional
+        \thelp
+        \t  The old name.
+        """, rejected="transitional")
+    kconf.syms["MODULES"].set_value("y")
+    assert kconf.syms["NEW_NAME"].str_value == "n"
+    for old in ("y", "m", "n"):
+        (tmp_path / "old.config").write_text(f"CONFIG_MODULES=y\nCONFIG_OLD_NAME={old}\n")
+        kconf.load_config(str(tmp_path / "old.config"))
+        assert kconf.syms["NEW_NAME"].str_value == old
+
+
+# 'option modules' (what the layer makes of 'modules'), so that plain kconfiglib
+# stumbles over the conditional dependency and not over 'modules'.
+CONDITIONAL = """
+    config MODULES
+    \tbool "modules"
+    \toption modules
+
+    config X
+    \ttristate "X"
+
+    config G
+    \ttristate "G"
+
+    config IF_G
+    \ttristate "depends on X if G"
+    \tdepends on X if G
+
+    config IF_NOT_G
+    \ttristate "depends on X if !G"
+    \tdepends on X if !G
+
+    config OPTIONAL
+    \ttristate "depends on X if X"
+    \tdepends on X if X
+    """
+
+
+@pytest.fixture
+def conditional(tmp_path):
+    kconf = compat_only(tmp_path, CONDITIONAL, rejected="extra tokens at end of line")
+    kconf.syms["MODULES"].set_value("y")
+    return kconf
+
+
+@pytest.mark.parametrize("x", ["n", "m", "y"])
+@pytest.mark.parametrize("g", ["n", "m", "y"])
+def test_conditional_depends_rewrite(conditional, x, g):
+    """menu_add_dep(): 'depends on X if Y' is X || (Y == n), Y tested symbol by symbol
+    against n -- so G=m counts as set, for 'if G' and 'if !G' alike."""
+    conditional.syms["X"].set_value(x)
+    conditional.syms["G"].set_value(g)
+    X, g_set = TRI[x], g != "n"
+    assert conditional.syms["IF_G"].visibility == (X if g_set else 2)
+    assert conditional.syms["IF_NOT_G"].visibility == (2 if g_set else X)
+    assert conditional.syms["OPTIONAL"].visibility == (X if x != "n" else 2)
+
+
+def test_conditional_depends_is_not_a_plain_negation(conditional):
+    """'X if !G' with G=m: the dependency does not apply (y).  'X || !(!G)' would give m."""
+    conditional.syms["X"].set_value("n")
+    conditional.syms["G"].set_value("m")
+    assert conditional.syms["IF_NOT_G"].visibility == 2
+    assert conditional.eval_string("X || !(!G)") == 1
+
+
+def test_conditional_depends_combines_with_other_dependencies(tmp_path):
+    """TEST_COMPLEX of the kernel's scripts/kconfig/tests/conditional_dep, inside an if block."""
+    kconf = compat_only(tmp_path, """
+        config FOO
+        \tbool "foo"
+
+        config BAR
+        \tbool "bar"
+
+        config GATE
+        \tbool "gate"
+
+        if GATE
+        config COMPLEX
+        \tbool "complex"
+        \tdepends on (FOO && BAR) if (FOO || BAR)
+        \tdefault y
+        endif
+        """, rejected="extra tokens at end of line")
+    sym = kconf.syms
+    sym["GATE"].set_value("y")
+    for foo, bar, want in [("n", "n", "y"), ("y", "n", "n"), ("n", "y", "n"), ("y", "y", "y")]:
+        sym["FOO"].set_value(foo)
+        sym["BAR"].set_value(bar)
+        assert sym["COMPLEX"].str_value == want, (foo, bar)
+    sym["GATE"].set_value("n")
+    assert sym["COMPLEX"].str_value == "n"
+
+
+@pytest.mark.parametrize("line, text", [
+    ("\tdepends on A unless B", "depends on A unless B"),
+    ("\tdepends on A if B if C", "depends on A if B if C"),
+    ("\tdepends on A if", "depends on A if"),
+    ("\tdepends on A if $(COND)", "depends on A if $(COND)"),
+    ("\tfancy_new_option A", "fancy_new_option A"),
+])
+def test_unknown_syntax_fails_with_file_line_and_text(tmp_path, line, text):
+    """What the layer does not translate is left to kconfiglib, which names file, line, text."""
+    (tmp_path / "Kconfig").write_text('COND := B\nconfig A\n\tbool "a"\nsource "sub/Kconfig"\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "Kconfig").write_text(f'config B\n\tbool "b"\n{line}\n')
+    with pytest.raises(L2wgError) as err:
+        load_kconfig(tmp_path, "x86_64", "7.3.0")
+    message = str(err.value)
+    assert f"{tmp_path}/Kconfig" in message and "sub/Kconfig:3:" in message
+    assert f"'{text}'" in message
 
 
 def test_dependencies_are_turned_on(kconf):
@@ -139,7 +313,7 @@ def test_shipped_fragments_parse(project):
 # Integration: the real Debian trees -------------------------------------------
 
 def pristine_tree(real_ws, project, name):
-    from l2wg import sources, tree
+    from l2wg import tree
     from l2wg.progress import silent
 
     kernel = project.matrix().get(name)
@@ -183,3 +357,79 @@ def test_make_config_on_real_tree(real_ws, project, tmp_path, name):
     assert "CONFIG_NO_SUCH_SYMBOL does not exist" in message
     assert "CONFIG_64BIT" in message and "want.config:3" in message
     assert "config.log" in message
+
+
+# Integration: every kernel of the matrix that the workspace already holds ------
+
+def cached_archive(kernel, ws):
+    """The kernel's source archive if the workspace cache holds it (where sources.py keeps
+    it), else None.  Asks apt-cache, never the network."""
+    spec = kernel.source
+    if spec.type == "debian":
+        try:
+            version = spec.version or sources.debian_candidate(spec.package,
+                                                               ws.logs / "test-kconfig.log")
+        except L2wgError:
+            return None
+        path = ws.sources / "debian" / f"{spec.package}_{version}.tar.xz"
+    elif spec.type == "tarball":
+        path = ws.sources / "tarballs" / spec.url.rstrip("/").rsplit("/", 1)[-1]
+    else:
+        return None     # a git source is fetched from its remote before each use
+    return path if path.is_file() else None
+
+
+@pytest.fixture(scope="module", params=list(Project(ROOT).matrix().kernels))
+def workspace_tree(request, real_ws):
+    """(kernel, tree, version): the kernel's work tree in the workspace, its local source,
+    or a tree imported from the archive the cache already holds.  Nothing is downloaded;
+    a kernel with none of these is skipped."""
+    project = Project(ROOT)
+    kernel = project.matrix().get(request.param)
+    for path in (real_ws.tree(kernel.name), kernel.source.path):
+        if path and (Path(path) / "Kconfig").is_file():
+            return kernel, Path(path), makefile_version(Path(path))
+    if cached_archive(kernel, real_ws) is None:
+        why = ("a git source is fetched from its remote before each use"
+               if kernel.source.type == "git" else f"its source is not cached in {real_ws.sources}")
+        pytest.skip(f"kernel {kernel.name} ({kernel.source.describe()}): no tree in "
+                    f"{real_ws.tree(kernel.name)}, and {why}")
+    pristine = pristine_tree(real_ws, project, kernel.name)
+    return kernel, pristine.path, pristine.version
+
+
+@pytest.mark.integration
+def test_matrix_kernel_kconfig_parses(workspace_tree):
+    kernel, path, version = workspace_tree
+    kconf = load_kconfig(path, kernel.arch, version)
+    assert len(kconf.unique_defined_syms) > 10000
+    assert kconf.modules is kconf.syms["MODULES"]
+    for name in ("NET", "INET", "WIREGUARD", "PPPOE"):
+        assert kconf.syms[name].nodes, f"{name} is not defined in {path}"
+
+
+# scripts/kconfig/tests/<case>: (.config given, .config the kernel makes, the whole file?)
+KERNEL_CASES = {
+    "conditional_dep": [(f"test_config{i}", f"expected_config{i}", True) for i in (1, 2, 3)],
+    "transitional": [("initial_config", "expected_config", False)],
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", sorted(KERNEL_CASES))
+def test_kernel_kconfig_tests_through_the_layer(workspace_tree, case, tmp_path):
+    """The tree's own tests of a construct the layer translates: kconfiglib makes the
+    .config that the kernel's C implementation is expected to make."""
+    kernel, path, version = workspace_tree
+    tests = path / "scripts" / "kconfig" / "tests" / case
+    if not tests.is_dir():
+        pytest.skip(f"kernel {kernel.name} ({version}) has no scripts/kconfig/tests/{case}")
+    for given, expected, whole in KERNEL_CASES[case]:
+        kconf = load_kconfig(tests, kernel.arch, version)
+        kconf.load_config(str(tests / given))
+        kconf.write_config(str(tmp_path / ".config"))
+        made, want = kconfig.read_config(tmp_path / ".config"), kconfig.read_config(tests / expected)
+        if whole:
+            assert made == want, given
+        else:
+            assert {k: made.get(k) for k in want} == want, given

@@ -8,9 +8,19 @@ which dependencies each requested symbol needs (``PPPOE=y`` brings
 olddefconfig, every requested value is checked in the final ``.config``;
 one that did not stick is reported with the dependency that blocks it.
 
-kconfiglib 14.1.0 (its last release) predates two Kconfig keywords, the
-bare ``modules`` (5.13) and ``transitional`` (6.18): :class:`CompatKconfig`
-rewrites them while reading.
+kconfiglib 14.1.0 (its last release, 2020) predates three pieces of Kconfig
+syntax; :class:`CompatKconfig` translates them while reading, line for line,
+into what the kernel's own parser (scripts/kconfig) makes of them:
+
+- the bare ``modules`` (5.13) becomes ``option modules``;
+- ``transitional`` (6.18) becomes a prompt: the kernel makes such a symbol
+  visible, so its value in an old .config counts;
+- ``depends on X if Y`` (kernel commit 76df6815dab7, 2026) becomes
+  ``depends on (X) || <Y is n>``, Y compared with n symbol by symbol as
+  menu_add_dep() does -- not ``X || !(Y)``, which differs when a negated
+  symbol in Y is m.
+
+Syntax it does not know fails with kconfiglib's file:line and the line's text.
 """
 
 from __future__ import annotations
@@ -36,11 +46,145 @@ UNSET_LINE = re.compile(r"^# CONFIG_(\w+) is not set$")
 
 
 # kconfiglib compatibility --------------------------------------------------
+#
+# Every rewrite turns one line into one line, so kconfiglib's file:line stay
+# true.  A line that a rewrite does not fully understand is left as it is:
+# kconfiglib then rejects it with its file, line and text -- it is never read
+# half right.  The rewrites do not know help texts: a help line that reads like
+# one of these constructs is translated too, which changes only that text.
+
+# A 'depends on' line with its backslash-continued lines.
+DEPENDS_ON = re.compile(r"^([ \t]*depends[ \t]+on\b)((?:.*\\\n)*.*)$", re.M)
+OPERAND = r"""[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
+EXPR_TOKEN = re.compile(rf"\s*(&&|\|\||!=|<=|>=|[()!=<>]|{OPERAND}|\S)")
+RELATIONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+# The keywords of the kernel's lexer (scripts/kconfig/lexer.l): never a symbol.
+KEYWORDS = frozenset(
+    "bool choice comment config def_bool def_tristate default depends endchoice endif endmenu "
+    "help hex if imply int mainmenu menu menuconfig modules on prompt range select source "
+    "string transitional tristate visible".split())
+
+# A parsed expression, as scripts/kconfig/parser.y builds it:
+# ("sym", "FOO"), ("cmp", "FOO = y"), ("!", e), ("&&", a, b) or ("||", a, b).
+Expr = tuple
+
 
 def rewrite_kconfig(text: str) -> str:
     """Translate Kconfig syntax newer than kconfiglib 14.1.0; line numbers are kept."""
     text = re.sub(r"^([ \t]*)modules[ \t]*$", r"\1option modules", text, flags=re.M)
-    return re.sub(r"^[ \t]*transitional[ \t]*$", "", text, flags=re.M)
+    # scripts/kconfig/symbol.c, sym_calc_visibility(): a transitional symbol is visible, so
+    # its value in an old .config is used; kconfiglib needs a prompt for that.
+    text = re.sub(r"^([ \t]*)transitional[ \t]*$", r'\1prompt "transitional"', text, flags=re.M)
+    return DEPENDS_ON.sub(_conditional_depends, text)
+
+
+def _conditional_depends(line: re.Match) -> str:
+    """``depends on X if Y`` as ``depends on (X) || <Y is n>``, the kernel's own translation.
+
+    scripts/kconfig/menu.c, menu_add_dep(): the dependency is
+    ``X || expr_trans_compare(Y, E_EQUAL, &symbol_no)``; :func:`_is_n` is that
+    function.  It is not ``X || !(Y)``: with Y = ``!G`` and G=m, ``!(Y)`` is m
+    where the kernel's ``G != n`` is y.
+    """
+    head, rest = line.groups()
+    continued = rest.count("\n")      # kept as empty lines after the translation
+    rest = rest.replace("\\\n", " ")
+    if not re.search(r"\bif\b", rest) or "$" in rest:   # $(macro): only kconfiglib expands it
+        return line.group(0)
+    tokens = _expr_tokens(rest)
+    words = [token.group(1) for token in tokens]
+    if "if" not in words:
+        return line.group(0)
+    split = words.index("if")
+    try:
+        _parse(words[:split])
+        cond = _parse(words[split + 1:])
+    except ValueError:
+        return line.group(0)
+    dep = rest[:tokens[split].start(1)].strip()
+    tail = rest[tokens[-1].end():] + "\n" * continued
+    return f"{head} ({dep}) || {_is_n(cond, True)}{tail}"
+
+
+def _expr_tokens(text: str) -> list[re.Match]:
+    """The tokens of *text* up to a ``#`` comment, as the kernel's lexer splits them."""
+    tokens = []
+    for token in EXPR_TOKEN.finditer(text):
+        if token.group(1) == "#":
+            break
+        tokens.append(token)
+    return tokens
+
+
+def _parse(words: list[str]) -> Expr:
+    """The expression *words* spell (the ``expr`` rule of parser.y); ValueError if none."""
+    rest = list(words)
+    expr = _parse_or(rest)
+    if rest:
+        raise ValueError(f"unexpected {rest[0]!r}")
+    return expr
+
+
+def _parse_or(rest: list[str]) -> Expr:
+    expr = _parse_and(rest)
+    while rest[:1] == ["||"]:
+        rest.pop(0)
+        expr = ("||", expr, _parse_and(rest))
+    return expr
+
+
+def _parse_and(rest: list[str]) -> Expr:
+    expr = _parse_factor(rest)
+    while rest[:1] == ["&&"]:
+        rest.pop(0)
+        expr = ("&&", expr, _parse_factor(rest))
+    return expr
+
+
+def _parse_factor(rest: list[str]) -> Expr:
+    """``!`` binds tighter than ``&&``; ``!A = B`` is ``!(A = B)``, as in parser.y."""
+    word = _take(rest)
+    if word == "!":
+        return ("!", _parse_factor(rest))
+    if word == "(":
+        expr = _parse_or(rest)
+        if _take(rest) != ")":
+            raise ValueError("missing ')'")
+        return expr
+    if rest[:1] and rest[0] in RELATIONS:
+        return ("cmp", f"{_operand(word)} {rest.pop(0)} {_operand(_take(rest))}")
+    return ("sym", _operand(word))
+
+
+def _take(rest: list[str]) -> str:
+    if not rest:
+        raise ValueError("the expression ends early")
+    return rest.pop(0)
+
+
+def _operand(word: str) -> str:
+    if not re.fullmatch(OPERAND, word) or word in KEYWORDS:
+        raise ValueError(f"not a symbol: {word!r}")
+    return word
+
+
+def _is_n(expr: Expr, equal: bool) -> str:
+    """kconfiglib text of expr_trans_compare(expr, equal ? E_EQUAL : E_UNEQUAL, &symbol_no).
+
+    scripts/kconfig/expr.c: a symbol S becomes the comparison ``S = n`` (or
+    ``S != n``); ``!e`` flips the comparison; ``a && b`` is n when either is,
+    ``a || b`` when both are; a comparison is already y or n.  The result is
+    always y or n, never m.
+    """
+    kind = expr[0]
+    if kind == "sym":
+        return f"({expr[1]} {'=' if equal else '!='} n)"
+    if kind == "cmp":
+        return f"!({expr[1]})" if equal else f"({expr[1]})"
+    if kind == "!":
+        return _is_n(expr[1], not equal)
+    joined = f" {'||' if kind == '&&' else '&&'} ".join(_is_n(e, True) for e in expr[1:])
+    return f"({joined})" if equal else f"!({joined})"
 
 
 class CompatKconfig(kconfiglib.Kconfig):
