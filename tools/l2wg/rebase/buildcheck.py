@@ -1,14 +1,15 @@
 """``--build``: every patch must compile on the target kernel, not only apply.
 
 A patch can apply cleanly and still not build: when an API it uses changed
-between two kernels (``ndo_fdb_add`` gained ``bool *notified`` in 6.13, the
-``newlink`` callback takes ``struct rtnl_newlink_params`` since 6.15) the
-text around the patch is unchanged, so git has nothing to object to.  With
-``--build`` the rebase makes ``drivers/net/wireguard/`` (and the directory of
-every C file the patch touches) after each patch, in a build directory of
-its own configured once from the kernel's fragments; a patch that does not
-compile stops the rebase, as a conflict does, with the compiler's errors in
-the report.  The fix is made in the tree and ``--continue`` folds it into the
+between two kernels (between 6.12 and 7.3, ``ndo_fdb_add`` gained ``bool
+*notified`` and the ``newlink`` callback came to take ``struct
+rtnl_newlink_params``), the text around the patch may be unchanged, so git has
+nothing to object to.  With ``--build`` the rebase makes
+``drivers/net/wireguard/`` (and the directory of every C file the patch
+touches) after each patch, in the kernel's own build directory (``l2wg
+build``'s, configured from its fragments).  A patch that does not compile
+stops the rebase, as a conflict does, with the compiler's errors in the
+report.  The fix is made in the tree and ``--continue`` folds it into the
 patch's commit, which then counts as changed for this kernel (an override).
 """
 
@@ -46,7 +47,10 @@ class BuildCheck:
 
 
 def build_dir(kernel: Kernel, ws: Workspace) -> Path:
-    return ws.builds / f"{kernel.name}-{kernel.arch}-rebase"
+    """The kernel's own build directory (``l2wg build``'s): configured and built
+    already when the kernel was built before, so only the patch's objects are made.
+    It ends at the series' last patch, which is what the next ``l2wg build`` makes."""
+    return builds.build_dir_for(kernel, builds.BuildOptions(), ws)
 
 
 def check_commit(kernel: Kernel, project: Project, ws: Workspace, tree: Path, commit: str,
