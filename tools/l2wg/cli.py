@@ -69,9 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"l2wg {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
-    p = sub.add_parser("kernels", help="list the kernels in kernels.toml",
+    p = sub.add_parser("kernels", help="list the kernels in kernels.toml, or the lines Debian offers",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="List the matrix: each kernel, its source and whether it is "
-                                   "reachable offline.")
+                                   "reachable offline.  --available lists instead the kernel "
+                                   "lines (linux-source-X.Y) the Debian archive offers in the "
+                                   "host's apt sources and in the suites of kernels.toml's "
+                                   "[debian] table, each with its newest version and suite, "
+                                   "and marks those no kernels.toml entry covers.  Other "
+                                   "suites are read through l2wg's own apt configuration in "
+                                   "$L2WG_HOME/apt/ (the host's apt set-up is never changed); "
+                                   "their lists are fetched when missing, and again with "
+                                   "--refresh.",
+                       epilog="examples:\n  l2wg kernels\n  l2wg kernels --available\n"
+                              "  l2wg kernels --available --refresh\n")
+    p.add_argument("--available", action="store_true",
+                   help="list the kernel lines the Debian archive offers, marking new ones")
+    p.add_argument("--refresh", action="store_true",
+                   help="with --available: fetch l2wg's lists of the [debian] suites again "
+                        "(apt-get update of its private lists, never the host's)")
     _add_common(p)
 
     p = sub.add_parser("build", help="fetch, patch, configure and build a kernel",
@@ -254,8 +270,20 @@ def _kernel(args, project: Project):
 
 
 def cmd_kernels(args) -> int:
-    project, _, _ = _context(args)
+    project, ws, _ = _context(args)
     matrix = project.matrix()
+    if args.available:
+        from . import available
+
+        log = ws.logs / "kernels-available.log"
+        result = available.available(matrix, ws, log, refresh=args.refresh)
+        if result.lines:
+            print(available.table(result))
+        for problem in result.problems:
+            print(f"l2wg: error: {problem}", file=sys.stderr)
+        return 1 if result.problems else 0
+    if args.refresh:
+        raise L2wgError("--refresh goes with --available")
     print(f"{'kernel':<10} {'version':<10} {'offline':<8} {'ci':<4} source")
     for k in matrix.kernels.values():
         mark = "*" if k.name == matrix.default else " "
