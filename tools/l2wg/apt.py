@@ -275,6 +275,7 @@ class Apt:
         if done.returncode != 0 or len(debs) != 1:
             problem = last_error_line(done.output)
             if _UNREACHABLE.search(done.output):
+                problem = _telling_line(done.output, _UNREACHABLE)
                 raise ArchiveUnreachable(f"cannot download {pkg.name}={pkg.version} from "
                                          f"{self.describe()}: the archive cannot be reached "
                                          f"({problem})", log)
@@ -293,6 +294,15 @@ _SIGNATURE = re.compile(r"NO_PUBKEY|signatures couldn't be verified|signatures w
 _NO_SUITE = re.compile(r"does not have a Release file|404\s+Not Found")
 
 
+def _telling_line(output: str, pattern: re.Pattern) -> str:
+    """The first line of apt's output that *pattern* finds, without its E:/W:/Err: tag."""
+    for line in output.splitlines():
+        if pattern.search(line):
+            return re.sub(r"\s+", " ", re.sub(r"^(E|W|Err:\d+|Ign:\d+):\s*", "",
+                                               line.strip()))[:300]
+    return last_error_line(output)
+
+
 def _update_error(apt: Apt, output: str, log: Path, wanted: str = "") -> AptError:
     where = f"{apt.mirror} {apt.suite}"
     problem = last_error_line(output)
@@ -301,7 +311,8 @@ def _update_error(apt: Apt, output: str, log: Path, wanted: str = "") -> AptErro
                             f"by a key in {apt.keyring}; refusing it", log)
     if _UNREACHABLE.search(output):
         return ArchiveUnreachable(f"cannot reach the Debian archive {apt.mirror} for "
-                                  f"suite '{apt.suite}' ({problem})", log)
+                                  f"suite '{apt.suite}' "
+                                  f"({_telling_line(output, _UNREACHABLE)})", log)
     if _NO_SUITE.search(output):
         missing = f"{apt.describe()} has no {wanted}: " if wanted else f"{apt.describe()}: "
         return NotInArchive(f"{missing}there is no such suite at {apt.mirror} "

@@ -115,8 +115,11 @@ def _fetch_debian(kernel: Kernel, ws: Workspace, progress: Progress, log: Path) 
         if isinstance(exc, ArchiveUnreachable) and not spec.version and recorded.get("version"):
             hit = _cached_debian(kernel, package, recorded["version"], ws, progress)
             if hit:
-                progress.step(f"{kernel.name}: {exc.message}; using the cached {package}="
-                              f"{hit.detail} (its sha256 as recorded when it was verified)")
+                note = (f"{kernel.name}: {exc.message}; using the cached {package}="
+                        f"{hit.detail} (its sha256 as recorded when it was verified)")
+                with open(log, "a") as f:
+                    f.write(f"# {note}\n")
+                progress.step(note)
                 return hit
         raise L2wgError(f"{kernel.where}.source: {exc.message}", exc.log) from None
     cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.tar.xz"
