@@ -25,6 +25,7 @@ Every command goes through :func:`l2wg.runner.run`, which logs it.
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -178,11 +179,15 @@ class Apt:
                            "(as root: apt-get update)", log)
         self._prepare()
         self.updated = True
-        done = run(["apt-get", *self.options(), "update", "--error-on=any"], log_path=log,
-                   check=False, what=f"apt-get update ({self.suite})")
+        assert self.state is not None
+        # Another l2wg updating the same lists: wait for it rather than fail on apt's lock.
+        with open(self.state / "l2wg-update.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = run(["apt-get", *self.options(), "update", "--error-on=any"], log_path=log,
+                       check=False, what=f"apt-get update ({self.suite})")
         if done.returncode == 0 and self.has_lists():
             return
-        self._drop_lists()      # never keep half-updated lists that look complete
+        # apt replaces lists only with verified ones: what was there before stays usable.
         error = _update_error(self, done.output, log, wanted)
         if isinstance(error, NotInArchive):
             shutil.rmtree(self.state, ignore_errors=True)   # a typo leaves nothing behind
@@ -291,7 +296,7 @@ _UNREACHABLE = re.compile(r"Could not connect|Could not resolve|Temporary failur
 _SIGNATURE = re.compile(r"NO_PUBKEY|signatures couldn't be verified|signatures were invalid|"
                         r"is not signed|BADSIG|Clearsigned file isn't valid|"
                         r"OpenPGP signature verification failed")
-_NO_SUITE = re.compile(r"does not have a Release file|404\s+Not Found")
+_NO_SUITE = re.compile(r"does not have a Release file")
 
 
 def _telling_line(output: str, pattern: re.Pattern) -> str:
