@@ -25,7 +25,9 @@ The pipeline, one stage feeding the next:
   -> build (O= dir; bzImage, config, build.log, metadata.json) -> boot and checks in QEMU
 
 Files: the cache, trees and builds live under $L2WG_HOME (default
-~/.cache/l2wg); kernels.toml, patches/ and ci/ come from the checkout.
+~/.cache/l2wg), with l2wg's own apt configuration for Debian suites other
+than the host's in $L2WG_HOME/apt/; kernels.toml, patches/ and ci/ come
+from the checkout.
 """
 
 
@@ -162,10 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Make a DKMS source tree and an l2wireguard-dkms .deb (dh-dkms) "
                                    "from KERNEL's patched drivers/net/wireguard; dkms build it for "
                                    "real against Debian's headers (kernels.toml dkms_headers, "
-                                   "installed when missing), then boot Debian's own linux-image "
-                                   "of that version in QEMU with the DKMS module loaded instead "
-                                   "of the stock one and run the checks.  The host's own DKMS "
-                                   "state is never touched.",
+                                   "installed from the host's apt sources when missing; headers "
+                                   "of another suite, e.g. 7.x's, are refused for now), then "
+                                   "boot Debian's own linux-image of that version (from the "
+                                   "kernel's suite, if its source names one) in QEMU with the "
+                                   "DKMS module loaded instead of the stock one and run the "
+                                   "checks.  The host's own DKMS state is never touched.",
                        epilog="examples:\n  l2wg dkms 6.12\n  l2wg dkms 6.1 --headers "
                               "linux-headers-6.1.0-55-amd64\n  l2wg dkms 6.12 --no-boot\n")
     _add_kernel(p)

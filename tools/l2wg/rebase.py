@@ -1408,8 +1408,10 @@ def bench_main(argv: list[str] | None = None) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kernel", nargs="?",
-                        help="a kernels.toml entry or a version (Debian point release such as "
-                             "6.12.107; with --online a kernel.org release or tag)")
+                        help="a kernels.toml entry or a version (a Debian point release such "
+                             "as 6.12.107, looked up in the line's entry's apt sources -- its "
+                             "suite, if it names one -- then in the [debian] suites l2wg has "
+                             "lists of; with --online a kernel.org release or tag)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--continue", dest="cont", action="store_true",
                       help="after resolving a conflict in the tree: apply the rest")
