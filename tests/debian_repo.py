@@ -29,7 +29,8 @@ SUITES = {
                   ("linux-image-9.9.2-test-amd64", "9.9.2-1", "image"),
                   ("linux-binary-9.9.2-test-amd64", "9.9.2-1", "binary"),
                   ("linux-modules-9.9.2-test-amd64", "9.9.2-1", "modules"),
-                  ("linux-base-9.9.2-test-amd64", "9.9.2-1", "base")],
+                  ("linux-base-9.9.2-test-amd64", "9.9.2-1", "base"),
+                  ("linux-headers-9.9.2-test-amd64", "9.9.2-1", "headers")],
     "l2wg-next": [("linux-source-10.1", "10.1.3-1", "source"),
                   ("linux-source-9.9", "9.9.0-1~bpo+1", "source")],
 }
@@ -97,6 +98,8 @@ def build_deb(work: Path, package: str, version: str, kind: str, pool: Path) -> 
         src = root / "usr" / "src"
         src.mkdir(parents=True)
         (src / f"linux-source-{line}.tar.xz").write_bytes(kernel_tarball(line, version))
+    elif kind == "headers":
+        (root / "usr" / "src" / f"linux-headers-{RELEASE}").mkdir(parents=True)
     elif kind == "image":
         depends = ", ".join(f"linux-{part}-{RELEASE} (= {version})"
                             for part in ("base", "binary", "modules"))
@@ -169,7 +172,8 @@ class Server:
         handler = functools.partial(_Quiet, directory=str(root))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                       daemon=True)
         self.thread.start()
         self.running = True
 

@@ -112,7 +112,7 @@ class Apt:
         return self.suite is not None
 
     def describe(self) -> str:
-        return f"the Debian suite '{self.suite}'" if self.private else "the host's apt sources"
+        return f"the Debian suite '{self.suite}'" if self.private else "the Debian archive"
 
     # The private configuration -------------------------------------------------
 

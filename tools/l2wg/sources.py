@@ -121,7 +121,7 @@ def _fetch_debian(kernel: Kernel, ws: Workspace, progress: Progress, log: Path) 
                     f.write(f"# {note}\n")
                 progress.step(note)
                 return hit
-        raise L2wgError(f"{kernel.where}.source: {exc.message}", exc.log) from None
+        raise L2wgError(f"{_where(kernel)}{exc.message}", exc.log) from None
     cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.tar.xz"
     record_path = cached.with_suffix(".json")
     ident = f"debian:{pkg.name}={pkg.version}:{pkg.sha256}"
@@ -129,7 +129,7 @@ def _fetch_debian(kernel: Kernel, ws: Workspace, progress: Progress, log: Path) 
         try:
             deb = fetch_deb(pkg, ws, progress, log, apt)
         except AptError as exc:
-            raise L2wgError(f"{kernel.where}.source: {exc.message}", exc.log) from None
+            raise L2wgError(f"{_where(kernel)}{exc.message}", exc.log) from None
         with store.scratch_dir(ws.sources / "debian") as tmp:
             run(["dpkg-deb", "-x", deb, tmp], log_path=log, what="dpkg-deb -x")
             tarballs = sorted((tmp / "usr" / "src").glob("linux-source-*.tar.*"))
@@ -144,6 +144,11 @@ def _fetch_debian(kernel: Kernel, ws: Workspace, progress: Progress, log: Path) 
         deb.unlink()
     store.write_json(_latest_record(ws, pkg.name, spec.suite), {"version": pkg.version})
     return Source(kernel.name, spec, "archive", cached, ident, pkg.version)
+
+
+def _where(kernel: Kernel) -> str:
+    """How a source error starts: 'kernels.toml: [kernels."7.3"].source: ' or 'kernel 6.12.107: '."""
+    return f"{kernel.where}.source: " if kernel.origin else f"{kernel.where}: "
 
 
 def _latest_record(ws: Workspace, package: str, suite: str | None) -> Path:
