@@ -38,3 +38,40 @@ def real_ws() -> Workspace:
 @pytest.fixture
 def quiet():
     return silent()
+
+
+# A signed Debian archive on 127.0.0.1 (tests/debian_repo.py) -------------------
+
+@pytest.fixture(scope="session")
+def debian_keys(tmp_path_factory):
+    """Two throwaway signing keys: 'good' signs the test archive, 'other' does not."""
+    import debian_repo
+
+    base = tmp_path_factory.mktemp("gpg")
+    keys = {name: debian_repo.make_key(base / name, name) for name in ("good", "other")}
+    yield keys
+    for key in keys.values():
+        debian_repo.stop_agent(key)
+
+
+@pytest.fixture(scope="session")
+def debian_www(tmp_path_factory, debian_keys) -> Path:
+    """The test archive's document root (www/debian is the mirror), built once."""
+    import debian_repo
+
+    base = tmp_path_factory.mktemp("archive")
+    debian_repo.make_archive(base, debian_keys["good"])
+    return base / "www"
+
+
+@pytest.fixture
+def debian_server(debian_www, debian_keys):
+    """The test archive served on 127.0.0.1 for one test: (server, DebianArchive)."""
+    import debian_repo
+    from l2wg.kernels import DebianArchive
+
+    server = debian_repo.Server(debian_www)
+    yield server, DebianArchive(mirror=f"{server.url}/debian",
+                                keyring=debian_keys["good"].keyring,
+                                suites=tuple(debian_repo.SUITES), host=False)
+    server.stop()

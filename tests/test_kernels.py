@@ -35,6 +35,22 @@ def test_shipped_matrix_has_the_promised_lines(project):
     assert matrix.get("6.1.170").line == "6.1"
 
 
+def test_shipped_matrix_has_the_7x_lines_out_of_ci(project):
+    matrix = project.matrix()
+    for name, suite, headers in (("7.3", "trixie-backports", "linux-headers-7.3.4+deb13-amd64"),
+                                 ("7.2", "sid", "linux-headers-7.2.13+deb14-amd64")):
+        kernel = matrix.get(name)
+        assert kernel.version == name and not kernel.ci
+        assert kernel.source.package == f"linux-source-{name}"
+        assert kernel.source.suite == suite
+        assert kernel.source.archive == matrix.debian
+        assert kernel.dkms_headers == (headers,)
+    assert matrix.get("6.12").source.suite is None      # the host's apt sources, as before
+    assert matrix.debian.mirror == "http://deb.debian.org/debian"
+    assert set(matrix.debian.suites) == {"trixie", "trixie-backports", "sid", "bookworm-backports"}
+    assert matrix.debian.host
+
+
 def test_defaults_apply(tmp_path):
     path = write(tmp_path, GOOD + '[defaults]\nfragments = ["base"]\narch = "arm64"\n')
     kernel = load_matrix(path).get("a")
@@ -60,6 +76,16 @@ def test_bad_entry_is_named(tmp_path, extra, message):
 
 @pytest.mark.parametrize("source, message", [
     ('{ type = "debian" }', "missing key 'package'"),
+    ('{ type = "debian", package = "linux-source-7.3", suite = "" }',
+     "source.suite: must be a non-empty string"),
+    ('{ type = "debian", package = "linux-source-7.3", suite = 13 }',
+     "source.suite: must be a non-empty string"),
+    ('{ type = "debian", package = "linux-source-7.3", suite = "trixie backports" }',
+     "source.suite: bad suite name 'trixie backports'"),
+    ('{ type = "debian", package = "linux-source-7.3", suit = "sid" }',
+     "unknown key 'suit' (allowed: package, suite, type, version)"),
+    ('{ type = "tarball", url = "https://x/l.tar.xz", sha256 = "abc", suite = "sid" }',
+     "unknown key 'suite'"),
     ('{ type = "ftp", url = "x" }', "unknown source type 'ftp'"),
     ('{ type = "tarball", url = "https://x/l.tar.xz" }', "needs 'sha256' or 'checksums'"),
     ('{ type = "tarball", url = "https://x/l.tar.xz", sha256 = "abc" }', "64 lowercase hex"),
@@ -88,6 +114,107 @@ def test_loopback_sources_count_as_offline(tmp_path):
     text = ('[kernels.t]\nsource = { type = "tarball", url = "http://127.0.0.1:8000/l.tar.xz",'
             ' sha256 = "' + "0" * 64 + '" }\n')
     assert not load_matrix(write(tmp_path, text)).get("t").source.needs_network
+
+
+@pytest.mark.parametrize("table, message", [
+    ('mirrors = "x"', "[debian]: unknown key 'mirrors' (allowed: host, keyring, mirror, suites)"),
+    ('suites = "sid"', '[debian].suites: must be a list of suite names'),
+    ('suites = ["sid", ""]', '[debian].suites: must be a list of suite names'),
+    ('suites = ["sid", "Sid!"]', "[debian].suites: bad suite name 'Sid!'"),
+    ('suites = ["sid", "sid"]', "[debian].suites: lists a suite twice"),
+    ('mirror = "deb.debian.org/debian"', "[debian].mirror: must be an http://, https:// or file:/"),
+    ('keyring = ""', "[debian].keyring: must be a non-empty string"),
+    ('host = "yes"', "[debian].host: must be true or false"),
+])
+def test_bad_debian_table_is_named(tmp_path, table, message):
+    with pytest.raises(L2wgError) as err:
+        load_matrix(write(tmp_path, GOOD + f"[debian]\n{table}\n"))
+    assert str(err.value).startswith(f"kernels.toml: {message}")
+
+
+def test_debian_table_and_suites(tmp_path):
+    text = GOOD + ('[debian]\nmirror = "http://127.0.0.1:8/debian/"\nkeyring = "k.gpg"\n'
+                   'suites = ["sid"]\nhost = false\n'
+                   '[kernels.b]\nsource = { type = "debian", package = "linux-source-7.2", '
+                   'suite = "sid" }\n')
+    matrix = load_matrix(write(tmp_path, text))
+    assert matrix.debian.mirror == "http://127.0.0.1:8/debian"
+    assert matrix.debian.keyring == tmp_path / "k.gpg"      # relative to kernels.toml
+    assert matrix.debian.suites == ("sid",) and not matrix.debian.host
+    b = matrix.get("b")
+    assert b.source.archive == matrix.debian and b.source.suite == "sid"
+    assert b.source.describe() == "debian:linux-source-7.2/sid"
+    assert b.where == 'kernels.toml: [kernels."b"]'
+    assert matrix.get("a").source.archive is None
+
+
+# l2wg kernels --available, against the test archive on 127.0.0.1 ------------------
+
+def available_project(tmp_path: Path, archive, suites: str = '["l2wg-test", "l2wg-next"]') -> Path:
+    project = tmp_path / "project"
+    (project / "ci" / "kconfig").mkdir(parents=True)
+    for fragment in ("base", "checks"):
+        (project / "ci" / "kconfig" / f"{fragment}.config").write_text("")
+    (project / "kernels.toml").write_text(f'''
+[debian]
+mirror = "{archive.mirror}"
+keyring = "{archive.keyring}"
+suites = {suites}
+host = false
+
+[kernels."9.9"]
+version = "9.9"
+source = {{ type = "debian", package = "linux-source-9.9", suite = "l2wg-test" }}
+
+[kernels."9.9.1"]
+version = "9.9.1"
+source = {{ type = "debian", package = "linux-source-9.9", version = "9.9.1-1", suite = "l2wg-test" }}
+ci = false
+''')
+    return project
+
+
+def test_kernels_available_marks_lines_not_in_the_matrix(debian_server, tmp_path, capsys):
+    from l2wg import cli
+
+    _, archive = debian_server
+    common = ["--project", str(available_project(tmp_path, archive)),
+              "--workspace", str(tmp_path / "ws")]
+    assert cli.main(["kernels", "--available", *common]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["line", "newest", "suite", "in", "kernels.toml", "also", "in"]
+    assert lines[1].split() == ["10.1", "10.1.3-1", "l2wg-next", "NEW", "(not", "in", "the",
+                                "matrix)"]
+    assert lines[2].split() == ["9.9", "9.9.2-1", "l2wg-test", "9.9,", "9.9.1", "l2wg-next",
+                                "9.9.0-1~bpo+1"]
+    assert lines[3] == "2 line(s); not in kernels.toml: 10.1"
+    assert lines[4].startswith("l2wg's lists fetched: l2wg-next 2")
+    # Plain `l2wg kernels` is the matrix, as before.
+    assert cli.main(["kernels", *common]) == 0
+    out = capsys.readouterr().out
+    assert "debian:linux-source-9.9/l2wg-test" in out
+    assert "debian:linux-source-9.9=9.9.1-1/l2wg-test" in out
+    # --refresh updates l2wg's own lists again (once per suite), never the host's.
+    log = tmp_path / "ws" / "logs" / "kernels-available.log"
+    log.write_text("")
+    assert cli.main(["kernels", "--available", "--refresh", *common]) == 0
+    updates = [ln for ln in log.read_text().splitlines() if ln.startswith("$ apt-get")]
+    assert len(updates) == 2 and all("Dir::State::Lists=" in ln for ln in updates)
+
+
+def test_kernels_available_reports_a_suite_it_cannot_ask(debian_server, tmp_path, capsys):
+    from l2wg import cli
+
+    _, archive = debian_server
+    project = available_project(tmp_path, archive, '["l2wg-test", "l2wg-nope"]')
+    status = cli.main(["kernels", "--available", "--project", str(project),
+                       "--workspace", str(tmp_path / "ws")])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "9.9.2-1" in captured.out                     # the other suites are still listed
+    assert captured.err.startswith("l2wg: error: the Debian suite 'l2wg-nope': there is no "
+                                   "such suite at ")
+    assert captured.err.count("\n") == 1
 
 
 def test_set_canonical_keeps_the_rest_of_the_file(tmp_path):

@@ -210,3 +210,145 @@ def test_unknown_debian_version_is_one_clear_error(real_ws, quiet):
     spec = SourceSpec(type="debian", package="linux-source-6.12", version="6.12.1-9")
     with pytest.raises(L2wgError, match="the Debian archive has no linux-source-6.12=6.12.1-9"):
         sources.fetch(Kernel(name="x", source=spec), real_ws, quiet)
+
+
+# Debian packages of any suite, from a signed archive on 127.0.0.1 ----------------
+
+def suite_matrix(tmp_path: Path, archive, suite: str = "l2wg-test",
+                 package: str = "linux-source-9.9", version: str | None = None) -> Path:
+    """A kernels.toml whose [kernels."9.9"] comes from *suite* of the test archive."""
+    pinned = f', version = "{version}"' if version else ""
+    path = tmp_path / "kernels.toml"
+    path.write_text(f'''
+[debian]
+mirror = "{archive.mirror}"
+keyring = "{archive.keyring}"
+suites = ["l2wg-test", "l2wg-next"]
+host = false
+
+[kernels."9.9"]
+version = "9.9"
+source = {{ type = "debian", package = "{package}", suite = "{suite}"{pinned} }}
+''')
+    return path
+
+
+def test_debian_source_from_a_named_suite(debian_server, ws, quiet, tmp_path):
+    from l2wg.kernels import load_matrix
+
+    _, archive = debian_server
+    kernel = load_matrix(suite_matrix(tmp_path, archive)).get("9.9")
+    source = sources.fetch(kernel, ws, quiet)
+    assert source.detail == "9.9.2-1"
+    assert source.path == ws.sources / "debian" / "linux-source-9.9_9.9.2-1.tar.xz"
+    record = store.read_json(source.path.with_suffix(".json"))
+    assert record["sha256"] == store.sha256_file(source.path)
+    assert record["suite"] == "l2wg-test" and record["version"] == "9.9.2-1"
+    assert source.ident == f"debian:linux-source-9.9=9.9.2-1:{record['deb_sha256']}"
+    with tarfile.open(source.path) as tar:
+        makefile = tar.extractfile("linux-source-9.9/Makefile").read().decode()
+    assert "SUBLEVEL = 2" in makefile
+    assert not list((ws.sources / "debian").glob("*.deb"))
+    imported = tree.ensure_pristine(kernel, source, ws, quiet)
+    assert imported.version == "9.9.2"
+
+
+@pytest.mark.parametrize("suite, package, version, message", [
+    ("l2wg-tset", "linux-source-9.9", None,
+     "the Debian suite 'l2wg-tset' has no linux-source-9.9: there is no such suite at {mirror} "
+     "(no Release file)"),
+    ("l2wg-test", "linux-source-9.7", None, "the Debian suite 'l2wg-test' has no linux-source-9.7"),
+    ("l2wg-test", "linux-source-9.9", "9.9.9-1",
+     "the Debian suite 'l2wg-test' has no linux-source-9.9=9.9.9-1 (it has: 9.9.2-1, 9.9.1-1)"),
+])
+def test_missing_suite_or_package_is_one_line_naming_the_entry(debian_server, ws, quiet, tmp_path,
+                                                                suite, package, version, message):
+    from l2wg.kernels import load_matrix
+
+    _, archive = debian_server
+    kernel = load_matrix(suite_matrix(tmp_path, archive, suite, package, version)).get("9.9")
+    with pytest.raises(L2wgError) as err:
+        sources.fetch(kernel, ws, quiet)
+    log = ws.logs / "source-9.9.log"
+    assert str(err.value) == (f'kernels.toml: [kernels."9.9"].source: '
+                              f'{message.format(mirror=archive.mirror)} (log: {log})')
+    assert not list((ws.sources / "debian").glob("*.tar.xz"))
+
+
+def test_cli_bad_suite_is_one_line_and_no_traceback(debian_server, tmp_path, capsys):
+    import shutil
+
+    from l2wg import cli
+
+    _, archive = debian_server
+    project = tmp_path / "project"
+    (project / "ci" / "kconfig").mkdir(parents=True)
+    for fragment in ("base", "checks"):
+        (project / "ci" / "kconfig" / f"{fragment}.config").write_text("")
+    (project / "patches").mkdir()
+    (project / "patches" / "series").write_text("")
+    shutil.move(suite_matrix(tmp_path, archive, "trixie-backprots"), project / "kernels.toml")
+    status = cli.main(["build", "9.9", "--project", str(project), "--workspace",
+                       str(tmp_path / "ws"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith('l2wg: error: kernels.toml: [kernels."9.9"].source: the Debian suite '
+                          "'trixie-backprots' has no linux-source-9.9: ")
+    assert f"(log: {tmp_path / 'ws' / 'logs' / 'source-9.9.log'})" in err
+
+
+def test_cached_debian_source_works_offline(debian_server, ws, quiet, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from l2wg.kernels import load_matrix
+
+    server, archive = debian_server
+    kernel = load_matrix(suite_matrix(tmp_path, archive)).get("9.9")
+    pinned = replace(kernel, source=replace(kernel.source, version="9.9.1-1"))
+    latest = sources.fetch(kernel, ws, quiet)
+    old = sources.fetch(pinned, ws, quiet)
+    server.stop()                                   # from here on: no archive
+    conf = tmp_path / "apt.conf"                    # (and no waiting for apt's retries)
+    conf.write_text('Acquire::Retries "0";\n')
+    monkeypatch.setenv("APT_CONFIG", str(conf))
+    log = ws.logs / "source-9.9.log"
+    log.write_text("")
+
+    # A pinned version: the cached tarball, checked against its record; apt is not asked.
+    assert sources.fetch(pinned, ws, quiet) == old
+    assert "apt-" not in log.read_text()
+    # The newest version: apt answers from l2wg's lists, which are here.
+    assert sources.fetch(kernel, ws, quiet) == latest
+    # Even without the lists (apt must update, and cannot): the recorded version.
+    lists = next((ws.apt).glob("*/l2wg-test/lists"))
+    for path in lists.glob("*_*"):
+        path.unlink()
+    assert sources.fetch(kernel, ws, quiet) == latest
+    assert "cannot reach the Debian archive" in log.read_text()
+
+    # "Verified" offline means: the cached file's sha256 equals the recorded one.
+    latest.path.write_bytes(b"corrupt")
+    with pytest.raises(L2wgError, match=r'\[kernels."9.9"\].source: cannot reach the Debian '
+                                        "archive"):
+        sources.fetch(kernel, ws, quiet)
+    assert not latest.path.exists()
+    with pytest.raises(L2wgError, match="cannot reach the Debian archive"):
+        sources.fetch(replace(pinned, source=replace(pinned.source, version="9.9.2-1")), ws,
+                      quiet)
+
+
+@pytest.mark.integration
+def test_linux_source_7_3_from_trixie_backports(real_ws, project, quiet):
+    """The real thing: linux-source-7.3 from trixie-backports (167 MB) through l2wg's
+    own apt configuration; the tarball's Makefile says 7.3."""
+    kernel = project.matrix().get("7.3")
+    assert kernel.source.suite == "trixie-backports"
+    source = sources.fetch(kernel, real_ws, quiet)
+    assert source.ident.startswith("debian:linux-source-7.3=7.3.")
+    record = store.read_json(source.path.with_suffix(".json"))
+    assert record and record["sha256"] == store.sha256_file(source.path)
+    with tarfile.open(source.path) as tar:
+        member = next(m for m in tar if m.name.endswith("/Makefile") and m.name.count("/") == 1)
+        head = tar.extractfile(member).read(400).decode()
+    assert "VERSION = 7\n" in head and "PATCHLEVEL = 3\n" in head

@@ -255,7 +255,7 @@ def bench_rebase(project: Project, ws: Workspace, point_release: str, rounds: in
     then rebase onto it (a cached kernel).  Uses a private tree, removed at the end."""
     matrix = project.matrix()
     log = ws.logs / "bench-rebase.log"
-    found = resolve_kernel(point_release, matrix, RebaseOptions(), log)
+    found = resolve_kernel(point_release, matrix, RebaseOptions(), log, ws)
     kernel = replace(found, name=f"bench-{found.name}")
     line_kernel = line_entry(matrix, kernel.line)
     if line_kernel is None:

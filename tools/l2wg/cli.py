@@ -27,7 +27,9 @@ The pipeline, one stage feeding the next:
   -> build (O= dir; bzImage, config, build.log, metadata.json) -> boot and checks in QEMU
 
 Files: the cache, trees and builds live under $L2WG_HOME (default
-~/.cache/l2wg); kernels.toml, patches/ and ci/ come from the checkout.
+~/.cache/l2wg), with l2wg's own apt configuration for Debian suites other
+than the host's in $L2WG_HOME/apt/; kernels.toml, patches/ and ci/ come
+from the checkout.
 """
 
 
@@ -71,9 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"l2wg {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
-    p = sub.add_parser("kernels", help="list the kernels in kernels.toml",
+    p = sub.add_parser("kernels", help="list the kernels in kernels.toml, or the lines Debian offers",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="List the matrix: each kernel, its source and whether it is "
-                                   "reachable offline.")
+                                   "reachable offline.  --available lists instead the kernel "
+                                   "lines (linux-source-X.Y) the Debian archive offers in the "
+                                   "host's apt sources and in the suites of kernels.toml's "
+                                   "[debian] table, each with its newest version and suite, "
+                                   "and marks those no kernels.toml entry covers.  Other "
+                                   "suites are read through l2wg's own apt configuration in "
+                                   "$L2WG_HOME/apt/ (the host's apt set-up is never changed); "
+                                   "their lists are fetched when missing, and again with "
+                                   "--refresh.",
+                       epilog="examples:\n  l2wg kernels\n  l2wg kernels --available\n"
+                              "  l2wg kernels --available --refresh\n")
+    p.add_argument("--available", action="store_true",
+                   help="list the kernel lines the Debian archive offers, marking new ones")
+    p.add_argument("--refresh", action="store_true",
+                   help="with --available: fetch l2wg's lists of the [debian] suites again "
+                        "(apt-get update of its private lists, never the host's)")
     _add_common(p)
 
     p = sub.add_parser("build", help="fetch, patch, configure and build a kernel",
@@ -152,10 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Make a DKMS source tree and an l2wireguard-dkms .deb (dh-dkms) "
                                    "from KERNEL's patched drivers/net/wireguard; dkms build it for "
                                    "real against Debian's headers (kernels.toml dkms_headers, "
-                                   "installed when missing), then boot Debian's own linux-image "
-                                   "of that version in QEMU with the DKMS module loaded instead "
-                                   "of the stock one and run the checks.  The host's own DKMS "
-                                   "state is never touched.",
+                                   "installed from the host's apt sources when missing; headers "
+                                   "of another suite, e.g. 7.x's, are refused for now), then "
+                                   "boot Debian's own linux-image of that version (from the "
+                                   "kernel's suite, if its source names one) in QEMU with the "
+                                   "DKMS module loaded instead of the stock one and run the "
+                                   "checks.  The host's own DKMS state is never touched.",
                        epilog="examples:\n  l2wg dkms 6.12\n  l2wg dkms 6.1 --headers "
                               "linux-headers-6.1.0-55-amd64\n  l2wg dkms 6.12 --no-boot\n")
     _add_kernel(p)
@@ -249,8 +269,10 @@ def _add_parallel(p: argparse.ArgumentParser) -> None:
 
 def _add_rebase_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kernel", nargs="?",
-                        help="a kernels.toml entry or a version (Debian point release such as "
-                             "6.12.107; with --online a kernel.org release or tag)")
+                        help="a kernels.toml entry or a version (a Debian point release such "
+                             "as 6.12.107, looked up in the line's entry's apt sources -- its "
+                             "suite, if it names one -- then in the [debian] suites l2wg has "
+                             "lists of; with --online a kernel.org release or tag)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--continue", dest="cont", action="store_true",
                       help="after resolving a conflict in the tree: apply the rest")
@@ -324,8 +346,20 @@ def _kernel(args, project: Project):
 
 
 def cmd_kernels(args) -> int:
-    project, _, _ = _context(args)
+    project, ws, _ = _context(args)
     matrix = project.matrix()
+    if args.available:
+        from . import available
+
+        log = ws.logs / "kernels-available.log"
+        result = available.available(matrix, ws, log, refresh=args.refresh)
+        if result.lines:
+            print(available.table(result))
+        for problem in result.problems:
+            print(f"l2wg: error: {problem}", file=sys.stderr)
+        return 1 if result.problems else 0
+    if args.refresh:
+        raise L2wgError("--refresh goes with --available")
     print(f"{'kernel':<10} {'version':<10} {'offline':<8} {'ci':<4} source")
     for k in matrix.kernels.values():
         mark = "*" if k.name == matrix.default else " "

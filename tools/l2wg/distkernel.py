@@ -1,9 +1,18 @@
 """Debian's own kernels: the linux-image package a DKMS module is proven on.
 
 The image package is fetched into the cache (checked against the archive)
-and unpacked there -- never installed on the host.  ``module_closure``
-follows ``modules.dep`` so the guest can insmod a module's dependencies in
-order, decompressed from the package's ``.ko.xz`` files.
+and unpacked there -- never installed on the host.  It comes from the host's
+apt sources or, through l2wg's private apt configuration, from any suite of
+the archive (l2wg.apt).  ``module_closure`` follows ``modules.dep`` so the
+guest can insmod a module's dependencies in order, decompressed from the
+package's ``.ko.xz`` files.
+
+Two layouts: up to 6.x, linux-image-R holds /boot/vmlinuz-R, /boot/config-R
+and /lib/modules/R.  From 7.x (trixie-backports, sid), linux-image-R is an
+empty package depending on linux-binary-R (/usr/lib/modules/R/vmlinuz),
+linux-modules-R (the modules) and linux-base-R (config, System.map,
+modules.order ...), all under /usr/lib/modules/R; those are fetched and
+unpacked into the same directory.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import sources, store
+from .apt import Apt
 from .errors import L2wgError
 from .progress import Progress
 from .runner import run
@@ -27,15 +37,26 @@ class DistKernel:
     root: Path            # the unpacked package
 
     @property
+    def merged_usr(self) -> bool:
+        """True for the 7.x layout: everything under /usr/lib/modules/RELEASE."""
+        return (self.root / "usr" / "lib" / "modules" / self.release).is_dir()
+
+    @property
     def vmlinuz(self) -> Path:
+        if self.merged_usr:
+            return self.root / "usr" / "lib" / "modules" / self.release / "vmlinuz"
         return self.root / "boot" / f"vmlinuz-{self.release}"
 
     @property
     def config(self) -> Path:
+        if self.merged_usr:
+            return self.root / "usr" / "lib" / "modules" / self.release / "config"
         return self.root / "boot" / f"config-{self.release}"
 
     @property
     def modules(self) -> Path:
+        if self.merged_usr:
+            return self.root / "usr" / "lib" / "modules" / self.release
         return self.root / "lib" / "modules" / self.release
 
 
@@ -46,23 +67,44 @@ def release_of_headers(headers_package: str) -> str:
     return headers_package[len(prefix):]
 
 
-def fetch_image(release: str, ws: Workspace, progress: Progress, log: Path) -> DistKernel:
-    """linux-image-<release>, unpacked in the cache."""
-    pkg = sources.debian_package(f"linux-image-{release}", None, log)
+#: The packages a 7.x linux-image-R depends on that hold the kernel itself.
+SPLIT_PARTS = ("linux-binary-{}", "linux-modules-{}", "linux-base-{}")
+
+
+def fetch_image(release: str, ws: Workspace, progress: Progress, log: Path,
+                apt: Apt | None = None) -> DistKernel:
+    """linux-image-<release> (and, for 7.x, the packages it is made of), unpacked in the cache.
+
+    *apt*: where to look it up (default: the host's apt sources).
+    """
+    apt = apt or Apt.host()
+    pkg = sources.debian_package(f"linux-image-{release}", None, log, apt)
+    parts = [pkg]
+    depends = pkg.depended()
+    for name in (template.format(release) for template in SPLIT_PARTS):
+        if name in depends:
+            parts.append(sources.debian_package(name, depends[name] or pkg.version, log, apt))
     root = ws.sources / "debian" / f"{pkg.name}_{pkg.version}"
     marker = root / ".l2wg-unpacked"
-    if not marker.exists() or marker.read_text() != pkg.sha256:
-        deb = sources.fetch_deb(pkg, ws, progress, log)
-        progress.step(f"unpacking {deb.name}")
+    wanted = " ".join(part.sha256 for part in parts)
+    if not marker.exists() or marker.read_text() != wanted:
+        debs = [sources.fetch_deb(part, ws, progress, log, apt) for part in parts]
+        progress.step(f"unpacking {', '.join(deb.name for deb in debs)}")
         with store.staging_dir(root) as tmp:
-            run(["dpkg-deb", "-x", deb, tmp], log_path=log, what=f"dpkg-deb -x {deb.name}")
-            # The package ships no modules.dep: depmod makes it at install time.
-            run(["depmod", "-b", tmp, release], log_path=log, what="depmod")
-            (tmp / ".l2wg-unpacked").write_text(pkg.sha256)
-        deb.unlink()
+            for deb in debs:
+                run(["dpkg-deb", "-x", deb, tmp], log_path=log, what=f"dpkg-deb -x {deb.name}")
+            # The packages ship no modules.dep: depmod makes it at install time.
+            merged = (tmp / "usr" / "lib" / "modules" / release).is_dir()
+            run(["depmod", "-b", tmp / "usr" if merged else tmp, release], log_path=log,
+                what="depmod")
+            (tmp / ".l2wg-unpacked").write_text(wanted)
+        for deb in debs:
+            deb.unlink()
     kernel = DistKernel(release, pkg.name, pkg.version, root)
     if not kernel.vmlinuz.exists():
-        raise L2wgError(f"{pkg.name}: no {kernel.vmlinuz.name} in the package", log)
+        raise L2wgError(f"{pkg.name}: no {kernel.vmlinuz.relative_to(root)} in the package "
+                        f"or the packages it depends on ({', '.join(p.name for p in parts)})",
+                        log)
     return kernel
 
 

@@ -2,20 +2,24 @@
 
 Every mistake in the file is reported as one line naming the entry and the
 key, e.g. ``kernels.toml: [kernels."6.8"].source: unknown key 'sha'``.
+
+The ``[debian]`` table says which Debian archive l2wg asks for packages of
+suites other than the host's own (a source's ``suite``), and which suites
+``l2wg kernels --available`` looks at for new kernel lines.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import L2wgError
 
 VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?(-rc\d+)?$")
 SOURCE_KEYS = {
-    "debian": ({"package"}, {"version"}),
+    "debian": ({"package"}, {"version", "suite"}),
     "tarball": ({"url"}, {"sha256", "checksums"}),
     "git": ({"url", "ref"}, set()),
     "local": ({"path"}, set()),
@@ -23,8 +27,29 @@ SOURCE_KEYS = {
 KERNEL_KEYS = {"version", "source", "fragments", "arch", "expect", "dkms_headers",
                "min_version", "max_version", "ci"}
 EXPECT_KEYS = {"build", "boot", "xfail"}
-TOP_KEYS = {"default", "canonical", "defaults", "kernels"}
+TOP_KEYS = {"default", "canonical", "defaults", "kernels", "debian"}
 DEFAULT_KEYS = {"fragments", "arch"}
+DEBIAN_KEYS = {"mirror", "keyring", "suites", "host"}
+#: A Debian suite or codename as it appears in a sources.list line.
+SUITE_RE = re.compile(r"^[a-z0-9][a-z0-9.+_-]*$")
+
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+#: The suites `l2wg kernels --available` looks at besides the host's own.
+DEBIAN_SUITES = ("trixie", "trixie-backports", "sid", "bookworm-backports")
+
+
+@dataclass(frozen=True)
+class DebianArchive:
+    """The Debian archive that suites other than the host's come from ([debian])."""
+
+    mirror: str = DEBIAN_MIRROR
+    #: The keyring apt checks the suites' Release signatures against.
+    keyring: Path = DEBIAN_KEYRING
+    #: Suites `l2wg kernels --available` lists kernel lines of.
+    suites: tuple[str, ...] = DEBIAN_SUITES
+    #: Whether `l2wg kernels --available` also asks the host's own apt sources.
+    host: bool = True
 
 
 @dataclass(frozen=True)
@@ -39,6 +64,10 @@ class SourceSpec:
     checksums: str | None = None
     ref: str | None = None
     path: Path | None = None
+    #: A Debian suite other than the host's own (None: the host's apt sources).
+    suite: str | None = None
+    #: Where that suite comes from: kernels.toml's [debian] table.
+    archive: DebianArchive | None = None
 
     @property
     def needs_network(self) -> bool:
@@ -47,7 +76,8 @@ class SourceSpec:
 
     def describe(self) -> str:
         if self.type == "debian":
-            return f"debian:{self.package}" + (f"={self.version}" if self.version else "")
+            return (f"debian:{self.package}" + (f"={self.version}" if self.version else "")
+                    + (f"/{self.suite}" if self.suite else ""))
         if self.type == "tarball":
             return f"tarball:{self.url}"
         if self.type == "git":
@@ -76,6 +106,14 @@ class Kernel:
     min_version: str | None = None
     max_version: str | None = None
     ci: bool = True
+    #: The file the entry was read from (e.g. "kernels.toml"); "" for kernels
+    #: l2wg made up itself, such as a point release to rebase onto.
+    origin: str = ""
+
+    @property
+    def where(self) -> str:
+        """How an error names the entry: 'kernels.toml: [kernels."7.3"]' or 'kernel 6.12.107'."""
+        return f'{self.origin}: [kernels."{self.name}"]' if self.origin else f"kernel {self.name}"
 
     @property
     def line(self) -> str:
@@ -93,6 +131,7 @@ class Matrix:
     #: The kernel the canonical patches in patches/ are made on (their
     #: ``index`` blob ids come from its tree); defaults to ``default``.
     canonical: str = ""
+    debian: DebianArchive = DebianArchive()
 
     def get(self, name: str) -> Kernel:
         try:
@@ -145,6 +184,9 @@ def _parse_source(path: Path, where: str, raw: dict) -> SourceSpec:
         raise _fail(path, where, "a tarball needs 'sha256' or 'checksums' to be verified")
     if "sha256" in raw and not re.fullmatch(r"[0-9a-f]{64}", raw["sha256"]):
         raise _fail(path, f"{where}.sha256", "must be 64 lowercase hex digits")
+    if "suite" in raw and not SUITE_RE.match(raw["suite"]):
+        raise _fail(path, f"{where}.suite", f"bad suite name {raw['suite']!r} "
+                    "(expected like sid or trixie-backports)")
     values = dict(raw)
     if kind == "local":
         values["path"] = (path.parent / Path(raw["path"]).expanduser()).resolve()
@@ -168,11 +210,46 @@ def _parse_version(path: Path, where: str, value) -> str:
     return value
 
 
-def _parse_kernel(path: Path, name: str, raw: dict, defaults: dict) -> Kernel:
+def _parse_debian(path: Path, raw) -> DebianArchive:
+    where = "[debian]"
+    _check_keys(path, where, raw, DEBIAN_KEYS)
+    values: dict = {}
+    if "mirror" in raw:
+        mirror = raw["mirror"]
+        if not isinstance(mirror, str) or not re.match(r"^(https?|file):/", mirror):
+            raise _fail(path, f"{where}.mirror", "must be an http://, https:// or file:/ URL")
+        values["mirror"] = mirror.rstrip("/")
+    if "keyring" in raw:
+        if not isinstance(raw["keyring"], str) or not raw["keyring"]:
+            raise _fail(path, f"{where}.keyring", "must be a non-empty string (a keyring file)")
+        values["keyring"] = (path.parent / Path(raw["keyring"]).expanduser()).resolve()
+    if "suites" in raw:
+        suites = raw["suites"]
+        if not isinstance(suites, list) or not all(isinstance(s, str) and s for s in suites):
+            raise _fail(path, f"{where}.suites", 'must be a list of suite names: ["sid", ...]')
+        for suite in suites:
+            if not SUITE_RE.match(suite):
+                raise _fail(path, f"{where}.suites", f"bad suite name {suite!r} "
+                            "(expected like sid or trixie-backports)")
+        if len(set(suites)) != len(suites):
+            raise _fail(path, f"{where}.suites", "lists a suite twice")
+        values["suites"] = tuple(suites)
+    if "host" in raw:
+        if not isinstance(raw["host"], bool):
+            raise _fail(path, f"{where}.host", "must be true or false")
+        values["host"] = raw["host"]
+    return DebianArchive(**values)
+
+
+def _parse_kernel(path: Path, name: str, raw: dict, defaults: dict,
+                  debian: DebianArchive = DebianArchive()) -> Kernel:
     where = f'[kernels."{name}"]'
     _check_keys(path, where, raw, KERNEL_KEYS, {"source"})
-    values: dict = {"name": name}
-    values["source"] = _parse_source(path, f"{where}.source", raw["source"])
+    values: dict = {"name": name, "origin": path.name}
+    source = _parse_source(path, f"{where}.source", raw["source"])
+    if source.suite:
+        source = replace(source, archive=debian)
+    values["source"] = source
     for key in ("version", "min_version", "max_version"):
         if key in raw:
             values[key] = _parse_version(path, f"{where}.{key}", raw[key])
@@ -205,9 +282,12 @@ def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
     _check_keys(path, "top level", data, TOP_KEYS, {"kernels"})
     defaults = data.get("defaults", {})
     _check_keys(path, "[defaults]", defaults, DEFAULT_KEYS)
+    debian = _parse_debian(path, data.get("debian", {}))
+    if not isinstance(data["kernels"], dict):
+        raise _fail(path, "[kernels]", "must be a table of kernel entries")
     kernels = {}
     for name, raw in data["kernels"].items():
-        kernels[name] = _parse_kernel(path, name, raw, defaults)
+        kernels[name] = _parse_kernel(path, name, raw, defaults, debian)
     if not kernels:
         raise _fail(path, "[kernels]", "no kernel entries")
     default = data.get("default", next(iter(kernels)))
@@ -222,7 +302,8 @@ def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
     canonical = data.get("canonical", default)
     if canonical not in kernels:
         raise _fail(path, "canonical", f"'{canonical}' is not one of the [kernels] entries")
-    return Matrix(path=path, default=default, kernels=kernels, canonical=canonical)
+    return Matrix(path=path, default=default, kernels=kernels, canonical=canonical,
+                  debian=debian)
 
 
 def set_canonical(path: Path, name: str) -> None:

@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import distkernel, stamps, store
+from . import distkernel, sources, stamps, store
+from .apt import Apt, AptError
 from .errors import L2wgError
 from .kernels import Kernel
 if TYPE_CHECKING:
@@ -182,12 +183,26 @@ def headers_release(package: str) -> str:
     return package[len("linux-headers-"):]
 
 
-def ensure_headers(package: str, log: Path) -> Path:
-    """Install *package* (Debian's kernel headers) when missing; return its build dir."""
+def ensure_headers(package: str, log: Path, apt: Apt | None = None) -> Path:
+    """Install *package* (Debian's kernel headers) when missing; return its build dir.
+
+    Only from the host's apt sources: headers of another suite (*apt* private)
+    are looked up, then refused -- installing them would change the host's
+    packages, and their kbuild needs a newer gcc and libc than the host has.
+    """
     release = headers_release(package)
     build = Path("/lib/modules") / release / "build"
     if (build / "Makefile").exists():
         return build
+    if apt is not None and apt.private:
+        try:
+            found = apt.find(package, None, log)
+        except AptError as exc:
+            raise L2wgError(f"dkms_headers: {exc.message}", exc.log) from None
+        raise L2wgError(f"{package} {found.version} is from {apt.describe()}: l2wg installs "
+                        "headers only from the host's own apt sources (that suite's kbuild "
+                        "needs a newer gcc and libc than this host has; a chroot of the suite "
+                        "is not done yet)", log)
     done = run(["apt-get", "install", "-y", "--no-install-recommends", package],
                log_path=log, check=False, env={"DEBIAN_FRONTEND": "noninteractive"})
     if done.returncode != 0 or not (build / "Makefile").exists():
@@ -289,14 +304,15 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     src = make_dkms_source(tree.path, out / "src", version, kmin, kmax)
     deb = build_deb(src, out, log)
     proofs = []
+    apt = sources.debian_apt(kernel.source.suite, kernel.source.archive, ws)
     for package in headers:
         release = headers_release(package)
         progress.step(f"{kernel.name}: dkms build against {package}")
-        ensure_headers(package, log)
+        ensure_headers(package, log, apt)
         module = dkms_build(src, release, ws.root / "dkms", log)
         proofs.append(DkmsProof(package, release, module,
                                 guest_artifacts(kernel, tree.path, release, module, out, ws,
-                                                progress, log)))
+                                                progress, log, apt)))
     record_in_metadata(ws.artifacts(kernel.name), "dkms",
                        [src.path, deb, *(p.module for p in proofs)])
     result = DkmsResult(kernel.name, src, deb, proofs)
@@ -314,9 +330,11 @@ def dkms_result_from(record: dict) -> DkmsResult:
 
 
 def guest_artifacts(kernel: Kernel, tree: Path, release: str, module: Path, out: Path,
-                    ws: Workspace, progress: Progress, log: Path) -> Path:
-    """An artifacts directory `l2wg boot` can run: Debian's vmlinuz + the modules to load."""
-    dist = distkernel.fetch_image(release, ws, progress, log)
+                    ws: Workspace, progress: Progress, log: Path,
+                    apt: Apt | None = None) -> Path:
+    """An artifacts directory `l2wg boot` can run: Debian's vmlinuz + the modules to load
+    (the image from *apt*: default the host's apt sources)."""
+    dist = distkernel.fetch_image(release, ws, progress, log, apt)
     target = out / f"boot-{release}"
     with store.staging_dir(target) as tmp:
         shutil.copy2(dist.vmlinuz, tmp / "bzImage")

@@ -8,9 +8,11 @@ import re
 from pathlib import Path
 from typing import Protocol
 
+from .apt import Apt, AptError
 from .errors import L2wgError
 from .kernels import Kernel, Matrix, SourceSpec
-from .runner import run
+from .sources import debian_apt
+from .workspace import Workspace
 
 POINT_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(-rc\d+)?$")
 
@@ -21,8 +23,14 @@ class ResolveOptions(Protocol):
     online: bool    # versions not in kernels.toml may come from kernel.org
 
 
-def resolve_kernel(spec: str, matrix: Matrix, opts: ResolveOptions, log: Path) -> Kernel:
-    """A kernels.toml entry, a Debian point release, or (online) a kernel.org release."""
+def resolve_kernel(spec: str, matrix: Matrix, opts: ResolveOptions, log: Path,
+                   ws: Workspace | None = None) -> Kernel:
+    """A kernels.toml entry, a Debian point release, or (online) a kernel.org release.
+
+    A point release is looked up in the line's own entry's apt sources first
+    (its ``suite``, else the host's), then in the [debian] suites whose
+    private lists l2wg already has (*ws*), then in the host's.
+    """
     if spec in matrix.kernels:
         return matrix.kernels[spec]
     match = POINT_RE.match(spec)
@@ -34,13 +42,18 @@ def resolve_kernel(spec: str, matrix: Matrix, opts: ResolveOptions, log: Path) -
     template = line_entry(matrix, line)
     package = (template.source.package if template and template.source.type == "debian"
                else f"linux-source-{line}")
-    found: list[str] = []
+    have: list[str] = []
     if sub and not rc:
-        found = debian_versions(package, log)
-        wanted = [v for v in found if v.startswith(f"{version}-")]
-        if wanted:
-            return _kernel_like(template, version, SourceSpec("debian", package=package,
-                                                              version=wanted[0]))
+        for number, apt in enumerate(_point_release_apts(template, matrix, ws)):
+            found = debian_versions(package, log, apt, quiet=number > 0)
+            wanted = [v for v in found if v.startswith(f"{version}-")]
+            if wanted:
+                source = SourceSpec("debian", package=package, version=wanted[0],
+                                    suite=apt.suite,
+                                    archive=matrix.debian if apt.private else None)
+                return _kernel_like(template, version, source)
+            have += [f"{v.split('-')[0]}" + (f" ({apt.suite})" if apt.private else "")
+                     for v in found]
     if opts.online:
         if rc or spec.startswith("v"):
             url = next((k.source.url for k in matrix.kernels.values() if k.source.type == "git"),
@@ -49,22 +62,39 @@ def resolve_kernel(spec: str, matrix: Matrix, opts: ResolveOptions, log: Path) -
         base = f"https://cdn.kernel.org/pub/linux/kernel/v{major}.x"
         return _kernel_like(template, version, SourceSpec(
             "tarball", url=f"{base}/linux-{version}.tar.xz", checksums=f"{base}/sha256sums.asc"))
-    have = ", ".join(v.split("-")[0] for v in found) or "none"
     raise L2wgError(f"unknown kernel '{spec}': not a kernels.toml entry, and the Debian archive "
-                    f"has no {package} {version}-* (it has: {have}); a kernel.org release or "
-                    "git tag needs --online")
+                    f"has no {package} {version}-* (it has: {', '.join(have) or 'none'}); "
+                    "a kernel.org release or git tag needs --online")
 
 
-def debian_versions(package: str, log: Path) -> list[str]:
-    """The versions of *package* the archive keeps, newest first (apt-cache madison)."""
-    out = run(["apt-cache", "madison", package], log_path=log, check=False,
-              what="apt-cache madison").output
-    versions = []
-    for line in out.splitlines():
-        fields = [f.strip() for f in line.split("|")]
-        if len(fields) >= 2 and fields[0] == package and fields[1] not in versions:
-            versions.append(fields[1])
-    return versions
+def _point_release_apts(template: Kernel | None, matrix: Matrix,
+                        ws: Workspace | None) -> list[Apt]:
+    """Where to look for a line's point releases, in order: the entry's own apt
+    sources, the [debian] suites whose lists are already here (no network), the host's."""
+    own = template.source.suite if template and template.source.type == "debian" else None
+    if ws is None:
+        return [Apt.host()]
+    order = [debian_apt(own, matrix.debian, ws)]
+    order += [apt for apt in (debian_apt(suite, matrix.debian, ws)
+                              for suite in matrix.debian.suites if suite != own)
+              if apt.has_lists()]
+    if own is not None:
+        order.append(Apt.host())
+    return order
+
+
+def debian_versions(package: str, log: Path, apt: Apt | None = None,
+                    quiet: bool = False) -> list[str]:
+    """The versions of *package* the archive keeps, newest first (apt-cache madison),
+    in the host's apt sources or *apt*'s suite.  *quiet*: an apt failure gives no
+    versions instead of an error."""
+    try:
+        return [offer.version for offer in (apt or Apt.host()).offers([package], log)
+                if offer.package == package]
+    except AptError:
+        if quiet:
+            return []
+        raise
 
 
 def line_entry(matrix: Matrix, line: str) -> Kernel | None:

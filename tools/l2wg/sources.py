@@ -1,7 +1,8 @@
 """Get a kernel's source into the cache, verified: the first pipeline stage.
 
-Four kinds (see kernels.toml): a Debian ``linux-source-X`` package (fetched
-with ``apt-get download`` and checked against the archive's SHA256), a
+Four kinds (see kernels.toml): a Debian ``linux-source-X`` package of the
+host's apt sources or of any suite of the archive (fetched with ``apt-get
+download``, through l2wg.apt, and checked against the archive's SHA256), a
 kernel.org tarball (streamed with requests, checked against a pinned sha256
 or the published checksum list), a git URL and ref (shallow clone with
 gitpython), or a local directory.
@@ -21,8 +22,10 @@ from pathlib import Path
 import requests
 
 from . import store
+from .apt import Apt, AptError, ArchiveUnreachable, DebianPackage
+from .apt import for_suite as apt_for_suite
 from .errors import L2wgError
-from .kernels import Kernel, SourceSpec
+from .kernels import DebianArchive, Kernel, SourceSpec
 from .progress import Progress
 from .runner import run
 from .workspace import Workspace
@@ -45,7 +48,7 @@ def fetch(kernel: Kernel, ws: Workspace, progress: Progress) -> Source:
     spec = kernel.source
     log = ws.logs / f"source-{kernel.name}.log"
     if spec.type == "debian":
-        return _fetch_debian(kernel.name, spec, ws, progress, log)
+        return _fetch_debian(kernel, ws, progress, log)
     if spec.type == "tarball":
         return _fetch_tarball(kernel.name, spec, ws, progress, log)
     if spec.type == "git":
@@ -54,76 +57,116 @@ def fetch(kernel: Kernel, ws: Workspace, progress: Progress) -> Source:
 
 
 # Debian linux-source packages -------------------------------------------
+#
+# A source entry without a suite asks the host's own apt sources; one with
+# ``suite = "..."`` asks l2wg's private apt configuration for that suite
+# (l2wg.apt).  Either way the .deb is checked against the SHA256 of the
+# archive's signed index, and the tarball inside it is kept with a record
+# (sources/debian/PACKAGE_VERSION.tar.json) of its own sha256 and of the
+# .deb's.  That record is what makes a cached source usable offline: for a
+# pinned version, or the version last fetched for the entry (recorded in
+# PACKAGE@SUITE.json) when the archive cannot be reached, the cached tarball
+# is used when its sha256 still equals the one recorded at the time it was
+# extracted from a verified .deb -- no apt, no network.
 
-@dataclass(frozen=True)
-class DebianPackage:
-    name: str
-    version: str
-    sha256: str
-    size: int
-
-
-def debian_candidate(package: str, log: Path) -> str:
-    """The version apt would install of *package*."""
-    out = run(["apt-cache", "policy", package], log_path=log, what="apt-cache policy").output
-    match = re.search(r"Candidate:\s*(\S+)", out)
-    if not match or match.group(1) == "(none)":
-        raise L2wgError(f"Debian package {package} is not known to apt "
-                        "(is the archive reachable? try: apt-get update)", log)
-    return match.group(1)
+def debian_apt(suite: str | None, archive: DebianArchive | None, ws: Workspace) -> Apt:
+    """How packages of *suite* are looked up (None: the host's apt sources)."""
+    return apt_for_suite(suite, archive, ws.apt)
 
 
-def debian_package(package: str, version: str | None, log: Path) -> DebianPackage:
-    """What the archive says about *package*=*version*: its SHA256 and size."""
-    version = version or debian_candidate(package, log)
-    done = run(["apt-cache", "show", f"{package}={version}"], log_path=log, check=False,
-               what="apt-cache show")
-    fields = dict(re.findall(r"^(SHA256|Size): (\S+)$", done.output, re.M))
-    if done.returncode != 0 or "SHA256" not in fields:
-        raise L2wgError(f"the Debian archive has no {package}={version} "
-                        f"(see: apt-cache madison {package})", log)
-    return DebianPackage(package, version, fields["SHA256"], int(fields.get("Size", 0)))
+def debian_package(package: str, version: str | None, log: Path,
+                   apt: Apt | None = None) -> DebianPackage:
+    """What the archive says about *package*=*version* (default: the candidate)."""
+    return (apt or Apt.host()).find(package, version, log)
 
 
-def fetch_deb(pkg: DebianPackage, ws: Workspace, progress: Progress, log: Path) -> Path:
+def fetch_deb(pkg: DebianPackage, ws: Workspace, progress: Progress, log: Path,
+              apt: Apt | None = None) -> Path:
     """The package's .deb in the cache, downloaded with apt-get and checked against the archive."""
+    apt = apt or Apt.host()
     cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.deb"
     if cached.exists() and store.sha256_file(cached) == pkg.sha256:
         return cached
     progress.step(f"downloading {pkg.name}={pkg.version} ({pkg.size >> 20} MiB) "
-                  "from the Debian archive")
+                  f"from {apt.describe()}")
     with store.scratch_dir(ws.sources / "debian") as tmp:
-        run(["apt-get", "download", f"{pkg.name}={pkg.version}"], cwd=tmp, log_path=log,
-            what=f"apt-get download {pkg.name}={pkg.version}")
-        debs = list(tmp.glob("*.deb"))
-        if len(debs) != 1 or store.sha256_file(debs[0]) != pkg.sha256:
+        deb = apt.download(pkg, tmp, log)
+        if store.sha256_file(deb) != pkg.sha256:
             raise L2wgError(f"{pkg.name}={pkg.version}: the downloaded package does not match "
                             "the archive's SHA256", log)
         with store.staging_file(cached) as part:
-            shutil.move(debs[0], part)
+            shutil.move(deb, part)
     return cached
 
 
-def _fetch_debian(name: str, spec: SourceSpec, ws: Workspace, progress: Progress,
-                  log: Path) -> Source:
+def _fetch_debian(kernel: Kernel, ws: Workspace, progress: Progress, log: Path) -> Source:
     """linux-source-X: only the source tarball inside the package is kept."""
-    pkg = debian_package(spec.package or "", spec.version, log)
+    spec = kernel.source
+    package = spec.package or ""
+    if spec.version:
+        hit = _cached_debian(kernel, package, spec.version, ws, progress)
+        if hit:
+            return hit
+    apt = debian_apt(spec.suite, spec.archive, ws)
+    try:
+        pkg = apt.find(package, spec.version, log)
+    except AptError as exc:
+        recorded = store.read_json(_latest_record(ws, package, spec.suite)) or {}
+        if isinstance(exc, ArchiveUnreachable) and not spec.version and recorded.get("version"):
+            hit = _cached_debian(kernel, package, recorded["version"], ws, progress)
+            if hit:
+                note = (f"{kernel.name}: {exc.message}; using the cached {package}="
+                        f"{hit.detail} (its sha256 as recorded when it was verified)")
+                with open(log, "a") as f:
+                    f.write(f"# {note}\n")
+                progress.step(note)
+                return hit
+        raise L2wgError(f"{_where(kernel)}{exc.message}", exc.log) from None
     cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.tar.xz"
     record_path = cached.with_suffix(".json")
     ident = f"debian:{pkg.name}={pkg.version}:{pkg.sha256}"
-    if _verified(cached, record_path, ident, progress):
-        return Source(name, spec, "archive", cached, ident, pkg.version)
-    deb = fetch_deb(pkg, ws, progress, log)
-    with store.scratch_dir(ws.sources / "debian") as tmp:
-        run(["dpkg-deb", "-x", deb, tmp], log_path=log, what="dpkg-deb -x")
-        tarballs = sorted((tmp / "usr" / "src").glob("linux-source-*.tar.*"))
-        if not tarballs:
-            raise L2wgError(f"{pkg.name}={pkg.version}: no linux-source tarball in the package", log)
-        with store.staging_file(cached) as part:
-            shutil.move(tarballs[0], part)
-        store.write_json(record_path, {"ident": ident, "sha256": store.sha256_file(cached)})
-    deb.unlink()
-    return Source(name, spec, "archive", cached, ident, pkg.version)
+    if not _verified(cached, record_path, ident, progress):
+        try:
+            deb = fetch_deb(pkg, ws, progress, log, apt)
+        except AptError as exc:
+            raise L2wgError(f"{_where(kernel)}{exc.message}", exc.log) from None
+        with store.scratch_dir(ws.sources / "debian") as tmp:
+            run(["dpkg-deb", "-x", deb, tmp], log_path=log, what="dpkg-deb -x")
+            tarballs = sorted((tmp / "usr" / "src").glob("linux-source-*.tar.*"))
+            if not tarballs:
+                raise L2wgError(f"{pkg.name}={pkg.version}: no linux-source tarball in the "
+                                "package", log)
+            with store.staging_file(cached) as part:
+                shutil.move(tarballs[0], part)
+            store.write_json(record_path, {"ident": ident, "sha256": store.sha256_file(cached),
+                                           "package": pkg.name, "version": pkg.version,
+                                           "deb_sha256": pkg.sha256, "suite": pkg.suite})
+        deb.unlink()
+    store.write_json(_latest_record(ws, pkg.name, spec.suite), {"version": pkg.version})
+    return Source(kernel.name, spec, "archive", cached, ident, pkg.version)
+
+
+def _where(kernel: Kernel) -> str:
+    """How a source error starts: 'kernels.toml: [kernels."7.3"].source: ' or 'kernel 6.12.107: '."""
+    return f"{kernel.where}.source: " if kernel.origin else f"{kernel.where}: "
+
+
+def _latest_record(ws: Workspace, package: str, suite: str | None) -> Path:
+    """Where the version last fetched of *package* from *suite* is recorded."""
+    return ws.sources / "debian" / f"{package}@{suite or 'host'}.json"
+
+
+def _cached_debian(kernel: Kernel, package: str, version: str, ws: Workspace,
+                   progress: Progress) -> Source | None:
+    """*package*=*version*'s tarball from the cache, if it is there and verified."""
+    cached = ws.sources / "debian" / f"{package}_{version}.tar.xz"
+    record_path = cached.with_suffix(".json")
+    ident = (store.read_json(record_path) or {}).get("ident", "")
+    if not ident.startswith(f"debian:{package}={version}:"):
+        return None
+    if not _verified(cached, record_path, ident, progress):
+        return None
+    return Source(kernel.name, kernel.source, "archive", cached, ident, version)
 
 
 def _verified(cached: Path, record_path: Path, ident: str, progress: Progress) -> bool:

@@ -9,6 +9,7 @@ global state.  The default root is ``$L2WG_HOME``, else
     builds/    one O= build directory per kernel and config
     out/       artifacts per kernel: bzImage, config, build.log, metadata.json
     guest/     cached initramfs images
+    apt/       l2wg's own apt configuration per Debian suite (see apt.py)
     logs/      logs of steps that belong to no build
 """
 
@@ -53,6 +54,11 @@ class Workspace:
     @property
     def guest(self) -> Path:
         return self.root / "guest"
+
+    @property
+    def apt(self) -> Path:
+        """Private apt configurations, one per mirror and suite (l2wg.apt)."""
+        return self.root / "apt"
 
     @property
     def logs(self) -> Path:

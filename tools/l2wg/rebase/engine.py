@@ -69,7 +69,7 @@ def rebase(target: str | Kernel, project: Project, ws: Workspace, opts: RebaseOp
     if isinstance(target, Kernel):
         kernel, spec = target, target.name
     else:
-        kernel, spec = resolve_kernel(target, matrix, opts, log), target
+        kernel, spec = resolve_kernel(target, matrix, opts, log, ws), target
     report_dir = log_dir / kernel.name
     if (report_dir / "state.json").exists() and \
             recorded_status(report_dir / "state.json") in IN_PROGRESS:
