@@ -601,8 +601,7 @@ def _make_canonical(state: Rebase, project: Project, exported: dict[str, Path]) 
     if moved:
         state.notes.append(f"the overrides of other lines were made against the old canonical "
                            f"patches and were set aside in {aside}: {'; '.join(moved)}")
-    others = sorted({k.line for k in project.matrix().kernels.values()
-                     if k.line != state.line and k.ci})
+    others = sorted({k.line for k in project.matrix().select() if k.line != state.line})
     if others:
         state.notes.append("next, carry the new canonical series to the other lines: "
                            + "; ".join(f"tools/rebase {line} --build" for line in others))
