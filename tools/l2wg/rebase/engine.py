@@ -208,8 +208,13 @@ def _build_passes(state: Rebase, step: Step, project: Project, ws: Workspace,
     """--build: compile *step*'s commit; on failure the rebase stops at it."""
     kernel = Kernel(name=state.kernel, source=SourceSpec("local", path=state.tree_path),
                     version=state.version, fragments=tuple(state.fragments), arch=state.arch)
-    outcome = buildcheck.check_commit(kernel, project, ws, state.tree_path, step.commit,
-                                      state.log, progress)
+    try:
+        outcome = buildcheck.check_commit(kernel, project, ws, state.tree_path, step.commit,
+                                          state.log, progress)
+    except L2wgError as error:
+        # The build could not even start (a dirty source tree, a bad config): the
+        # rebase stops at this patch all the same, keeping what was resolved so far.
+        outcome = buildcheck.BuildCheck([], False, 0.0, [f"the build did not run: {error}"])
     step.build = "ok" if outcome.ok else "failed"
     step.build_errors, step.build_seconds = outcome.errors, outcome.seconds
     progress.step(f"  {step.name}: {'compiles' if outcome.ok else 'DOES NOT COMPILE'} "
@@ -480,6 +485,10 @@ def _finish(state: Rebase, project: Project, progress: Progress) -> Rebase:
         state.alternates = []
     changed = [s for s in state.steps
                if s.status in ("merged", "resolved", "fixed") and not s.redundant]
+    if state.kernel == state.canonical:
+        # The canonical patches are exactly format-patch of the canonical tree (their
+        # index lines too, which three-way merges on other lines rely on).
+        changed = [s for s in state.steps if s.commit]
     redundant = [s for s in state.steps if s.redundant]
     empty = [s.name for s in state.steps if s.status == "empty"]
     if empty:
@@ -507,7 +516,8 @@ def export_patches(state: Rebase, out: Path, log: Path) -> dict[str, Path]:
 
     Stable: no commit id (``--zero-commit``), no git version (``--no-signature``),
     the original Subject prefix ([PATCH n/N]) kept, and ``base-commit:`` the
-    pristine commit (deterministic for a given source).
+    pristine commit (deterministic for a given source), without the
+    ``prerequisite-patch-id:`` lines of the earlier patches.
     """
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -519,6 +529,9 @@ def export_patches(state: Rebase, out: Path, log: Path) -> dict[str, Path]:
                          "--no-signature", "--no-numbered", f"--base={state.pristine}", "-1",
                          step.commit, log=log)
         text = _keep_subject_prefix(text, Path(step.path))
+        # format-patch --base lists the earlier patches' ids: churn in every later
+        # patch whenever one changes.  The series file already says what comes first.
+        text = re.sub(r"^prerequisite-patch-id: .*\n", "", text, flags=re.M)
         (out / step.name).write_text(text)
         exported[step.name] = out / step.name
     return exported
