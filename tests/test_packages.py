@@ -47,11 +47,48 @@ def test_dkms_conf_replaces_the_wireguard_module():
     assert 'BUILT_MODULE_NAME[0]="wireguard"' in conf
     assert 'DEST_MODULE_LOCATION[0]="/updates/dkms"' in conf
     assert "CONFIG_WIREGUARD=m modules" in conf
-    assert 'BUILD_EXCLUSIVE_KERNEL_MIN="6.12"' in conf and 'BUILD_EXCLUSIVE_KERNEL_MAX="6.12"' in conf
+    # MAX is the line's last release, not "6.12": newer DKMS compares whole releases
+    # (exclusive_bounds; the test below runs its comparison).
+    assert 'BUILD_EXCLUSIVE_KERNEL_MIN="6.12"' in conf and \
+        'BUILD_EXCLUSIVE_KERNEL_MAX="6.12.9999"' in conf
     # dkms.conf is sourced by bash: it must parse and give the values back.
     out = subprocess.run(["bash", "-c", conf + '\necho "$PACKAGE_VERSION|$BUILD_EXCLUSIVE_KERNEL"'],
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == r"6.12.117+l2wg.abc|^6\.(12)\."
+
+
+#: DKMS 3.2.2's (sid's) VER() and the two BUILD_EXCLUSIVE_KERNEL_MIN/MAX tests it
+#: makes, verbatim; exit 0 when the release is inside.
+DKMS_3_2_EXCLUSIVE = r"""
+VER()
+{
+    echo "$1" | sed -e 's:\([^0-9]\)\([0-9]\):\1 \2:g' \
+        -e 's:\([0-9]\)\([^0-9]\):\1 \2:g' \
+        -e 's:\(.*\): \1 :' \
+        -e 's: \([0-9]\) : 00\1 :g' \
+        -e 's: \([0-9][0-9]\) : 0\1 :g' \
+        -e 's: ::g'
+}
+set -- "$1"
+[[ $BUILD_EXCLUSIVE_KERNEL_MIN && "$(VER "$1")" < "$(VER "$BUILD_EXCLUSIVE_KERNEL_MIN")" ]] && exit 1
+[[ $BUILD_EXCLUSIVE_KERNEL_MAX && "$(VER "$1")" > "$(VER "$BUILD_EXCLUSIVE_KERNEL_MAX")" ]] && exit 1
+[[ ! $1 =~ $BUILD_EXCLUSIVE_KERNEL ]] && exit 1
+exit 0
+"""
+
+
+@pytest.mark.parametrize("kmin, kmax, inside, outside", [
+    ("7.2", "7.2", ["7.2.13+deb14-amd64", "7.2.0", "7.2.999-rt"], ["7.3.4+deb13-amd64", "7.1.9"]),
+    ("6.12", "6.12", ["6.12.117+deb12-amd64"], ["6.13.0", "6.11.9", "6.1.0-56-amd64"]),
+    ("6.1", "6.1", ["6.1.0-56-amd64"], ["6.12.117+deb12-amd64", "6.2.0"]),
+    ("6.6", "6.8", ["6.6.1", "6.8.12-amd64"], ["6.9.0", "6.5.13"]),
+])
+def test_newer_dkms_builds_for_every_release_of_the_lines(tmp_path, kmin, kmax, inside, outside):
+    conf = packages.dkms_conf("l2wireguard", "1+l2wg", kmin, kmax)
+    for release in inside + outside:
+        done = subprocess.run(["bash", "-c", conf + DKMS_3_2_EXCLUSIVE, "dkms", release],
+                              env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"})
+        assert (done.returncode == 0) is (release in inside), release
 
 
 def test_version_follows_kernel_and_series():
