@@ -127,6 +127,12 @@ def test_dkms_source_tree_and_deb(tmp_path):
                            check=True).stdout
     assert "./usr/src/l2wireguard-6.12.117+l2wg.abc/dkms.conf" in files
     assert "./usr/src/l2wireguard-6.12.117+l2wg.abc/device.c" in files
+    # dkms install replaces the kernel's own wireguard.ko of the same MODULE_VERSION.
+    assert "./usr/share/dkms/modules_to_force_install/l2wireguard" in files
+    unpacked = tmp_path / "unpacked"
+    subprocess.run(["dpkg-deb", "-x", deb, unpacked], check=True)
+    assert (unpacked / "usr/share/dkms/modules_to_force_install/l2wireguard").read_text() == \
+        "l2wireguard_version-override\n"
 
 
 def test_kernel_outside_range_is_refused_before_building(tmp_path):

@@ -131,6 +131,15 @@ def make_dkms_source(tree: Path, dest_root: Path, version: str, kmin: str,
 
 # the Debian package (dh-dkms) ------------------------------------------------
 
+#: DKMS's own switch for a module that replaces an in-tree one of the same
+#: MODULE_VERSION: without it, ``dkms install`` finds the kernel's wireguard.ko
+#: (also "1.0.0") and "will not replace this module" -- the package then
+#: builds the module but leaves the stock one in use on every machine that has
+#: the kernel image installed (found by installing the package in a chroot
+#: with Debian's linux-image, as on a real bookworm machine).
+FORCE_DIR = "usr/share/dkms/modules_to_force_install"
+
+
 def debian_files(src: DkmsSource, maintainer: str) -> dict[str, str]:
     """The debian/ directory of a binary-only l2wireguard-dkms package."""
     pkg = f"{src.name}-dkms"
@@ -162,7 +171,10 @@ def debian_files(src: DkmsSource, maintainer: str) -> dict[str, str]:
              -- {maintainer}  Thu, 01 Jan 1970 00:00:00 +0000
             """),
         "source/format": "3.0 (native)\n",
-        f"{pkg}.install": f"src/* usr/src/{src.name}-{src.version}/\n",
+        f"{pkg}.install": f"src/* usr/src/{src.name}-{src.version}/\n"
+                          f"debian/force/{src.name} {FORCE_DIR}/\n",
+        # "<module>_version-override": skip only the version comparison.
+        f"force/{src.name}": f"{src.name}_version-override\n",
         f"{pkg}.dkms": (src.path / "dkms.conf").read_text(),
         "copyright": "Files: *\nLicense: GPL-2.0-only\n",
     }
