@@ -9,6 +9,7 @@ global state.  The default root is ``$L2WG_HOME``, else
     builds/    one O= build directory per kernel and config
     out/       artifacts per kernel: bzImage, config, build.log, metadata.json
     guest/     cached initramfs images
+    chroots/   Debian suites for DKMS proofs: mmdebstrap bases and package layers (chroot.py)
     logs/      logs of steps that belong to no build
 """
 
@@ -53,6 +54,10 @@ class Workspace:
     @property
     def guest(self) -> Path:
         return self.root / "guest"
+
+    @property
+    def chroots(self) -> Path:
+        return self.root / "chroots"
 
     @property
     def logs(self) -> Path:
