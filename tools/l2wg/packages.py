@@ -4,9 +4,11 @@ DKMS: the patched ``drivers/net/wireguard`` of a kernel's tree becomes a
 DKMS source tree (``dkms.conf`` + the driver), which replaces the in-tree
 ``wireguard`` module on the distribution kernel a user already runs, and a
 Debian package of it built with dh-dkms (DKMS 3 has no ``mkdeb``).  It is
-proven with a real ``dkms build`` against Debian's own headers, in a DKMS
-tree of l2wg's own (``--dkmstree``), so the host's DKMS state is never
-touched.
+proven the way a user of the headers' suite gets it: in a chroot of that
+suite (chroot.py) with its dkms and the linux-headers package, the
+``l2wireguard-dkms`` .deb is installed with apt, its postinst runs dkms, and
+the module is taken from where dkms installed it.  Nothing is installed on
+the host, whose own DKMS state is never touched.
 
 deb-pkg: ``make bindeb-pkg`` (or ``deb-pkg``) of the patched kernel, in the
 O= directory of ``l2wg build``.
@@ -21,9 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import distkernel, stamps, store
+from . import chroot, distkernel, stamps, store
 from .errors import L2wgError
-from .kernels import Kernel
+from .kernels import HOST_SUITE, DkmsHeaders, Kernel
 if TYPE_CHECKING:
     from .build import BuildOptions
 from .progress import Progress
@@ -201,7 +203,15 @@ def build_deb(src: DkmsSource, dest: Path, log: Path,
     return debs[-1]
 
 
-# dkms build against Debian's headers -----------------------------------------
+# dkms in a chroot of the headers' suite ----------------------------------------
+
+#: What a user of the suite who builds DKMS modules has: dkms (which brings the
+#: suite's gcc and make) and xz for Debian's compressed modules.  The headers
+#: package is a layer on top (chroot.with_packages).
+CHROOT_PACKAGES = ("dkms", "xz-utils")
+#: Where the chroot sees the .deb and leaves the module (a host directory).
+EXCHANGE = "/l2wg"
+
 
 def headers_release(package: str) -> str:
     """linux-headers-6.12.117+deb12-amd64 -> 6.12.117+deb12-amd64."""
@@ -210,38 +220,110 @@ def headers_release(package: str) -> str:
     return package[len("linux-headers-"):]
 
 
-def ensure_headers(package: str, log: Path) -> Path:
-    """Install *package* (Debian's kernel headers) when missing; return its build dir."""
-    release = headers_release(package)
-    build = Path("/lib/modules") / release / "build"
-    if (build / "Makefile").exists():
-        return build
-    done = run(["apt-get", "install", "-y", "--no-install-recommends", package],
-               log_path=log, check=False, env={"DEBIAN_FRONTEND": "noninteractive"})
-    if done.returncode != 0 or not (build / "Makefile").exists():
-        raise L2wgError(f"cannot install the headers {package} (is it in the Debian archive? "
-                        f"apt-cache policy {package})", log)
-    return build
+def chroot_spec(headers: DkmsHeaders) -> chroot.ChrootSpec:
+    """The base chroot a DKMS build for *headers* runs in: its suite with dkms."""
+    return chroot.ChrootSpec(chroot.Suite.named(headers.suite), CHROOT_PACKAGES)
 
 
-def dkms_build(src: DkmsSource, release: str, dkms_tree: Path, log: Path) -> Path:
-    """``dkms build`` for *release* in l2wg's own DKMS tree; return the built module."""
+@dataclass(frozen=True)
+class DkmsBuild:
+    """A module dkms built and installed in a chroot, copied out of it."""
+
+    module: Path
+    vermagic: str
+    chroot: str          # the chroot's name (base + layers)
+    make_log: Path | None
+
+
+#: Lines of dkms's output that say why the postinst installed nothing.
+_SKIP_RE = re.compile(r"skip|exclusive|will not replace|not newer|does not meet|"
+                      r"headers .*not|error|obsolete", re.I)
+
+
+def _postinst_note(output: str, package: str) -> str:
+    """The line of *package*'s postinst output that says why it installed no module."""
+    _, _, postinst = output.partition(f"Setting up {package} (")
+    lines = [ln.strip() for ln in postinst.splitlines() if _SKIP_RE.search(ln)]
+    return lines[-1][:200] if lines else "its postinst gave no reason"
+
+
+def _copy_make_log(upper: Path, src: DkmsSource, dest: Path) -> Path | None:
+    """dkms's make.log of the build, out of the session's upper layer (/var is never merged)."""
+    logs = sorted((upper / "var" / "lib" / "dkms" / src.name / src.version).rglob("make.log"))
+    if not logs:
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(logs[-1], dest / "make.log"))
+
+
+#: Run inside the chroot as ``sh -c TAKE_MODULE sh RELEASE MODULE EXCHANGE``:
+#: copy the module dkms installed out, check modprobe would load it, print its vermagic.
+TAKE_MODULE = """set -e
+for m in "/lib/modules/$1/updates/dkms/$2".ko*; do
+  [ -e "$m" ] || { echo "nothing in /lib/modules/$1/updates/dkms"; exit 3; }
+  used=$(modinfo -k "$1" -n "$2")
+  [ "$used" = "$m" ] || { echo "modprobe $2 would load $used, not $m"; exit 4; }
+  cp "$m" "$3/"
+  modinfo -F vermagic "$m"
+done"""
+
+
+def dkms_build(src: DkmsSource, deb: Path, headers: DkmsHeaders, ws: Workspace, out: Path,
+               log: Path, progress: Progress) -> DkmsBuild:
+    """Install *deb* in a chroot of *headers*' suite, as its users do; return dkms's module.
+
+    The chroot has the suite's dkms, the headers and the matching
+    linux-image.  ``apt-get install ./l2wireguard-dkms_*.deb`` runs the
+    package's postinst, which runs ``dkms build`` and ``dkms install`` for the
+    kernels whose headers are installed: *headers*.  The module is copied from
+    /lib/modules/<release>/updates/dkms/ (checked to be what modprobe would
+    load) into *out*/dkms-<release>/, with dkms's make.log; every write of the
+    install goes to a session layer in *out*/chroot-<release>/ (removed on
+    success, kept on failure).
+    """
+    release = headers.release
     if not in_range(release, src.kernel_min, src.kernel_max):
         raise L2wgError(f"kernel {release} is outside the package's supported range "
                         f"{src.kernel_min} to {src.kernel_max}")
-    dkms_tree.mkdir(parents=True, exist_ok=True)
-    common = ["dkms", "--dkmstree", dkms_tree, "--sourcetree", src.path.parent,
-              "-m", src.name, "-v", src.version]
-    run(["dkms", "--dkmstree", dkms_tree, "--sourcetree", src.path.parent, "remove",
-         f"{src.name}/{src.version}", "--all"], log_path=log, check=False)
-    run([*common[:5], "add", src.path], log_path=log, what="dkms add")
-    run([*common, "build", "-k", release], log_path=log,
-        what=f"dkms build {src.name}/{src.version} for {release}")
-    built = dkms_tree / src.name / src.version / release / "x86_64" / "module"
-    modules = sorted(built.glob(f"{MODULE}.ko*"))
-    if not modules:
-        raise L2wgError(f"dkms build left no {MODULE}.ko in {built}", log)
-    return modules[0]
+    suite = headers.suite
+    # The image too, as on any machine that runs the kernel: dkms install
+    # then meets the in-tree wireguard.ko a user's machine has.
+    root = chroot.with_packages(chroot.ensure(chroot_spec(headers), ws, progress, log),
+                                [headers.package, f"linux-image-{release}"], ws, progress, log)
+    exchange = out / f"dkms-{release}"
+    chroot.remove_tree(exchange)
+    exchange.mkdir(parents=True)
+    shutil.copy2(deb, exchange / deb.name)
+    session = chroot.Session(root, out / f"chroot-{release}",
+                             (chroot.Bind(exchange, EXCHANGE, read_only=False),)).start()
+    progress.step(f"{suite} chroot: apt-get install {deb.name} (its postinst runs dkms "
+                  f"for {release})")
+    installed = session.run(["apt-get", "-q", "-y", "--no-install-recommends", "install",
+                             f"{EXCHANGE}/{deb.name}"], log, check=False,
+                            what=f"apt-get install {deb.name} in the {suite} chroot")
+    make_log = _copy_make_log(session.upper, src, exchange)
+    if installed.returncode != 0:
+        raise L2wgError(f"installing {deb.name} in the {suite} chroot failed (exit "
+                        f"{installed.returncode}): dkms could not build {src.name}/{src.version} "
+                        f"for {release} (make.log: {make_log or 'none'}; chroot writes kept in "
+                        f"{session.path})", log)
+    # Where dkms installed the module for that kernel, and that it is the one
+    # modprobe would load there (not the kernel's own).
+    taken = session.run(["sh", "-c", TAKE_MODULE, "sh", release, MODULE, EXCHANGE], log,
+                        check=False, what=f"the {MODULE} module dkms installed for {release}")
+    modules = sorted(exchange.glob(f"{MODULE}.ko*"))
+    if taken.returncode != 0 or not modules:
+        why = taken.output.strip().splitlines()[-1] if taken.returncode == 4 else \
+            _postinst_note(installed.output, f"{src.name}-dkms")
+        raise L2wgError(f"{deb.name} installed in the {suite} chroot, but its postinst put no "
+                        f"{MODULE} module in use for {release} ({why}; chroot writes kept in "
+                        f"{session.path})", log)
+    vermagic = taken.output.strip().splitlines()[-1]
+    if not vermagic.startswith(f"{release} "):
+        raise L2wgError(f"the module dkms built in the {suite} chroot has vermagic "
+                        f"'{vermagic}', not {release}", log)
+    session.close()
+    return DkmsBuild(modules[0], vermagic, root.name, make_log)
 
 
 # the stage: l2wg dkms ----------------------------------------------------------
@@ -255,10 +337,12 @@ CHECK_MODULES = ("veth", "bridge", "8021q", "pppoe", "ppp_async")
 class DkmsProof:
     """One headers package the DKMS module was built for, and a bootable guest of it."""
 
-    headers: str
+    headers: DkmsHeaders
     release: str
     module: Path
-    boot_artifacts: Path
+    boot_artifacts: Path | None      # None: not asked for (l2wg dkms --no-boot)
+    vermagic: str = ""
+    chroot: str = ""
 
 
 @dataclass
@@ -285,13 +369,16 @@ def supported_range(kernel: Kernel) -> tuple[str, str]:
 
 
 def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
-         headers: list[str] | None = None, reuse: bool = False) -> DkmsResult:
+         headers: list[DkmsHeaders] | None = None, reuse: bool = False,
+         boot: bool = True) -> DkmsResult:
     """Make the DKMS package of *kernel*'s patched driver and prove it on Debian's kernels.
 
-    For each headers package (default: kernels.toml's dkms_headers): install the
-    headers if missing, ``dkms build`` for real, unpack Debian's matching
-    linux-image and lay out a bootable artifacts directory (vmlinuz, config,
-    modules to insmod with the DKMS-built wireguard.ko in place of the stock one).
+    For each headers package (default: kernels.toml's dkms_headers): install
+    the package in a chroot of the headers' suite, where its postinst runs
+    dkms for real (:func:`dkms_build`); then, with *boot*, unpack Debian's
+    matching linux-image and lay out a bootable artifacts directory (vmlinuz,
+    config, modules to insmod with the DKMS-built wireguard.ko in place of the
+    stock one).  Nothing is installed on the host.
     *reuse*: return the last result if nothing it was made from changed (stamps.py).
     """
     from .build import prepare_tree
@@ -306,8 +393,10 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     headers = list(headers if headers is not None else kernel.dkms_headers)
     stamp = stamps.Stamp(out / "dkms.stamp.json")
     key = stamps.digest({"tree_head": tree.head or tree.pristine, "version": version,
-                         "range": [kmin, kmax], "headers": headers,
-                         "code": stamps.files_digest([Path(__file__), Path(distkernel.__file__)])})
+                         "range": [kmin, kmax], "boot": boot,
+                         "headers": [[h.package, h.suite, chroot_spec(h).name] for h in headers],
+                         "code": stamps.files_digest([Path(__file__), Path(distkernel.__file__),
+                                                      Path(chroot.__file__)])})
     done = stamp.valid(key) if reuse else None
     if done is not None:
         progress.step(f"{kernel.name}: DKMS {PACKAGE}/{version} up to date")
@@ -317,33 +406,43 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     src = make_dkms_source(tree.path, out / "src", version, kmin, kmax)
     deb = build_deb(src, out, log)
     proofs = []
-    for package in headers:
-        release = headers_release(package)
-        progress.step(f"{kernel.name}: dkms build against {package}")
-        ensure_headers(package, log)
-        module = dkms_build(src, release, ws.root / "dkms", log)
-        proofs.append(DkmsProof(package, release, module,
-                                guest_artifacts(kernel, tree.path, release, module, out, ws,
-                                                progress, log)))
+    for entry in headers:
+        progress.step(f"{kernel.name}: dkms in a {entry.suite} chroot with {entry.package}")
+        built = dkms_build(src, deb, entry, ws, out, log, progress)
+        artifacts = guest_artifacts(kernel, tree.path, entry, built.module, out, ws, progress,
+                                    log) if boot else None
+        proofs.append(DkmsProof(entry, entry.release, built.module, artifacts, built.vermagic,
+                                built.chroot))
     record_in_metadata(ws.artifacts(kernel.name), "dkms",
                        [src.path, deb, *(p.module for p in proofs)])
     result = DkmsResult(kernel.name, src, deb, proofs)
     stamp.save(key, asdict(result), [src.path, deb, *(p.module for p in proofs),
-                                     *(p.boot_artifacts / "metadata.json" for p in proofs)])
+                                     *(p.boot_artifacts / "metadata.json" for p in proofs
+                                       if p.boot_artifacts)])
     return result
 
 
 def dkms_result_from(record: dict) -> DkmsResult:
     """A DkmsResult back from its stamp record (asdict form)."""
     src = DkmsSource(**{**record["source"], "path": Path(record["source"]["path"])})
-    proofs = [DkmsProof(p["headers"], p["release"], Path(p["module"]), Path(p["boot_artifacts"]))
+    proofs = [DkmsProof(DkmsHeaders(**p["headers"]), p["release"], Path(p["module"]),
+                        Path(p["boot_artifacts"]) if p["boot_artifacts"] else None,
+                        p.get("vermagic", ""), p.get("chroot", ""))
               for p in record["proofs"]]
     return DkmsResult(record["kernel"], src, Path(record["deb"]), proofs, up_to_date=True)
 
 
-def guest_artifacts(kernel: Kernel, tree: Path, release: str, module: Path, out: Path,
+def guest_artifacts(kernel: Kernel, tree: Path, headers: DkmsHeaders, module: Path, out: Path,
                     ws: Workspace, progress: Progress, log: Path) -> Path:
     """An artifacts directory `l2wg boot` can run: Debian's vmlinuz + the modules to load."""
+    release = headers.release
+    # TODO(suites): fetch_image asks the host's apt, which sees only bookworm;
+    # once sources.py/distkernel.py fetch from other suites, pass
+    # headers.suite to it and drop this refusal.
+    if headers.suite != HOST_SUITE:
+        raise L2wgError(f"booting {release} needs linux-image-{release} from {headers.suite}, "
+                        "which distkernel.fetch_image cannot fetch yet (it reads the host's "
+                        "apt sources); the DKMS build itself passed: use --no-boot", log)
     dist = distkernel.fetch_image(release, ws, progress, log)
     target = out / f"boot-{release}"
     with store.staging_dir(target) as tmp:
