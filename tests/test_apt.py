@@ -191,21 +191,6 @@ def test_split_linux_image_of_a_suite(suite, ws, quiet, tmp_path):
     assert len(log_commands(log, "download")) == 4         # unpacked once
 
 
-def test_dkms_headers_of_another_suite_are_looked_up_then_refused(suite, tmp_path):
-    from l2wg import packages
-    from l2wg.errors import L2wgError
-
-    log = tmp_path / "dkms.log"
-    with pytest.raises(L2wgError, match=r"^linux-headers-9\.9\.2-test-amd64 9\.9\.2-1 is from the "
-                                        r"Debian suite 'l2wg-test': l2wg installs headers only "
-                                        r"from the host's own apt sources"):
-        packages.ensure_headers(f"linux-headers-{debian_repo.RELEASE}", log, suite)
-    with pytest.raises(L2wgError, match=r"^dkms_headers: the Debian suite 'l2wg-test' has no "
-                                        r"linux-headers-9\.9\.3-test-amd64"):
-        packages.ensure_headers("linux-headers-9.9.3-test-amd64", log, suite)
-    assert "apt-get install" not in log.read_text()
-
-
 def test_point_releases_of_a_suite_are_seen_by_rebase(debian_server, ws, tmp_path):
     _, archive = debian_server
     toml = tmp_path / "kernels.toml"

@@ -234,3 +234,63 @@ def test_set_canonical_keeps_the_rest_of_the_file(tmp_path):
     with pytest.raises(L2wgError, match="cannot make '9.9' canonical"):
         set_canonical(path, "9.9")
     assert load_matrix(path).canonical == "7.3"
+
+
+# dkms_headers: a package name (the host's suite) or { package, suite } ------------
+
+def test_dkms_headers_name_their_suite(tmp_path):
+    from l2wg.kernels import HOST_SUITE, DkmsHeaders
+
+    text = GOOD + ('dkms_headers = ["linux-headers-6.12.117+deb12-amd64",\n'
+                   '  { package = "linux-headers-7.2.13+deb14-amd64", suite = "sid" },\n'
+                   '  { package = "linux-headers-7.3.4+deb13-amd64", suite = "trixie-backports" },\n'
+                   '  { package = "linux-headers-6.1.0-56-amd64" }]\n')
+    headers = load_matrix(write(tmp_path, text)).get("a").dkms_headers
+    assert headers == (DkmsHeaders("linux-headers-6.12.117+deb12-amd64", HOST_SUITE),
+                       DkmsHeaders("linux-headers-7.2.13+deb14-amd64", "sid"),
+                       DkmsHeaders("linux-headers-7.3.4+deb13-amd64", "trixie-backports"),
+                       DkmsHeaders("linux-headers-6.1.0-56-amd64", "bookworm"))
+    assert headers[1].release == "7.2.13+deb14-amd64"
+    assert headers[1].describe() == "linux-headers-7.2.13+deb14-amd64/sid"
+
+
+def test_shipped_dkms_headers_are_bookworms(project):
+    for name in ("6.12", "6.1"):
+        headers = project.matrix().get(name).dkms_headers
+        assert headers and all(h.suite == "bookworm" for h in headers)
+
+
+@pytest.mark.parametrize("value, where, message", [
+    ('"linux-headers-6.12"', "dkms_headers", "must be a list of package names or"),
+    ('[1]', "dkms_headers[0]", "must be a package name or"),
+    ('["linux-image-6.1.0-56-amd64"]', "dkms_headers[0]", "is not a linux-headers package name"),
+    ('[{ suite = "sid" }]', "dkms_headers[0]", "missing key 'package'"),
+    ('[{ package = "linux-headers-7.2", release = "sid" }]', "dkms_headers[0]",
+     "unknown key 'release'"),
+    ('[{ package = "linux-headers-7.2", suite = "Sid!" }]', "dkms_headers[0].suite",
+     "bad suite name 'Sid!'"),
+    ('[{ package = "linux-image-7.2", suite = "sid" }]', "dkms_headers[0].package",
+     "is not a linux-headers package name"),
+    ('[{ package = "linux-headers-7.2", suite = "" }]', "dkms_headers[0].suite",
+     "must be a non-empty string"),
+    ('["linux-headers-6.1", { package = "linux-headers-6.1", suite = "bookworm" }]',
+     "dkms_headers[1]", "lists linux-headers-6.1/bookworm twice"),
+])
+def test_bad_dkms_headers_are_one_line_naming_entry_and_key(tmp_path, value, where, message):
+    with pytest.raises(L2wgError) as err:
+        load_matrix(write(tmp_path, GOOD + f"dkms_headers = {value}\n"))
+    text = str(err.value)
+    assert f'kernels.toml: [kernels."a"].{where}: ' in text and message in text
+    assert "\n" not in text
+
+
+def test_headers_on_the_command_line_use_apts_spelling():
+    from l2wg.kernels import DkmsHeaders
+
+    assert DkmsHeaders.parse("linux-headers-7.2.13+deb14-amd64/sid") == \
+        DkmsHeaders("linux-headers-7.2.13+deb14-amd64", "sid")
+    assert DkmsHeaders.parse("linux-headers-6.1.0-55-amd64").suite == "bookworm"
+    with pytest.raises(L2wgError, match="--headers linux-image-6.1/sid: 'linux-image-6.1' is not"):
+        DkmsHeaders.parse("linux-image-6.1/sid")
+    with pytest.raises(L2wgError, match="bad suite name"):
+        DkmsHeaders.parse("linux-headers-6.1/Sid")

@@ -47,11 +47,48 @@ def test_dkms_conf_replaces_the_wireguard_module():
     assert 'BUILT_MODULE_NAME[0]="wireguard"' in conf
     assert 'DEST_MODULE_LOCATION[0]="/updates/dkms"' in conf
     assert "CONFIG_WIREGUARD=m modules" in conf
-    assert 'BUILD_EXCLUSIVE_KERNEL_MIN="6.12"' in conf and 'BUILD_EXCLUSIVE_KERNEL_MAX="6.12"' in conf
+    # MAX is the line's last release, not "6.12": newer DKMS compares whole releases
+    # (exclusive_bounds; the test below runs its comparison).
+    assert 'BUILD_EXCLUSIVE_KERNEL_MIN="6.12"' in conf and \
+        'BUILD_EXCLUSIVE_KERNEL_MAX="6.12.9999"' in conf
     # dkms.conf is sourced by bash: it must parse and give the values back.
     out = subprocess.run(["bash", "-c", conf + '\necho "$PACKAGE_VERSION|$BUILD_EXCLUSIVE_KERNEL"'],
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == r"6.12.117+l2wg.abc|^6\.(12)\."
+
+
+#: DKMS 3.2.2's (sid's) VER() and the two BUILD_EXCLUSIVE_KERNEL_MIN/MAX tests it
+#: makes, verbatim; exit 0 when the release is inside.
+DKMS_3_2_EXCLUSIVE = r"""
+VER()
+{
+    echo "$1" | sed -e 's:\([^0-9]\)\([0-9]\):\1 \2:g' \
+        -e 's:\([0-9]\)\([^0-9]\):\1 \2:g' \
+        -e 's:\(.*\): \1 :' \
+        -e 's: \([0-9]\) : 00\1 :g' \
+        -e 's: \([0-9][0-9]\) : 0\1 :g' \
+        -e 's: ::g'
+}
+set -- "$1"
+[[ $BUILD_EXCLUSIVE_KERNEL_MIN && "$(VER "$1")" < "$(VER "$BUILD_EXCLUSIVE_KERNEL_MIN")" ]] && exit 1
+[[ $BUILD_EXCLUSIVE_KERNEL_MAX && "$(VER "$1")" > "$(VER "$BUILD_EXCLUSIVE_KERNEL_MAX")" ]] && exit 1
+[[ ! $1 =~ $BUILD_EXCLUSIVE_KERNEL ]] && exit 1
+exit 0
+"""
+
+
+@pytest.mark.parametrize("kmin, kmax, inside, outside", [
+    ("7.2", "7.2", ["7.2.13+deb14-amd64", "7.2.0", "7.2.999-rt"], ["7.3.4+deb13-amd64", "7.1.9"]),
+    ("6.12", "6.12", ["6.12.117+deb12-amd64"], ["6.13.0", "6.11.9", "6.1.0-56-amd64"]),
+    ("6.1", "6.1", ["6.1.0-56-amd64"], ["6.12.117+deb12-amd64", "6.2.0"]),
+    ("6.6", "6.8", ["6.6.1", "6.8.12-amd64"], ["6.9.0", "6.5.13"]),
+])
+def test_newer_dkms_builds_for_every_release_of_the_lines(tmp_path, kmin, kmax, inside, outside):
+    conf = packages.dkms_conf("l2wireguard", "1+l2wg", kmin, kmax)
+    for release in inside + outside:
+        done = subprocess.run(["bash", "-c", conf + DKMS_3_2_EXCLUSIVE, "dkms", release],
+                              env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"})
+        assert (done.returncode == 0) is (release in inside), release
 
 
 def test_version_follows_kernel_and_series():
@@ -90,15 +127,50 @@ def test_dkms_source_tree_and_deb(tmp_path):
                            check=True).stdout
     assert "./usr/src/l2wireguard-6.12.117+l2wg.abc/dkms.conf" in files
     assert "./usr/src/l2wireguard-6.12.117+l2wg.abc/device.c" in files
+    # dkms install replaces the kernel's own wireguard.ko of the same MODULE_VERSION.
+    assert "./usr/share/dkms/modules_to_force_install/l2wireguard" in files
+    unpacked = tmp_path / "unpacked"
+    subprocess.run(["dpkg-deb", "-x", deb, unpacked], check=True)
+    assert (unpacked / "usr/share/dkms/modules_to_force_install/l2wireguard").read_text() == \
+        "l2wireguard_version-override\n"
 
 
 def test_kernel_outside_range_is_refused_before_building(tmp_path):
+    from l2wg.kernels import DkmsHeaders
+    from l2wg.progress import silent
+    from l2wg.workspace import Workspace
+
     src = packages.make_dkms_source(fake_tree(tmp_path / "tree"), tmp_path / "out",
                                     "6.12.117+l2wg.abc", "6.12", "6.12")
+    ws = Workspace(tmp_path / "ws")
     with pytest.raises(L2wgError, match="6.1.0-56-amd64 is outside the package's supported "
                                         "range 6.12 to 6.12"):
-        packages.dkms_build(src, "6.1.0-56-amd64", tmp_path / "dkms", tmp_path / "log")
-    assert not (tmp_path / "dkms").exists()
+        packages.dkms_build(src, tmp_path / "l2wireguard-dkms.deb",
+                            DkmsHeaders("linux-headers-6.1.0-56-amd64"), ws, tmp_path / "dkms",
+                            tmp_path / "log", silent())
+    assert not (tmp_path / "dkms").exists() and not ws.chroots.exists()
+
+
+def test_the_chroot_is_the_headers_suite_with_dkms():
+    from l2wg.kernels import DkmsHeaders
+
+    spec = packages.chroot_spec(DkmsHeaders("linux-headers-7.3.4+deb13-amd64", "trixie-backports"))
+    assert spec.suite.name == "trixie-backports" and spec.suite.base == "trixie"
+    assert "dkms" in spec.packages
+    assert packages.chroot_spec(DkmsHeaders("linux-headers-6.1.0-56-amd64")).suite.name == \
+        "bookworm"
+
+
+def test_why_the_postinst_built_nothing_is_dkms_own_line():
+    output = ("debconf: delaying package configuration, since apt-utils is not installed\n"
+              "Setting up l2wireguard-dkms (7.2.13+stock) ...\n"
+              "Building initial module l2wireguard/7.2.13+stock for 7.2.13+deb14-amd64\n"
+              "for module l2wireguard/7.2.13+stock includes a BUILD_EXCLUSIVE directive\n"
+              "which does not match this kernel/arch/config.\n")
+    assert packages._postinst_note(output, "l2wireguard-dkms") == \
+        "for module l2wireguard/7.2.13+stock includes a BUILD_EXCLUSIVE directive"
+    assert packages._postinst_note("Setting up l2wireguard-dkms (1) ...\nDone.\n",
+                                   "l2wireguard-dkms") == "its postinst gave no reason"
 
 
 def test_headers_name_is_checked():
@@ -144,13 +216,63 @@ def test_dkms_module_on_debians_own_kernel_passes_the_checks(project, real_ws, n
     from l2wg.progress import silent
 
     kernel = project.matrix().get(name)
+    host = host_state()
     made = packages.dkms(kernel, project, real_ws, silent())
     assert made.deb.name.startswith("l2wireguard-dkms_")
     assert [p.headers for p in made.proofs] == list(kernel.dkms_headers)
     for proof in made.proofs:
         assert proof.module.name.startswith("wireguard.ko")
         assert proof.release in str(proof.module)
+        # Built by the package's postinst in a chroot of the headers' suite.
+        assert proof.chroot.startswith(f"{proof.headers.suite}-")
+        assert proof.vermagic.startswith(f"{proof.release} ")
         passed_suite(boot.boot(real_ws, proof.boot_artifacts, progress=silent()))
+    assert host_state() == host          # nothing installed on the host, nothing mounted
+
+
+def host_state() -> dict:
+    """What the DKMS proof must leave as it was on the host."""
+    import hashlib
+
+    return {"dpkg": hashlib.sha256(Path("/var/lib/dpkg/status").read_bytes()).hexdigest(),
+            "modules": sorted(p.name for p in Path("/lib/modules").glob("*")),
+            "mounts": Path("/proc/self/mounts").read_text()}
+
+
+@pytest.mark.integration
+def test_stock_72_driver_dkms_in_a_sid_chroot(real_ws, tmp_path):
+    """Debian's 7.x headers need sid's gcc and libc: the package is built where they are."""
+    from l2wg import chroot
+    from l2wg.kernels import DkmsHeaders
+    from l2wg.progress import silent
+    from l2wg.runner import run
+
+    headers = DkmsHeaders("linux-headers-7.2.13+deb14-amd64", "sid")
+    log = tmp_path / "dkms.log"
+    host = host_state()
+    # linux-source-7.2 from sid, fetched by the sid chroot's own apt (signatures checked).
+    base = chroot.ensure(packages.chroot_spec(headers), real_ws, silent(), log)
+    fetched = tmp_path / "fetched"
+    fetched.mkdir()
+    session = chroot.Session(base, tmp_path / "fetch", (chroot.Bind(fetched, "/l2wg", False),))
+    session.start().run(["sh", "-c", "apt-get -q update && cd /l2wg && "
+                         "apt-get -q download linux-source-7.2=7.2.13-1"], log,
+                        what="apt-get download linux-source-7.2 in the sid chroot")
+    session.close()
+    (deb_file,) = fetched.glob("linux-source-7.2_*.deb")
+    run(["sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/src/linux-source-7.2.tar.xz | '
+         'tar -xJ -C "$2" linux-source-7.2/drivers/net/wireguard', "sh", deb_file, tmp_path],
+        log_path=log, what="unpacking drivers/net/wireguard from linux-source-7.2")
+    src = packages.make_dkms_source(tmp_path / "linux-source-7.2", tmp_path / "src",
+                                    "7.2.13+stock", "7.2", "7.2")
+    deb = packages.build_deb(src, tmp_path, log)
+    built = packages.dkms_build(src, deb, headers, real_ws, tmp_path / "out", log, silent())
+    assert built.vermagic.startswith("7.2.13+deb14-amd64 ")
+    assert built.chroot.startswith("sid-") and built.module.name.startswith("wireguard.ko")
+    info = subprocess.run(["modinfo", "-F", "vermagic", built.module], capture_output=True,
+                          text=True, check=True).stdout
+    assert info.startswith("7.2.13+deb14-amd64 ")
+    assert host_state() == host
 
 
 def test_packages_are_listed_in_the_build_metadata(tmp_path):

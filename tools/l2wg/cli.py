@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="the l2wg checkout (default: found from the current directory)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+
+
+def _paragraphs(text: str) -> str:
+    """*text* wrapped for a RawDescriptionHelpFormatter, keeping its blank-line paragraphs."""
+    return "\n\n".join(textwrap.fill(par, 78, break_on_hyphens=False) for par in text.split("\n\n"))
 
 
 def _add_kernel(parser: argparse.ArgumentParser) -> None:
@@ -167,22 +173,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dkms", help="DKMS package of the patched driver, proven on Debian's kernels",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Make a DKMS source tree and an l2wireguard-dkms .deb (dh-dkms) "
-                                   "from KERNEL's patched drivers/net/wireguard; dkms build it for "
-                                   "real against Debian's headers (kernels.toml dkms_headers, "
-                                   "installed from the host's apt sources when missing; headers "
-                                   "of another suite, e.g. 7.x's, are refused for now), then "
-                                   "boot Debian's own linux-image of that version (from the "
-                                   "kernel's suite, if its source names one) in QEMU with the "
-                                   "DKMS module loaded instead of the stock one and run the "
-                                   "checks.  The host's own DKMS state is never touched.",
+                       description=_paragraphs(
+                                   "Make a DKMS source tree and an l2wireguard-dkms .deb (dh-dkms) "
+                                   "from KERNEL's patched drivers/net/wireguard.  For each "
+                                   "headers package (kernels.toml dkms_headers), install the .deb "
+                                   "with apt in a chroot of the headers' Debian suite (bookworm "
+                                   "unless the entry names another, e.g. sid), with that suite's "
+                                   "dkms and the headers: its postinst runs dkms for real, as on "
+                                   "a machine of that suite.  Then boot Debian's own linux-image "
+                                   "of that version in QEMU with the DKMS-built module loaded "
+                                   "instead of the stock one and run the checks.\n\n"
+                                   "The chroots are made with mmdebstrap (signatures checked "
+                                   "against debian-archive-keyring) and cached in "
+                                   "$L2WG_HOME/chroots: a base per suite, a layer per headers "
+                                   "package.  Commands run in them in a private mount namespace. "
+                                   "Nothing is installed on the host and nothing stays mounted; "
+                                   "its apt, dpkg, /lib/modules and DKMS state are untouched.  "
+                                   "Needs root."),
                        epilog="examples:\n  l2wg dkms 6.12\n  l2wg dkms 6.1 --headers "
-                              "linux-headers-6.1.0-55-amd64\n  l2wg dkms 6.12 --no-boot\n")
+                              "linux-headers-6.1.0-55-amd64\n"
+                              "  l2wg dkms 6.12 --headers "
+                              "linux-headers-6.12.107+deb12-amd64/bookworm --no-boot\n")
     _add_kernel(p)
-    p.add_argument("--headers", action="append", metavar="PACKAGE",
-                   help="a linux-headers package to build for (repeatable; default: "
-                        "kernels.toml's dkms_headers)")
-    p.add_argument("--no-boot", action="store_true", help="build only; do not boot and check")
+    p.add_argument("--headers", action="append", metavar="PACKAGE[/SUITE]",
+                   help="a linux-headers package to build for, from SUITE (apt's spelling; "
+                        "default suite bookworm); repeatable; default: kernels.toml's "
+                        "dkms_headers")
+    p.add_argument("--no-boot", action="store_true",
+                   help="build only (no linux-image is fetched); do not boot and check")
     p.add_argument("--check", action="append", metavar="NAME", help="run only this check")
     _add_common(p)
 
@@ -472,16 +490,19 @@ def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress, **opti
 
 def cmd_dkms(args) -> int:
     from . import packages
+    from .kernels import DkmsHeaders
 
     project, ws, progress = _context(args)
     kernel = _kernel(args, project)
-    result = packages.dkms(kernel, project, ws, progress, args.headers)
+    headers = [DkmsHeaders.parse(h) for h in args.headers] if args.headers else None
+    result = packages.dkms(kernel, project, ws, progress, headers, boot=not args.no_boot)
     print(f"DKMS source: {result.source.path}")
     print(f"package:     {result.deb}")
     status = 0
     for proof in result.proofs:
-        print(f"dkms build for {proof.release}: {proof.module}")
-        if not args.no_boot:
+        print(f"dkms in the {proof.chroot} chroot for {proof.release}: {proof.module} "
+              f"(vermagic {proof.vermagic})")
+        if proof.boot_artifacts is not None:
             status |= _boot_and_report(ws, proof.boot_artifacts, proof.release, progress,
                                        checks=args.check)
     return status

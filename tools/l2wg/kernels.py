@@ -50,6 +50,11 @@ class DebianArchive:
     suites: tuple[str, ...] = DEBIAN_SUITES
     #: Whether `l2wg kernels --available` also asks the host's own apt sources.
     host: bool = True
+DKMS_HEADERS_KEYS = {"package", "suite"}
+#: The suite of a dkms_headers entry that names none: the host's release,
+#: whose kernels (+deb12) the plain entries are.
+HOST_SUITE = "bookworm"
+HEADERS_RE = re.compile(r"^linux-headers-[0-9][a-z0-9+.-]*$")
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,43 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class DkmsHeaders:
+    """A linux-headers package a DKMS build is proven on, and the suite it comes from.
+
+    The build runs in a chroot of that suite (chroot.py), as its users build.
+    """
+
+    package: str
+    suite: str = HOST_SUITE
+
+    @property
+    def release(self) -> str:
+        """linux-headers-6.12.117+deb12-amd64 -> 6.12.117+deb12-amd64."""
+        return self.package.removeprefix("linux-headers-")
+
+    def describe(self) -> str:
+        """apt's own spelling: package/suite."""
+        return f"{self.package}/{self.suite}"
+
+    @classmethod
+    def parse(cls, text: str) -> "DkmsHeaders":
+        """PACKAGE or PACKAGE/SUITE (as on the command line, apt's spelling)."""
+        package, _, suite = text.partition("/")
+        problem = _headers_problem(package, suite or HOST_SUITE)
+        if problem:
+            raise L2wgError(f"--headers {text}: {problem}")
+        return cls(package, suite or HOST_SUITE)
+
+
+def _headers_problem(package: str, suite: str) -> str | None:
+    if not HEADERS_RE.match(package):
+        return f"{package!r} is not a linux-headers package name"
+    if not SUITE_RE.match(suite):
+        return f"bad suite name {suite!r} (expected like bookworm, sid or trixie-backports)"
+    return None
+
+
+@dataclass(frozen=True)
 class Kernel:
     """One kernel line of the matrix."""
 
@@ -102,7 +144,7 @@ class Kernel:
     fragments: tuple[str, ...] = ("base", "checks")
     arch: str = "x86_64"
     expect: Expect = Expect()
-    dkms_headers: tuple[str, ...] = ()
+    dkms_headers: tuple[DkmsHeaders, ...] = ()
     min_version: str | None = None
     max_version: str | None = None
     ci: bool = True
@@ -241,6 +283,34 @@ def _parse_debian(path: Path, raw) -> DebianArchive:
     return DebianArchive(**values)
 
 
+def _parse_dkms_headers(path: Path, where: str, raw) -> tuple[DkmsHeaders, ...]:
+    """A list of "linux-headers-X" (the host's suite) or { package = "...", suite = "sid" }."""
+    if not isinstance(raw, list):
+        raise _fail(path, where, 'must be a list of package names or '
+                    '{ package = "...", suite = "..." } tables')
+    entries = []
+    for i, item in enumerate(raw):
+        at = f"{where}[{i}]"
+        if isinstance(item, str):
+            item = {"package": item}
+        elif isinstance(item, dict):
+            _check_keys(path, at, item, DKMS_HEADERS_KEYS, {"package"})
+        else:
+            raise _fail(path, at, 'must be a package name or { package = "...", suite = "..." }')
+        for key, value in item.items():
+            if not isinstance(value, str) or not value:
+                raise _fail(path, f"{at}.{key}", "must be a non-empty string")
+        headers = DkmsHeaders(item["package"], item.get("suite", HOST_SUITE))
+        problem = _headers_problem(headers.package, headers.suite)
+        if problem:
+            key = "package" if not HEADERS_RE.match(headers.package) else "suite"
+            raise _fail(path, f"{at}.{key}" if isinstance(raw[i], dict) else at, problem)
+        if headers in entries:
+            raise _fail(path, at, f"lists {headers.describe()} twice")
+        entries.append(headers)
+    return tuple(entries)
+
+
 def _parse_kernel(path: Path, name: str, raw: dict, defaults: dict,
                   debian: DebianArchive = DebianArchive()) -> Kernel:
     where = f'[kernels."{name}"]'
@@ -259,10 +329,8 @@ def _parse_kernel(path: Path, name: str, raw: dict, defaults: dict,
     values["fragments"] = tuple(fragments)
     values["arch"] = raw.get("arch", defaults.get("arch", "x86_64"))
     values["expect"] = _parse_expect(path, f"{where}.expect", raw.get("expect", {}))
-    headers = raw.get("dkms_headers", [])
-    if not isinstance(headers, list) or not all(isinstance(h, str) for h in headers):
-        raise _fail(path, f"{where}.dkms_headers", "must be a list of package names")
-    values["dkms_headers"] = tuple(headers)
+    values["dkms_headers"] = _parse_dkms_headers(path, f"{where}.dkms_headers",
+                                                 raw.get("dkms_headers", []))
     if "ci" in raw:
         if not isinstance(raw["ci"], bool):
             raise _fail(path, f"{where}.ci", "must be true or false")

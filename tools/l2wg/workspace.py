@@ -10,6 +10,9 @@ global state.  The default root is ``$L2WG_HOME``, else
     out/       artifacts per kernel: bzImage, config, build.log, metadata.json
     guest/     cached initramfs images
     apt/       l2wg's own apt configuration per Debian suite (see apt.py)
+
+    @property
+    chroots/   Debian suites for DKMS proofs: mmdebstrap bases and package layers (chroot.py)
     logs/      logs of steps that belong to no build
 """
 
@@ -59,6 +62,10 @@ class Workspace:
     def apt(self) -> Path:
         """Private apt configurations, one per mirror and suite (l2wg.apt)."""
         return self.root / "apt"
+
+    @property
+    def chroots(self) -> Path:
+        return self.root / "chroots"
 
     @property
     def logs(self) -> Path:
