@@ -20,6 +20,12 @@ from l2wg.project import Project  # noqa: E402
 from l2wg.workspace import Workspace  # noqa: E402
 
 
+#: The kernels the integration tests (and so .ci/run) build, boot and check: the
+#: newest line (the one the series is made on), 6.12, and the oldest.  `l2wg ci`
+#: covers every ci = true line; test_kernels checks this list against the matrix.
+INTEGRATION_KERNELS = ["7.3", "6.12", "6.1"]
+
+
 @pytest.fixture
 def project() -> Project:
     return Project(ROOT)
@@ -38,6 +44,14 @@ def real_ws() -> Workspace:
 @pytest.fixture
 def quiet():
     return silent()
+
+
+@pytest.fixture(scope="session")
+def guest_programs(real_ws):
+    """What kernels.toml's [guest] table puts in the guest instead of host programs."""
+    from l2wg.userspace import guest_programs
+
+    return guest_programs(Project(ROOT).matrix(), real_ws, silent())
 
 
 # A signed Debian archive on 127.0.0.1 (tests/debian_repo.py) -------------------

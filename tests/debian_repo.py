@@ -16,6 +16,7 @@ import http.server
 import io
 import lzma
 import socket
+import shutil
 import subprocess
 import tarfile
 import threading
@@ -30,7 +31,10 @@ SUITES = {
                   ("linux-binary-9.9.2-test-amd64", "9.9.2-1", "binary"),
                   ("linux-modules-9.9.2-test-amd64", "9.9.2-1", "modules"),
                   ("linux-base-9.9.2-test-amd64", "9.9.2-1", "base"),
-                  ("linux-headers-9.9.2-test-amd64", "9.9.2-1", "headers")],
+                  ("linux-headers-9.9.2-test-amd64", "9.9.2-1", "headers"),
+                  # The host's real wg and glibc, repackaged: the guest's wg (userspace.py).
+                  ("wireguard-tools", "1.0.29990101-1", "tools"),
+                  ("libc6", "2.99-1", "libc")],
     "l2wg-next": [("linux-source-10.1", "10.1.3-1", "source"),
                   ("linux-source-9.9", "9.9.0-1~bpo+1", "source")],
 }
@@ -115,6 +119,14 @@ def build_deb(work: Path, package: str, version: str, kind: str, pool: Path) -> 
     elif kind == "base":
         modules.mkdir(parents=True)
         (modules / "config").write_text("CONFIG_WIREGUARD=m\n")
+    elif kind == "tools":
+        (root / "usr" / "bin").mkdir(parents=True)
+        shutil.copy2("/usr/bin/wg", root / "usr" / "bin" / "wg")
+    elif kind == "libc":
+        lib = root / "usr" / "lib" / "x86_64-linux-gnu"
+        lib.mkdir(parents=True)
+        for name in ("libc.so.6", "ld-linux-x86-64.so.2"):
+            shutil.copy2(Path("/lib/x86_64-linux-gnu") / name, lib / name)
     control = (f"Package: {package}\nVersion: {version}\nArchitecture: "
                f"{'all' if kind == 'source' else 'amd64'}\n"
                "Maintainer: l2wg tests <t@l2wg.invalid>\n"

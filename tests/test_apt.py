@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import debian_repo
-from l2wg import distkernel, rebase, sources
+from l2wg import distkernel, resolve, sources
 from l2wg.apt import (Apt, ArchiveUnreachable, BadSignature, DebianPackage, NotInArchive,
                       compare_versions, mirror_slug, newest)
 from l2wg.kernels import DebianArchive, Kernel, SourceSpec, load_matrix
@@ -208,19 +208,19 @@ source = {{ type = "debian", package = "linux-source-9.9", suite = "l2wg-test" }
     matrix = load_matrix(toml)
     log = tmp_path / "rebase.log"
     apt = sources.debian_apt("l2wg-test", matrix.debian, ws)
-    assert rebase.debian_versions("linux-source-9.9", log, apt) == ["9.9.2-1", "9.9.1-1"]
-    kernel = rebase.resolve_kernel("9.9.1", matrix, RebaseOptions(), log, ws)
+    assert resolve.debian_versions("linux-source-9.9", log, apt) == ["9.9.2-1", "9.9.1-1"]
+    kernel = resolve.resolve_kernel("9.9.1", matrix, RebaseOptions(), log, ws)
     assert kernel.source == SourceSpec("debian", package="linux-source-9.9", version="9.9.1-1",
                                        suite="l2wg-test", archive=matrix.debian)
     assert kernel.where == "kernel 9.9.1"
     # Another suite's lists, once l2wg has them, are searched too.
     Apt.for_suite(ws.apt, "l2wg-next", matrix.debian).ensure_lists(log)
-    assert rebase.resolve_kernel("9.9.0", matrix, RebaseOptions(), log, ws).source.suite == \
+    assert resolve.resolve_kernel("9.9.0", matrix, RebaseOptions(), log, ws).source.suite == \
         "l2wg-next"
     with pytest.raises(Exception, match=r"has no linux-source-9\.9 9\.9\.7-\* \(it has: "
                                         r"9\.9\.2 \(l2wg-test\), 9\.9\.1 \(l2wg-test\), "
                                         r"9\.9\.0 \(l2wg-next\)\)"):
-        rebase.resolve_kernel("9.9.7", matrix, RebaseOptions(), log, ws)
+        resolve.resolve_kernel("9.9.7", matrix, RebaseOptions(), log, ws)
 
 
 def test_host_configuration_adds_no_options():

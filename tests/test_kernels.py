@@ -31,20 +31,25 @@ def test_shipped_matrix_has_the_promised_lines(project):
     assert matrix.get("6.6").source.type == "tarball"
     assert matrix.get("mainline").source.type == "git"
     offline = [k.name for k in matrix.select()]
-    assert offline == ["6.12", "6.1"]
+    assert offline == ["7.3", "7.2", "6.12", "6.1"]
     assert matrix.get("6.1.170").line == "6.1"
 
 
-def test_shipped_matrix_has_the_7x_lines_out_of_ci(project):
+def test_shipped_matrix_is_canonical_on_the_newest_line(project):
+    """The series is made on the newest line Debian ships, which is also the default."""
+    from l2wg.kernels import DkmsHeaders
+
     matrix = project.matrix()
+    newest = max(matrix.select(), key=lambda k: tuple(map(int, k.line.split("."))))
+    assert matrix.canonical == newest.name == matrix.default == "7.3"
     for name, suite, headers in (("7.3", "trixie-backports", "linux-headers-7.3.4+deb13-amd64"),
                                  ("7.2", "sid", "linux-headers-7.2.13+deb14-amd64")):
         kernel = matrix.get(name)
-        assert kernel.version == name and not kernel.ci
+        assert kernel.version == name and kernel.ci
         assert kernel.source.package == f"linux-source-{name}"
         assert kernel.source.suite == suite
         assert kernel.source.archive == matrix.debian
-        assert kernel.dkms_headers == (headers,)
+        assert kernel.dkms_headers == (DkmsHeaders(headers, suite),)
     assert matrix.get("6.12").source.suite is None      # the host's apt sources, as before
     assert matrix.debian.mirror == "http://deb.debian.org/debian"
     assert set(matrix.debian.suites) == {"trixie", "trixie-backports", "sid", "bookworm-backports"}
@@ -294,3 +299,33 @@ def test_headers_on_the_command_line_use_apts_spelling():
         DkmsHeaders.parse("linux-image-6.1/sid")
     with pytest.raises(L2wgError, match="bad suite name"):
         DkmsHeaders.parse("linux-headers-6.1/Sid")
+
+
+def test_the_integration_tests_cover_the_newest_and_the_oldest_line(project):
+    from conftest import INTEGRATION_KERNELS
+
+    def key(kernel):
+        return tuple(map(int, kernel.line.split(".")))
+
+    offline = project.matrix().select()
+    assert INTEGRATION_KERNELS[0] == max(offline, key=key).name
+    assert INTEGRATION_KERNELS[-1] == min(offline, key=key).name
+    assert set(INTEGRATION_KERNELS) <= {k.name for k in offline}
+
+
+@pytest.mark.parametrize("table, message", [
+    ('wireguard-tool = { suite = "sid" }', "[guest]: unknown key 'wireguard-tool'"),
+    ('wireguard-tools = "sid"', "[guest].wireguard-tools: must be a table, not str"),
+    ('wireguard-tools = { }', "[guest].wireguard-tools: missing key 'suite'"),
+    ('wireguard-tools = { suite = "Sid!" }', "[guest].wireguard-tools.suite: bad suite name"),
+])
+def test_bad_guest_table_is_named(tmp_path, table, message):
+    with pytest.raises(L2wgError) as err:
+        load_matrix(write(tmp_path, GOOD + f"[guest]\n{table}\n"))
+    assert str(err.value).startswith(f"kernels.toml: {message}")
+
+
+def test_guest_table(tmp_path):
+    matrix = load_matrix(write(tmp_path, GOOD + '[guest]\nwireguard-tools = { suite = "sid" }\n'))
+    assert matrix.guest.wireguard_tools_suite == "sid"
+    assert load_matrix(write(tmp_path, GOOD)).guest.wireguard_tools_suite is None

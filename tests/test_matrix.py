@@ -1,8 +1,8 @@
-"""End to end, on every kernel of the offline matrix: the series applied,
+"""End to end, on the integration kernels (tests/conftest.py): the series applied,
 built, booted in QEMU, and the whole check suite run -- ping, ARP, DHCP,
 VLAN/QinQ, PPPoE, raw frames, three peers, MTU, L3 unharmed -- then
 upstream's netns.sh and the series' own l2.sh on the same kernel.  This is
-what proves the l2wireguard series on 6.12 and 6.1."""
+what proves the l2wireguard series on 7.3, 6.12 and 6.1."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from l2wg.project import Project
 from l2wg.ktap import Status
 from l2wg.progress import silent
 
+from conftest import INTEGRATION_KERNELS
+
 pytestmark = pytest.mark.integration
 
-OFFLINE = ["6.12", "6.1"]
-
-
-@pytest.fixture(scope="module", params=OFFLINE)
+@pytest.fixture(scope="module", params=INTEGRATION_KERNELS)
 def built(request, real_ws):
     """The kernel built with the series (a cache hit when nothing changed)."""
     project = Project(Path(__file__).resolve().parents[1])
@@ -38,9 +37,10 @@ def verdicts(suite, kernel):
     return failed, skipped
 
 
-def test_suite_passes(built, real_ws):
+def test_suite_passes(built, real_ws, guest_programs):
     kernel, result = built
-    outcome = boot.boot(real_ws, real_ws.artifacts(kernel.name), progress=silent())
+    outcome = boot.boot(real_ws, real_ws.artifacts(kernel.name), progress=silent(),
+                        programs=guest_programs)
     suite = outcome.suite
     assert suite is not None, outcome.errors
     assert not suite.errors, suite.errors
@@ -53,7 +53,8 @@ def test_suite_passes(built, real_ws):
     assert "qemu-system-x86_64" in (outcome.run_dir / "command.sh").read_text()
 
 
-def test_script_mode_returns_the_guests_output_and_exit_status(built, real_ws, tmp_path):
+def test_script_mode_returns_the_guests_output_and_exit_status(built, real_ws, tmp_path,
+                                                               guest_programs):
     """``l2wg boot --script FILE``: any guest script, its output and exit status back."""
     kernel, result = built
     script = tmp_path / "mine.sh"
@@ -61,19 +62,20 @@ def test_script_mode_returns_the_guests_output_and_exit_status(built, real_ws, t
                       "ip link add l2wg9 type l2wireguard && ip -d link show l2wg9\n"
                       "exit 7\n")
     outcome = boot.boot(real_ws, real_ws.artifacts(kernel.name), script=script,
-                        run_dir=tmp_path / "run", progress=silent())
+                        run_dir=tmp_path / "run", progress=silent(),
+                        programs=guest_programs)
     assert f"from-the-guest {result.version}-l2wg" in outcome.script_output
     assert "l2wireguard" in outcome.script_output.split("from-the-guest", 1)[1]
     assert outcome.script_exit == 7 and outcome.exit_status == 1
 
 
 @pytest.mark.parametrize("check", ["netns", "l2-selftest"])
-def test_wireguard_selftest_scripts_pass(built, real_ws, check):
+def test_wireguard_selftest_scripts_pass(built, real_ws, check, guest_programs):
     """Upstream's netns.sh (L3 WireGuard unharmed) and the series' own l2.sh,
     both from the tree that was built (tools/testing/selftests/wireguard)."""
     kernel, _ = built
     outcome = boot.boot(real_ws, real_ws.artifacts(kernel.name), checks=[check],
-                        progress=silent())
+                        progress=silent(), programs=guest_programs)
     assert outcome.suite is not None, outcome.errors
     [result] = outcome.suite.checks
     assert result.name == check

@@ -11,7 +11,9 @@ import pytest
 
 from l2wg import packages
 from l2wg.errors import L2wgError
-from l2wg.kernels import Kernel, SourceSpec
+from l2wg.kernels import DebianArchive, Kernel, SourceSpec
+
+from conftest import INTEGRATION_KERNELS
 
 
 @pytest.mark.parametrize("release, inside", [
@@ -146,7 +148,8 @@ def test_kernel_outside_range_is_refused_before_building(tmp_path):
     with pytest.raises(L2wgError, match="6.1.0-56-amd64 is outside the package's supported "
                                         "range 6.12 to 6.12"):
         packages.dkms_build(src, tmp_path / "l2wireguard-dkms.deb",
-                            DkmsHeaders("linux-headers-6.1.0-56-amd64"), ws, tmp_path / "dkms",
+                            DkmsHeaders("linux-headers-6.1.0-56-amd64"), DebianArchive(), ws,
+                            tmp_path / "dkms",
                             tmp_path / "log", silent())
     assert not (tmp_path / "dkms").exists() and not ws.chroots.exists()
 
@@ -154,10 +157,12 @@ def test_kernel_outside_range_is_refused_before_building(tmp_path):
 def test_the_chroot_is_the_headers_suite_with_dkms():
     from l2wg.kernels import DkmsHeaders
 
-    spec = packages.chroot_spec(DkmsHeaders("linux-headers-7.3.4+deb13-amd64", "trixie-backports"))
+    spec = packages.chroot_spec(DkmsHeaders("linux-headers-7.3.4+deb13-amd64", "trixie-backports"),
+                                DebianArchive())
     assert spec.suite.name == "trixie-backports" and spec.suite.base == "trixie"
     assert "dkms" in spec.packages
-    assert packages.chroot_spec(DkmsHeaders("linux-headers-6.1.0-56-amd64")).suite.name == \
+    assert packages.chroot_spec(DkmsHeaders("linux-headers-6.1.0-56-amd64"),
+                                DebianArchive()).suite.name == \
         "bookworm"
 
 
@@ -190,8 +195,8 @@ def passed_suite(outcome) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", ["6.12", "6.1"])
-def test_deb_pkg_kernel_boots_and_passes_the_checks(project, real_ws, name):
+@pytest.mark.parametrize("name", INTEGRATION_KERNELS)
+def test_deb_pkg_kernel_boots_and_passes_the_checks(project, real_ws, name, guest_programs):
     from l2wg import boot
     from l2wg.build import BuildOptions
     from l2wg.progress import silent
@@ -206,12 +211,14 @@ def test_deb_pkg_kernel_boots_and_passes_the_checks(project, real_ws, name):
     built = real_ws.artifacts(name)
     assert (made.boot_artifacts / "bzImage").read_bytes() == (built / "bzImage").read_bytes()
     assert "#1 " in (made.boot_artifacts / "bzImage").read_bytes().decode("latin-1")
-    passed_suite(boot.boot(real_ws, made.boot_artifacts, progress=silent()))
+    passed_suite(boot.boot(real_ws, made.boot_artifacts, progress=silent(),
+                           programs=guest_programs))
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", ["6.12", "6.1"])
-def test_dkms_module_on_debians_own_kernel_passes_the_checks(project, real_ws, name):
+@pytest.mark.parametrize("name", INTEGRATION_KERNELS)
+def test_dkms_module_on_debians_own_kernel_passes_the_checks(project, real_ws, name,
+                                                             guest_programs):
     from l2wg import boot
     from l2wg.progress import silent
 
@@ -226,7 +233,8 @@ def test_dkms_module_on_debians_own_kernel_passes_the_checks(project, real_ws, n
         # Built by the package's postinst in a chroot of the headers' suite.
         assert proof.chroot.startswith(f"{proof.headers.suite}-")
         assert proof.vermagic.startswith(f"{proof.release} ")
-        passed_suite(boot.boot(real_ws, proof.boot_artifacts, progress=silent()))
+        passed_suite(boot.boot(real_ws, proof.boot_artifacts, progress=silent(),
+                               programs=guest_programs))
     assert host_state() == host          # nothing installed on the host, nothing mounted
 
 
@@ -237,42 +245,6 @@ def host_state() -> dict:
     return {"dpkg": hashlib.sha256(Path("/var/lib/dpkg/status").read_bytes()).hexdigest(),
             "modules": sorted(p.name for p in Path("/lib/modules").glob("*")),
             "mounts": Path("/proc/self/mounts").read_text()}
-
-
-@pytest.mark.integration
-def test_stock_72_driver_dkms_in_a_sid_chroot(real_ws, tmp_path):
-    """Debian's 7.x headers need sid's gcc and libc: the package is built where they are."""
-    from l2wg import chroot
-    from l2wg.kernels import DkmsHeaders
-    from l2wg.progress import silent
-    from l2wg.runner import run
-
-    headers = DkmsHeaders("linux-headers-7.2.13+deb14-amd64", "sid")
-    log = tmp_path / "dkms.log"
-    host = host_state()
-    # linux-source-7.2 from sid, fetched by the sid chroot's own apt (signatures checked).
-    base = chroot.ensure(packages.chroot_spec(headers), real_ws, silent(), log)
-    fetched = tmp_path / "fetched"
-    fetched.mkdir()
-    session = chroot.Session(base, tmp_path / "fetch", (chroot.Bind(fetched, "/l2wg", False),))
-    session.start().run(["sh", "-c", "apt-get -q update && cd /l2wg && "
-                         "apt-get -q download linux-source-7.2=7.2.13-1"], log,
-                        what="apt-get download linux-source-7.2 in the sid chroot")
-    session.close()
-    (deb_file,) = fetched.glob("linux-source-7.2_*.deb")
-    run(["sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/src/linux-source-7.2.tar.xz | '
-         'tar -xJ -C "$2" linux-source-7.2/drivers/net/wireguard', "sh", deb_file, tmp_path],
-        log_path=log, what="unpacking drivers/net/wireguard from linux-source-7.2")
-    src = packages.make_dkms_source(tmp_path / "linux-source-7.2", tmp_path / "src",
-                                    "7.2.13+stock", "7.2", "7.2")
-    deb = packages.build_deb(src, tmp_path, log)
-    built = packages.dkms_build(src, deb, headers, real_ws, tmp_path / "out", log, silent())
-    assert built.vermagic.startswith("7.2.13+deb14-amd64 ")
-    assert built.chroot.startswith("sid-") and built.module.name.startswith("wireguard.ko")
-    info = subprocess.run(["modinfo", "-F", "vermagic", built.module], capture_output=True,
-                          text=True, check=True).stdout
-    assert info.startswith("7.2.13+deb14-amd64 ")
-    assert host_state() == host
 
 
 def test_packages_are_listed_in_the_build_metadata(tmp_path):

@@ -22,6 +22,7 @@ from pathlib import Path
 from . import sources, tree as trees
 from .build import BuildOptions, build
 from .errors import L2wgError
+from .guest import GuestPrograms
 from .kernels import Kernel
 from .progress import Progress
 from .project import Project
@@ -81,7 +82,7 @@ def _children_cpu() -> float:
 
 def bench_boot(artifacts: Path, ws: Workspace, rounds: int, progress: Progress,
                checks: list[str] | None = None, accel: str | None = None,
-               jobs: int = 1) -> list[Figure]:
+               jobs: int = 1, programs: GuestPrograms = GuestPrograms()) -> list[Figure]:
     """Guest initramfs cold and cached, then the check suite in one boot per round."""
     from . import boot, guest
 
@@ -89,9 +90,9 @@ def bench_boot(artifacts: Path, ws: Workspace, rounds: int, progress: Progress,
     for _ in range(2):
         with tempfile.TemporaryDirectory(prefix="l2wg-bench-guest-") as tmp:
             scratch = Workspace(Path(tmp))
-            cold.rounds.append(_timed(lambda: guest.build_initramfs(scratch)))
-            cached.rounds.append(_timed(lambda: guest.build_initramfs(scratch)))
-    guest.build_initramfs(ws)    # the real cache, before boots are timed
+            cold.rounds.append(_timed(lambda: guest.build_initramfs(scratch, extra=programs)))
+            cached.rounds.append(_timed(lambda: guest.build_initramfs(scratch, extra=programs)))
+    guest.build_initramfs(ws, extra=programs)    # the real cache, before boots are timed
     wall = Figure(f"boot + checks ({jobs} at once), QEMU wall", [], 30)
     cpu = Figure("boot + checks, QEMU CPU (user+sys)", [])
     per_check: dict[str, Figure] = {}
@@ -100,7 +101,7 @@ def bench_boot(artifacts: Path, ws: Workspace, rounds: int, progress: Progress,
         with tempfile.TemporaryDirectory(prefix="l2wg-bench-boot-") as tmp:
             before = _children_cpu()
             result = boot.boot(ws, artifacts, checks=checks, accel=accel,
-                               run_dir=Path(tmp) / "run", jobs=jobs)
+                               run_dir=Path(tmp) / "run", jobs=jobs, programs=programs)
             wall.rounds.append(round(result.seconds, 1))
             cpu.rounds.append(round(_children_cpu() - before, 1))
             for check in result.suite.checks if result.suite else []:

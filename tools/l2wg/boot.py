@@ -120,10 +120,12 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
          script: Path | None = None, shell: bool = False, accel: str | None = None,
          run_dir: Path | None = None, progress: Progress | None = None,
          on_console: Callable[[str], None] | None = None,
-         jobs: int = PARALLEL_CHECKS) -> BootResult:
+         jobs: int = PARALLEL_CHECKS,
+         programs: guest.GuestPrograms = guest.GuestPrograms()) -> BootResult:
     """Boot the kernel in *artifacts_dir* and run *checks* (default: the fast
     set), or *script* (a file run by the guest's sh), or an interactive
     *shell*.  *accel* forces "kvm" or "tcg" instead of the probe.
+    *programs* replace host programs in the guest (userspace.guest_programs).
     *on_console* sees every console line (``--debug``).  *jobs* > 1 runs
     that many checks side by side (each isolated; output printed per check
     when it ends, so a kernel report can then not be tied to one check)."""
@@ -142,7 +144,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
 
     run_dir = run_dir or new_run_dir(artifacts.directory, mode)
     run_dir.mkdir(parents=True, exist_ok=True)
-    base = guest.build_initramfs(ws, run_dir / "guest.log")
+    base = guest.build_initramfs(ws, run_dir / "guest.log", programs)
     progress.step(guest.describe(base))
     initrd = assemble_initrd(base, artifacts, run_dir, mode, selected, script, jobs, slowdown)
     chosen = qemu.Accelerator(accel, "requested") if accel else \
@@ -180,7 +182,8 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
 
 
 def checks_key(ws: Workspace, artifacts_dir: Path, checks: Sequence[str] | None = None,
-               jobs: int = PARALLEL_CHECKS) -> str:
+               jobs: int = PARALLEL_CHECKS,
+               programs: guest.GuestPrograms = guest.GuestPrograms()) -> str:
     """The up-to-date key of a check run (stamps.py): what the guest would see.
 
     The kernel image, its config and modules, the guest initramfs (its key
@@ -193,7 +196,7 @@ def checks_key(ws: Workspace, artifacts_dir: Path, checks: Sequence[str] | None 
     return stamps.digest({
         "image": stamps.files_digest([artifacts.bzimage, artifacts.config,
                                       *artifacts.modules]),
-        "initramfs": guest.build_initramfs(ws).key,
+        "initramfs": guest.build_initramfs(ws, extra=programs).key,
         "upstream": stamps.files_digest(upstream),
         "checks": run_conf("checks", selected, jobs)})
 

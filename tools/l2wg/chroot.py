@@ -54,6 +54,7 @@ from pathlib import Path
 
 from . import store
 from .errors import L2wgError
+from .kernels import DEBIAN_KEYRING, DEBIAN_MIRROR
 from .progress import Progress
 from .runner import Completed, run
 from .workspace import Workspace
@@ -62,9 +63,9 @@ from .workspace import Workspace
 #: again (the base's digest, and so every name, changes).
 FORMAT = 1
 
-MIRROR = "http://deb.debian.org/debian"
+MIRROR = DEBIAN_MIRROR
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
-KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+KEYRING = DEBIAN_KEYRING
 #: The archive here is a snapshot whose Release files are past Valid-Until.
 APT_OPTIONS = ('Acquire::Check-Valid-Until "false"', 'Acquire::Check-Date "false"')
 #: Suites with no -updates and -security companions.
@@ -104,9 +105,12 @@ class Suite:
 
     @classmethod
     def named(cls, name: str, mirror: str = MIRROR) -> "Suite":
-        """The suite *name*, with the base a backports suite needs."""
+        """The suite *name*, with the base a backports suite needs; the security
+        archive sits beside *mirror* (``.../debian`` -> ``.../debian-security``)."""
         base = name.removesuffix("-backports") if name.endswith("-backports") else None
-        return cls(name, base, mirror)
+        security = f"{mirror.rstrip('/')}-security" if mirror.rstrip("/").endswith(
+            "/debian") else SECURITY_MIRROR
+        return cls(name, base, mirror, security)
 
     @property
     def release(self) -> str:

@@ -413,6 +413,7 @@ def build_options(args) -> BuildOptions:
 
 def cmd_bench(args) -> int:
     from .bench import bench_boot, bench_build
+    from .userspace import guest_programs
 
     project, ws, progress = _context(args)
     if args.what == "pipeline":
@@ -421,7 +422,8 @@ def cmd_bench(args) -> int:
     rounds = args.rounds or 3
     if args.what == "boot":
         figures = bench_boot(ws.artifacts(kernel.name, args.variant), ws, rounds, progress,
-                             args.check, jobs=max(1, args.parallel))
+                             args.check, jobs=max(1, args.parallel),
+                             programs=guest_programs(project.matrix(), ws, progress))
     else:
         figures = bench_build(kernel, project, ws, rounds, progress, build_options(args))
     print(f"{args.what} benchmark, kernel {kernel.name}, {os.cpu_count()} CPUs, "
@@ -462,10 +464,13 @@ def cmd_boot(args) -> int:
     project, ws, progress = _context(args)
     kernel = _kernel(args, project)
     artifacts = args.artifacts or ws.artifacts(kernel.name, args.variant)
+    from .userspace import guest_programs
+
     return _boot_and_report(ws, artifacts, kernel.name, progress, checks=args.check,
                             script=args.script, shell=args.shell, accel=args.accel,
                             on_console=print if args.console else None,
-                            jobs=max(1, args.parallel))
+                            jobs=max(1, args.parallel),
+                            programs=guest_programs(project.matrix(), ws, progress))
 
 
 def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress, **options) -> int:
@@ -491,6 +496,7 @@ def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress, **opti
 def cmd_dkms(args) -> int:
     from . import packages
     from .kernels import DkmsHeaders
+    from .userspace import guest_programs
 
     project, ws, progress = _context(args)
     kernel = _kernel(args, project)
@@ -504,12 +510,14 @@ def cmd_dkms(args) -> int:
               f"(vermagic {proof.vermagic})")
         if proof.boot_artifacts is not None:
             status |= _boot_and_report(ws, proof.boot_artifacts, proof.release, progress,
-                                       checks=args.check)
+                                       checks=args.check,
+                                       programs=guest_programs(project.matrix(), ws, progress))
     return status
 
 
 def cmd_deb(args) -> int:
     from . import packages
+    from .userspace import guest_programs
 
     project, ws, progress = _context(args)
     kernel = _kernel(args, project)
@@ -520,7 +528,8 @@ def cmd_deb(args) -> int:
     if args.no_boot:
         return 0
     return _boot_and_report(ws, result.boot_artifacts, result.release, progress,
-                            checks=args.check)
+                            checks=args.check,
+                            programs=guest_programs(project.matrix(), ws, progress))
 
 
 def cmd_ci(args) -> int:

@@ -20,7 +20,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks import CHECKS_DIR
@@ -94,6 +94,16 @@ DIRECTORIES = ("bin", "sbin", "usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "de
 
 
 @dataclass(frozen=True)
+class GuestPrograms:
+    """Files the guest gets instead of (or besides) the host's: guest path -> file,
+    copied as they are (userspace.py makes them, when kernels.toml's [guest] asks)."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    #: For the record (results, metadata): {"wg": "wireguard-tools 1.0.20260223-2 (sid)"}.
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Initramfs:
     """A built (or cached) base image."""
 
@@ -148,10 +158,13 @@ def guest_scripts() -> list[Path]:
     return [INIT_SCRIPT, RAWFRAME_SOURCE, *sorted(CHECKS_DIR.glob("*"))]
 
 
-def input_key(files: list[Path], scripts: list[Path]) -> str:
+def input_key(files: list[Path], scripts: list[Path], extra: GuestPrograms = GuestPrograms()
+              ) -> str:
     """Hash of the image's inputs: host files by path, size and mtime;
-    scripts by content."""
+    scripts by content; the replacements by guest path and content."""
     h = hashlib.sha256(f"l2wg-guest-{FORMAT}\n".encode())
+    for guest_path, source in sorted(extra.files.items()):
+        h.update(f"{guest_path}\0".encode() + source.read_bytes() + b"\n")
     for f in files:
         st = f.stat()
         h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -248,14 +261,16 @@ def check_packages() -> None:
                         f"apt-get install --no-install-recommends {' '.join(missing)}")
 
 
-def build_initramfs(ws: Workspace, log: Path | None = None) -> Initramfs:
-    """The base image for *ws*, built unless a cached one has the same inputs."""
+def build_initramfs(ws: Workspace, log: Path | None = None,
+                    extra: GuestPrograms = GuestPrograms()) -> Initramfs:
+    """The base image for *ws*, built unless a cached one has the same inputs.
+    *extra* replaces host programs (by guest path) or adds files."""
     check_packages()
     log = log or ws.logs / "guest.log"
     start = time.monotonic()
     rawframe = build_rawframe(ws, log)
-    files = host_files()
-    key = input_key(files + [rawframe], guest_scripts())
+    files = [f for f in host_files() if str(f) not in extra.files]
+    key = input_key(files + [rawframe], guest_scripts(), extra)
     image = ws.guest / f"initramfs-{key}.cpio.gz"
     if image.exists():
         return Initramfs(image, key, image.stat().st_size, time.monotonic() - start, True)
@@ -263,6 +278,8 @@ def build_initramfs(ws: Workspace, log: Path | None = None) -> Initramfs:
     with tempfile.TemporaryDirectory(dir=ws.guest, prefix="staging-") as tmp:
         staging = Path(tmp)
         make_skeleton(staging)
+        for guest_path, source in extra.files.items():
+            copy_into(staging, guest_path, source)
         install_programs(staging, files, log)
         install_busybox_applets(staging, log)
         install_scripts(staging, rawframe)
@@ -270,7 +287,9 @@ def build_initramfs(ws: Workspace, log: Path | None = None) -> Initramfs:
         pack(staging, partial, log)
         partial.rename(image)
     (ws.guest / f"initramfs-{key}.json").write_text(json.dumps(
-        {"key": key, "inputs": [str(f) for f in files], "format": FORMAT}, indent=1))
+        {"key": key, "inputs": [str(f) for f in files], "format": FORMAT,
+         "replaced": {k: str(v) for k, v in extra.files.items()},
+         "versions": extra.versions}, indent=1))
     return Initramfs(image, key, image.stat().st_size, time.monotonic() - start, False)
 
 
@@ -302,5 +321,5 @@ def describe(initramfs: Initramfs) -> str:
             f"({initramfs.size / 1e6:.1f} MB)")
 
 
-__all__ = ["Initramfs", "Program", "PROGRAMS", "build_initramfs", "write_overlay", "combine",
+__all__ = ["GuestPrograms", "Initramfs", "Program", "PROGRAMS", "build_initramfs", "write_overlay", "combine",
            "missing_packages", "required_packages", "describe"]

@@ -27,7 +27,8 @@ SOURCE_KEYS = {
 KERNEL_KEYS = {"version", "source", "fragments", "arch", "expect", "dkms_headers",
                "min_version", "max_version", "ci"}
 EXPECT_KEYS = {"build", "boot", "xfail"}
-TOP_KEYS = {"default", "canonical", "defaults", "kernels", "debian"}
+TOP_KEYS = {"default", "canonical", "defaults", "kernels", "debian", "guest"}
+GUEST_KEYS = {"wireguard-tools"}
 DEFAULT_KEYS = {"fragments", "arch"}
 DEBIAN_KEYS = {"mirror", "keyring", "suites", "host"}
 #: A Debian suite or codename as it appears in a sources.list line.
@@ -166,6 +167,15 @@ class Kernel:
 
 
 @dataclass(frozen=True)
+class GuestTools:
+    """Where the check guest's userspace comes from, when not from the host ([guest])."""
+
+    #: wg is built from this suite's wireguard-tools source package (None: the
+    #: host's /usr/bin/wg).  Newer kernels' selftests use newer wg features.
+    wireguard_tools_suite: str | None = None
+
+
+@dataclass(frozen=True)
 class Matrix:
     path: Path
     default: str
@@ -174,6 +184,7 @@ class Matrix:
     #: ``index`` blob ids come from its tree); defaults to ``default``.
     canonical: str = ""
     debian: DebianArchive = DebianArchive()
+    guest: GuestTools = GuestTools()
 
     def get(self, name: str) -> Kernel:
         try:
@@ -283,6 +294,20 @@ def _parse_debian(path: Path, raw) -> DebianArchive:
     return DebianArchive(**values)
 
 
+def _parse_guest(path: Path, raw) -> GuestTools:
+    where = "[guest]"
+    _check_keys(path, where, raw, GUEST_KEYS)
+    if "wireguard-tools" not in raw:
+        return GuestTools()
+    tools = raw["wireguard-tools"]
+    _check_keys(path, f"{where}.wireguard-tools", tools, {"suite"}, {"suite"})
+    suite = tools["suite"]
+    if not isinstance(suite, str) or not SUITE_RE.match(suite):
+        raise _fail(path, f"{where}.wireguard-tools.suite", f"bad suite name {suite!r} "
+                    "(expected like sid or trixie-backports)")
+    return GuestTools(wireguard_tools_suite=suite)
+
+
 def _parse_dkms_headers(path: Path, where: str, raw) -> tuple[DkmsHeaders, ...]:
     """A list of "linux-headers-X" (the host's suite) or { package = "...", suite = "sid" }."""
     if not isinstance(raw, list):
@@ -351,6 +376,7 @@ def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
     defaults = data.get("defaults", {})
     _check_keys(path, "[defaults]", defaults, DEFAULT_KEYS)
     debian = _parse_debian(path, data.get("debian", {}))
+    guest = _parse_guest(path, data.get("guest", {}))
     if not isinstance(data["kernels"], dict):
         raise _fail(path, "[kernels]", "must be a table of kernel entries")
     kernels = {}
@@ -371,7 +397,7 @@ def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
     if canonical not in kernels:
         raise _fail(path, "canonical", f"'{canonical}' is not one of the [kernels] entries")
     return Matrix(path=path, default=default, kernels=kernels, canonical=canonical,
-                  debian=debian)
+                  debian=debian, guest=guest)
 
 
 def set_canonical(path: Path, name: str) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from . import chroot, distkernel, sources, stamps, store
 from .apt import Apt
 from .errors import L2wgError
-from .kernels import HOST_SUITE, DkmsHeaders, Kernel
+from .kernels import HOST_SUITE, DebianArchive, DkmsHeaders, Kernel
 if TYPE_CHECKING:
     from .build import BuildOptions
 from .progress import Progress
@@ -221,9 +221,11 @@ def headers_release(package: str) -> str:
     return package[len("linux-headers-"):]
 
 
-def chroot_spec(headers: DkmsHeaders) -> chroot.ChrootSpec:
-    """The base chroot a DKMS build for *headers* runs in: its suite with dkms."""
-    return chroot.ChrootSpec(chroot.Suite.named(headers.suite), CHROOT_PACKAGES)
+def chroot_spec(headers: DkmsHeaders, archive: DebianArchive) -> chroot.ChrootSpec:
+    """The base chroot a DKMS build for *headers* runs in: its suite with dkms, from
+    kernels.toml's Debian archive (mirror and keyring)."""
+    return chroot.ChrootSpec(chroot.Suite.named(headers.suite, archive.mirror),
+                             CHROOT_PACKAGES, keyring=archive.keyring)
 
 
 @dataclass(frozen=True)
@@ -269,8 +271,8 @@ for m in "/lib/modules/$1/updates/dkms/$2".ko*; do
 done"""
 
 
-def dkms_build(src: DkmsSource, deb: Path, headers: DkmsHeaders, ws: Workspace, out: Path,
-               log: Path, progress: Progress) -> DkmsBuild:
+def dkms_build(src: DkmsSource, deb: Path, headers: DkmsHeaders, archive: DebianArchive,
+               ws: Workspace, out: Path, log: Path, progress: Progress) -> DkmsBuild:
     """Install *deb* in a chroot of *headers*' suite, as its users do; return dkms's module.
 
     The chroot has the suite's dkms, the headers and the matching
@@ -289,7 +291,7 @@ def dkms_build(src: DkmsSource, deb: Path, headers: DkmsHeaders, ws: Workspace, 
     suite = headers.suite
     # The image too, as on any machine that runs the kernel: dkms install
     # then meets the in-tree wireguard.ko a user's machine has.
-    root = chroot.with_packages(chroot.ensure(chroot_spec(headers), ws, progress, log),
+    root = chroot.with_packages(chroot.ensure(chroot_spec(headers, archive), ws, progress, log),
                                 [headers.package, f"linux-image-{release}"], ws, progress, log)
     exchange = out / f"dkms-{release}"
     chroot.remove_tree(exchange)
@@ -392,10 +394,12 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     kmin, kmax = supported_range(kernel)
     version = package_version(tree.version, tree.series_digest or "0" * 10)
     headers = list(headers if headers is not None else kernel.dkms_headers)
+    archive = project.matrix().debian
     stamp = stamps.Stamp(out / "dkms.stamp.json")
     key = stamps.digest({"tree_head": tree.head or tree.pristine, "version": version,
                          "range": [kmin, kmax], "boot": boot,
-                         "headers": [[h.package, h.suite, chroot_spec(h).name] for h in headers],
+                         "headers": [[h.package, h.suite, chroot_spec(h, archive).name]
+                                     for h in headers],
                          "code": stamps.files_digest([Path(__file__), Path(distkernel.__file__),
                                                       Path(chroot.__file__)])})
     done = stamp.valid(key) if reuse else None
@@ -409,7 +413,7 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     proofs = []
     for entry in headers:
         progress.step(f"{kernel.name}: dkms in a {entry.suite} chroot with {entry.package}")
-        built = dkms_build(src, deb, entry, ws, out, log, progress)
+        built = dkms_build(src, deb, entry, archive, ws, out, log, progress)
         artifacts = guest_artifacts(kernel, tree.path, entry, built.module, out, ws, progress,
                                     log, image_apt(entry, project, ws)) if boot else None
         proofs.append(DkmsProof(entry, entry.release, built.module, artifacts, built.vermagic,

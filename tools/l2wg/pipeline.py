@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import boot as boots
+from .guest import GuestPrograms
+from .userspace import guest_programs
 from . import build as builds
 from . import packages, stamps, store
 from .errors import L2wgError
@@ -91,6 +93,7 @@ class _Runner:
         self.progress = progress
         self.run = KernelRun(kernel.name)
         self.artifacts = ws.artifacts(kernel.name, opts.build.variant)
+        self._programs: GuestPrograms | None = None
 
     def stage(self, name: str, needs: str | None, body: Callable[[], StageResult]) -> None:
         """Run stage *name* unless not selected, or the stage it *needs* ran and did not pass."""
@@ -121,10 +124,17 @@ class _Runner:
                                   + (" (up to date)" if built.extra.get("up_to_date") else ""),
                            log=str(self.artifacts / "build.log"))
 
+    def programs(self) -> GuestPrograms:
+        """The guest's replacements for host programs ([guest] in kernels.toml)."""
+        if self._programs is None:
+            self._programs = guest_programs(self.project.matrix(), self.ws, self.progress)
+        return self._programs
+
     def boot(self, artifacts: Path, stage: str) -> StageResult:
         """The checks on *artifacts*, or their last passing results if nothing changed."""
         stamp = stamps.Stamp(artifacts / "boot" / "checks.stamp.json")
-        key = boots.checks_key(self.ws, artifacts, self.opts.checks, self.opts.parallel)
+        key = boots.checks_key(self.ws, artifacts, self.opts.checks, self.opts.parallel,
+                               self.programs())
         done = None if self.opts.build.rebuild else stamp.valid(key)
         if done is not None:
             suites = load_json(Path(done["results"]))
@@ -136,7 +146,7 @@ class _Runner:
                                suites=suites)
         stamp.clear()
         result = boots.boot(self.ws, artifacts, checks=self.opts.checks, progress=self.progress,
-                            jobs=self.opts.parallel)
+                            jobs=self.opts.parallel, programs=self.programs())
         suite = result.suite
         status, detail = _suite_status([suite] if suite else [], self.kernel.expect.xfail)
         if suite is None:
