@@ -39,8 +39,11 @@ ip -n a link set u0 mtu 1500
 ip -n b link set u0 mtu 1500
 ktap_test "IPv4 ping -s $((L2_MTU - 28)) with DF" nsx ha ping -c 2 -i 0.2 -W 3 -M do -s $((L2_MTU - 28)) 10.0.0.2
 # With the handshake done, capture what a sends b (the neighbour discovery
-# and the two echo requests).
-rawframe_recv b u0 8 "$L2WG_DIR/underlay" 500 "$(mac_hex "$(mac_of a u0)")"
+# and the two echo requests).  The capture ends after 2 s of silence: with
+# other checks running beside this one under TCG, ping -6 can take longer than
+# half a second to send its first request, and a shorter wait saw only a
+# keepalive.
+rawframe_recv b u0 8 "$L2WG_DIR/underlay" 2000 "$(mac_hex "$(mac_of a u0)")"
 ktap_test "IPv6 ping -s $((L2_MTU - 48)) with DF" nsx ha ping -6 -c 2 -i 0.2 -W 3 -M do -s $((L2_MTU - 48)) fd10::2
 wait "$RAWFRAME_PID"
 ktap_test "full-size outer packets are at most 1500 bytes" outer_fits
