@@ -644,6 +644,24 @@ def test_make_canonical_refuses_the_canonical_kernel_itself(lab):
         lab.rebase("6.12", make_canonical=True)
 
 
+def test_a_build_check_that_cannot_start_stops_the_rebase_without_losing_it(lab):
+    """--build where make cannot even configure (this synthetic kernel has no kbuild):
+    the rebase stops at the patch, as for a compile error, and keeps what was applied."""
+    lab.local("6.1", device_c(prefix=["/* 6.1 has a header here */", ""]), "6.1.10")
+    lab.make_series(PATCH1, PATCH2)
+    before = lab.snapshot()
+    state = lab.rebase(build=True)
+    assert state.status == "build"
+    assert [(s.status, s.build) for s in state.steps] == [("clean", "failed"), ("pending", "")]
+    assert state.steps[0].build_errors[0].startswith("the build did not run: ")
+    assert "l2_mode" in (tree_of(lab) / WG).read_text()          # patch 1 is still in
+    again = rb.continue_rebase("6.1", lab.project, lab.ws, silent())
+    assert again.status == "build" and again.steps[0].status == "clean"   # nothing to fold
+    assert rb.abort_rebase("6.1", lab.ws, silent()).status == "aborted"
+    assert lab.snapshot() == before
+    assert "l2_mode" not in (tree_of(lab) / WG).read_text()
+
+
 def test_compiler_errors_are_quoted_once_each():
     from l2wg.rebase.buildcheck import compiler_errors
 
@@ -783,6 +801,23 @@ REAL_EDITS = [
 def real_lab(real_ws, project, tmp_path):
     """A project copy whose series is REAL_EDITS made on the real canonical tree, and the
     real 6.1 tree put back as it was afterwards."""
+    yield from _real_lab(real_ws, project, tmp_path, REAL_EDITS)
+
+
+#: A patch that applies exactly to 6.1 and does not compile there (as when an API
+#: a patch uses moved between two kernels): what --build is for.
+BUILD_EDITS = [
+    ("drivers/net/wireguard/device.c", "static LIST_HEAD(device_list);\n",
+     "static LIST_HEAD(device_list);\nstatic int l2wg_test_value = l2wg_no_such_symbol;\n"),
+]
+
+
+@pytest.fixture
+def real_build_lab(real_ws, project, tmp_path):
+    yield from _real_lab(real_ws, project, tmp_path, BUILD_EDITS)
+
+
+def _real_lab(real_ws, project, tmp_path, edits):
     root = tmp_path / "project"
     (root / "ci" / "kconfig").mkdir(parents=True)
     (root / "kernels.toml").write_text(project.kernels_toml.read_text())
@@ -794,7 +829,7 @@ def real_lab(real_ws, project, tmp_path):
     for name in (matrix.canonical, "6.1"):
         kernel = matrix.get(name)
         trees.ensure_pristine(kernel, sources.fetch(kernel, real_ws, silent()), real_ws, silent())
-    _real_series(real_ws.tree(matrix.canonical), root / "patches", tmp_path / "work")
+    _real_series(real_ws.tree(matrix.canonical), root / "patches", tmp_path / "work", edits)
     tree = real_ws.tree("6.1")
     head = git(tree, "rev-parse", "HEAD").strip()
     record = (tree / ".git" / "l2wg-tree.json").read_text()
@@ -808,19 +843,19 @@ def real_lab(real_ws, project, tmp_path):
     (tree / ".git" / "l2wg-tree.json").write_text(record)
 
 
-def _real_series(canonical: Path, patches: Path, work: Path) -> None:
+def _real_series(canonical: Path, patches: Path, work: Path, edits=REAL_EDITS) -> None:
     pristine = trees.load(canonical).pristine
     subprocess.run(["git", "clone", "-q", "--no-checkout", "--shared", str(canonical), str(work)],
                    check=True)
     git(work, "checkout", "-q", pristine, "--", "drivers/net/wireguard")
     git(work, "reset", "-q", pristine)
-    for number, (name, old, new) in enumerate(REAL_EDITS, 1):
+    for number, (name, old, new) in enumerate(edits, 1):
         text = (work / name).read_text()
         assert old in text, (name, old)
         (work / name).write_text(text.replace(old, new, 1))
         git(work, "add", name)
         git(work, "commit", "-q", "-m", f"wireguard: l2wg test change {number}")
-    out = git(work, "format-patch", "-o", str(patches), f"HEAD~{len(REAL_EDITS)}")
+    out = git(work, "format-patch", "-o", str(patches), f"HEAD~{len(edits)}")
     (patches / "series").write_text("".join(Path(n).name + "\n" for n in out.split()))
 
 
@@ -838,6 +873,34 @@ def test_canonical_moving_to_a_new_point_release_refreshes_its_own_patches(tmp_p
     assert state.steps[0].written == str(p1)            # the canonical patch itself moves on
     assert "return -18" in p1.read_text() and not (lab.root / "patches" / "6.12").exists()
     assert lab.rebase("6.12").steps[0].status == "clean"
+
+
+@pytest.mark.integration
+def test_real_build_check_stops_at_a_patch_that_does_not_compile(real_ws, real_build_lab):
+    """--build on the real 6.1 tree: the patch applies cleanly, make fails, the rebase
+    stops with the compiler's error; the fix made in the tree is folded into the patch
+    by --continue, compiled again, and kept as 6.1's override."""
+    project, tree = real_build_lab
+    before = {p.name: p.read_bytes() for p in project.patches.iterdir()}
+    state = rb.rebase("6.1", project, real_ws, RebaseOptions(build=True), silent())
+    assert state.status == "build"
+    (step,) = state.steps
+    assert (step.status, step.build) == ("clean", "failed")
+    assert any("l2wg_no_such_symbol" in line and "error" in line for line in step.build_errors)
+    assert "DOES NOT COMPILE" in (state.dir / "report.txt").read_text()
+    assert {p.name: p.read_bytes() for p in project.patches.iterdir()} == before
+    with pytest.raises(L2wgError, match="a rebase onto 6.1 is already in progress"):
+        rb.rebase("6.1", project, real_ws, RebaseOptions(build=True), silent())
+    device = tree / "drivers/net/wireguard/device.c"
+    device.write_text(device.read_text().replace(
+        "static int l2wg_test_value = l2wg_no_such_symbol;",
+        "static int __maybe_unused l2wg_test_value;"))
+    state = rb.continue_rebase("6.1", project, real_ws, silent())
+    assert state.status == "done"
+    assert (state.steps[0].status, state.steps[0].build) == ("fixed", "ok")
+    (override,) = (project.patches / "6.1").iterdir()
+    assert "+static int __maybe_unused l2wg_test_value;" in override.read_text()
+    assert git(tree, "status", "--porcelain", "--untracked-files=no").strip() == ""
 
 
 @pytest.mark.integration
