@@ -370,6 +370,10 @@ def with_packages(chroot: Chroot, packages: Sequence[str], ws: Workspace, progre
                 session = Session(chroot, tmp)
                 make_dirs(tmp)
                 apt = ["apt-get", "-q", "-y", "--no-install-recommends"]
+                if chroot.spec.suite.base:
+                    # What a backports user types: the suite's newer
+                    # dependencies too (7.3's image needs linux-base 4.17).
+                    apt += ["-t", chroot.spec.suite.name]
                 session.run(["apt-get", "-q", "update"], log, what=f"apt-get update in the "
                             f"{chroot.spec.suite.name} chroot")
                 # INITRD=No (honoured by Debian's kernel hooks): a headers
