@@ -19,7 +19,7 @@ from .guest import GuestPrograms
 from .userspace import guest_programs
 from . import build as builds
 from . import packages, stamps, store
-from .errors import L2wgError
+from .errors import CheckFailed, L2wgError
 from .kernels import Kernel
 from .progress import Progress
 from .project import Project
@@ -39,6 +39,8 @@ class StageResult:
     log: str | None = None
     suites: list[SuiteReport] = field(default_factory=list)
     up_to_date: bool = False    # reused, nothing changed since it last passed (stamps.py)
+    #: A failed stage's kind of failure (errors.L2wgError.kind: "build", "check", ...).
+    kind: str = ""
 
 
 @dataclass
@@ -110,7 +112,9 @@ class _Runner:
             result = body()
         except L2wgError as error:
             result = StageResult(self.kernel.name, name, "fail", detail=error.message,
-                                 log=str(error.log) if error.log else None)
+                                 log=str(error.log) if error.log else None, kind=error.kind)
+        if result.status == "fail" and not result.kind:
+            result.kind = CheckFailed.kind      # a boot whose checks did not pass
         result.seconds = round(time.monotonic() - start, 1)
         self.run.stages.append(result)
 

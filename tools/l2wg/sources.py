@@ -24,7 +24,7 @@ import requests
 from . import store
 from .apt import Apt, AptError, ArchiveUnreachable, DebianPackage
 from .apt import for_suite as apt_for_suite
-from .errors import L2wgError
+from .errors import BadInput, FetchError
 from .kernels import DebianArchive, Kernel, SourceSpec
 from .progress import Progress
 from .runner import run
@@ -92,7 +92,7 @@ def fetch_deb(pkg: DebianPackage, ws: Workspace, progress: Progress, log: Path,
     with store.scratch_dir(ws.sources / "debian") as tmp:
         deb = apt.download(pkg, tmp, log)
         if store.sha256_file(deb) != pkg.sha256:
-            raise L2wgError(f"{pkg.name}={pkg.version}: the downloaded package does not match "
+            raise FetchError(f"{pkg.name}={pkg.version}: the downloaded package does not match "
                             "the archive's SHA256", log)
         with store.staging_file(cached) as part:
             shutil.move(deb, part)
@@ -121,7 +121,7 @@ def _fetch_debian(kernel: Kernel, ws: Workspace, progress: Progress, log: Path) 
                     f.write(f"# {note}\n")
                 progress.step(note)
                 return hit
-        raise L2wgError(f"{_where(kernel)}{exc.message}", exc.log) from None
+        raise FetchError(f"{_where(kernel)}{exc.message}", exc.log) from None
     cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.tar.xz"
     record_path = cached.with_suffix(".json")
     ident = f"debian:{pkg.name}={pkg.version}:{pkg.sha256}"
@@ -129,12 +129,12 @@ def _fetch_debian(kernel: Kernel, ws: Workspace, progress: Progress, log: Path) 
         try:
             deb = fetch_deb(pkg, ws, progress, log, apt)
         except AptError as exc:
-            raise L2wgError(f"{_where(kernel)}{exc.message}", exc.log) from None
+            raise FetchError(f"{_where(kernel)}{exc.message}", exc.log) from None
         with store.scratch_dir(ws.sources / "debian") as tmp:
             run(["dpkg-deb", "-x", deb, tmp], log_path=log, what="dpkg-deb -x")
             tarballs = sorted((tmp / "usr" / "src").glob("linux-source-*.tar.*"))
             if not tarballs:
-                raise L2wgError(f"{pkg.name}={pkg.version}: no linux-source tarball in the "
+                raise FetchError(f"{pkg.name}={pkg.version}: no linux-source tarball in the "
                                 "package", log)
             with store.staging_file(cached) as part:
                 shutil.move(tarballs[0], part)
@@ -200,7 +200,7 @@ def _fetch_tarball(name: str, spec: SourceSpec, ws: Workspace, progress: Progres
     with store.staging_file(cached) as part:
         actual = download(url, part, progress, log)
         if actual != expected:
-            raise L2wgError(f"{url}: sha256 mismatch: got {actual}, expected {expected}", log)
+            raise FetchError(f"{url}: sha256 mismatch: got {actual}, expected {expected}", log)
     store.write_json(record_path, {"url": url, "sha256": actual})
     return Source(name, spec, "archive", cached, f"tarball:{url}:{actual}", actual[:12])
 
@@ -211,7 +211,7 @@ def published_sha256(checksums_url: str, filename: str, log: Path) -> str:
     for digest, name in re.findall(r"^([0-9a-f]{64})\s+\*?(\S+)\s*$", text, re.M):
         if name == filename:
             return digest
-    raise L2wgError(f"{checksums_url} lists no sha256 for {filename}", log)
+    raise FetchError(f"{checksums_url} lists no sha256 for {filename}", log)
 
 
 def _get(url: str, log: Path, stream: bool = False) -> requests.Response:
@@ -222,7 +222,7 @@ def _get(url: str, log: Path, stream: bool = False) -> requests.Response:
         response = requests.get(url, stream=stream, timeout=30)
         response.raise_for_status()
     except requests.RequestException as exc:
-        raise L2wgError(f"cannot fetch {url}: {exc}", log) from None
+        raise FetchError(f"cannot fetch {url}: {exc}", log) from None
     return response
 
 
@@ -242,10 +242,10 @@ def download(url: str, dest: Path, progress: Progress, log: Path) -> str:
                 done += len(block)
                 progress.bytes(dest.name.lstrip(".").split(".part")[0], done, total)
     except requests.RequestException as exc:
-        raise L2wgError(f"download of {url} broke off after {done} bytes: {exc}", log) from None
+        raise FetchError(f"download of {url} broke off after {done} bytes: {exc}", log) from None
     progress.done()
     if total is not None and done != total:
-        raise L2wgError(f"download of {url} is truncated ({done} of {total} bytes)", log)
+        raise FetchError(f"download of {url} is truncated ({done} of {total} bytes)", log)
     return digest.hexdigest()
 
 
@@ -273,7 +273,7 @@ def _fetch_git(name: str, spec: SourceSpec, ws: Workspace, progress: Progress,
             try:
                 git.Repo.clone_from(spec.url, tmp, depth=1, branch=spec.ref)
             except git.GitCommandError as exc:
-                raise L2wgError(f"cannot clone {spec.url} at {spec.ref}: "
+                raise FetchError(f"cannot clone {spec.url} at {spec.ref}: "
                                 f"{exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}",
                                 log) from None
         repo = git.Repo(mirror)
@@ -292,7 +292,7 @@ def _log_line(log: Path, line: str) -> None:
 def _local(name: str, spec: SourceSpec) -> Source:
     path = Path(spec.path or "")
     if not (path / "Makefile").is_file() or not (path / "Kconfig").is_file():
-        raise L2wgError(f"kernel {name}: {path} is not a kernel source tree (no Makefile/Kconfig)")
+        raise BadInput(f"kernel {name}: {path} is not a kernel source tree (no Makefile/Kconfig)")
     if (path / ".git").exists():
         import git
 
