@@ -4,7 +4,8 @@ Four kinds (see kernels.toml): a Debian ``linux-source-X`` package of the
 host's apt sources or of any suite of the archive (fetched with ``apt-get
 download``, through l2wg.apt, and checked against the archive's SHA256), a
 kernel.org tarball (streamed with requests, checked against a pinned sha256
-or the published checksum list), a git URL and ref (shallow clone with
+or the published checksum list, whose OpenPGP signature gpgv checks against
+the kernel.org keys the checkout ships: l2wg.signatures), a git URL and ref (shallow clone with
 gitpython), or a local directory.
 
 The cache is atomic: a download goes to a temporary name, is verified and
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from . import store
+from . import signatures, store
 from .apt import Apt, AptError, ArchiveUnreachable, DebianPackage
 from .apt import for_suite as apt_for_suite
 from .errors import BadInput, FetchError
@@ -195,7 +196,7 @@ def _fetch_tarball(name: str, spec: SourceSpec, ws: Workspace, progress: Progres
     if cached.exists() and expected and store.sha256_file(cached) == expected:
         return Source(name, spec, "archive", cached, f"tarball:{url}:{expected}", expected[:12])
     if spec.checksums and not spec.sha256:
-        expected = published_sha256(spec.checksums, filename, log)
+        expected = published_sha256(spec.checksums, filename, spec.keyring, ws, log)
     progress.step(f"{name}: downloading {url}")
     with store.staging_file(cached) as part:
         actual = download(url, part, progress, log)
@@ -205,13 +206,25 @@ def _fetch_tarball(name: str, spec: SourceSpec, ws: Workspace, progress: Progres
     return Source(name, spec, "archive", cached, f"tarball:{url}:{actual}", actual[:12])
 
 
-def published_sha256(checksums_url: str, filename: str, log: Path) -> str:
-    """The sha256 that a published checksum list (sha256sums.asc) gives for *filename*."""
-    text = _get(checksums_url, log).text
-    for digest, name in re.findall(r"^([0-9a-f]{64})\s+\*?(\S+)\s*$", text, re.M):
+def published_sha256(checksums_url: str, filename: str, keyring: Path | None, ws: Workspace,
+                    log: Path) -> str:
+    """The sha256 that a published checksum list (sha256sums.asc) gives for *filename*,
+    read from the part of it signed by a key of *keyring* (checked with gpgv)."""
+    if keyring is None or not keyring.is_file():
+        raise BadInput(f"no keyring {keyring or ''} to check the signature of {checksums_url} "
+                       "with (the kernel.org keys: see ci/keys/README.md)")
+    response = _get(checksums_url, log)
+    with store.scratch_dir(ws.sources / "tarballs") as tmp:
+        signed = tmp / "sha256sums.asc"
+        signed.write_bytes(response.content)
+        verified = signatures.verify_cleartext(signed, keyring, tmp, log, checksums_url)
+    with open(log, "a") as f:
+        f.write(f"# {checksums_url}: good signature by {verified.signer} "
+                f"({verified.fingerprint})\n")
+    for digest, name in re.findall(r"^([0-9a-f]{64})\s+\*?(\S+)\s*$", verified.text, re.M):
         if name == filename:
             return digest
-    raise FetchError(f"{checksums_url} lists no sha256 for {filename}", log)
+    raise FetchError(f"{checksums_url} lists no sha256 for {filename} in its signed part", log)
 
 
 def _get(url: str, log: Path, stream: bool = False) -> requests.Response:
