@@ -202,3 +202,31 @@ def test_a_boot_expected_to_fail_is_an_expected_failure(ws):
     r = runner(ws)
     fake_stages(r, lambda: pipeline.StageResult("6.12", "build", "pass"), checks_fail)
     assert not r.run.ok and r.run.stages[1].status == "fail"
+
+
+def test_report_page_escapes_names_reasons_and_details(tmp_path):
+    """index.html is rendered with autoescaping: nothing from a run becomes markup."""
+    evil = "<script>alert(1)</script>"
+    run = pipeline.KernelRun(evil, [
+        pipeline.StageResult(evil, "build", "pass", 1.0, detail=f'"{evil}'),
+        pipeline.StageResult(evil, "boot", "fail", 2.0, detail=evil, suites=[
+            SuiteReport(evil, "tcg", [CheckResult(evil, Status.FAIL, 1.0, reason=evil)], 2.0)])])
+    html = dashboard.write([run], tmp_path / "report").read_text()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'title="&#34;&lt;script&gt;' in html            # attributes too
+    # Every place it shows up (kernel, boot column, check, reason, titles, details), escaped.
+    assert html.count("alert(1)") == html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 10
+
+
+def test_report_template_ships_with_the_package():
+    """dashboard.html.j2 is package data beside the module, as pyproject.toml declares."""
+    import tomllib
+    from importlib import resources
+
+    from conftest import ROOT
+
+    assert resources.files("l2wg").joinpath(dashboard.TEMPLATE).is_file()
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert any(dep.startswith("jinja2") for dep in setup["project"]["dependencies"])
+    assert "*.j2" in setup["tool"]["setuptools"]["package-data"]["l2wg"]
