@@ -211,3 +211,13 @@ def test_an_interrupt_is_130(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(cli.COMMANDS, "kernels", interrupted)
     assert cli.main(["kernels"]) == 130
     assert capsys.readouterr().err == "l2wg: interrupted\n"
+
+
+def test_a_failure_of_no_particular_kind_is_1_and_stays_on_one_line(capsys, monkeypatch):
+    def fails(args):
+        raise L2wgError("git am failed:\n  error: patch failed: device.c:12\n")
+
+    monkeypatch.setitem(cli.COMMANDS, "kernels", fails)
+    assert cli.main(["kernels"]) == 1
+    assert capsys.readouterr().err == ("l2wg: error: git am failed: / error: patch failed: "
+                                       "device.c:12\n")

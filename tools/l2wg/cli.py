@@ -707,8 +707,8 @@ def exit_code(error: L2wgError) -> int:
 
 
 def _one_line(text: str) -> str:
-    lines = text.strip().splitlines() or [""]
-    return lines[0] + (" ..." if len(lines) > 1 else "")
+    """*text* on one line: an error is one line on stderr, whatever made its message."""
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def internal_error(error: BaseException, workspace: Path | None,
