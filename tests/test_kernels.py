@@ -57,10 +57,126 @@ def test_shipped_matrix_is_canonical_on_the_newest_line(project):
 
 
 def test_defaults_apply(tmp_path):
-    path = write(tmp_path, GOOD + '[defaults]\nfragments = ["base"]\narch = "arm64"\n')
+    path = write(tmp_path, GOOD + '[defaults]\nfragments = ["base"]\narch = "x86_64"\n')
     kernel = load_matrix(path).get("a")
     assert kernel.fragments == ("base",)
-    assert kernel.arch == "arm64"
+    assert kernel.arch == "x86_64"
+
+
+def test_the_arches_kernels_toml_accepts_are_the_ones_l2wg_builds_and_boots():
+    """arch is validated against what build.py has an image for and qemu.py can boot."""
+    from l2wg import build, qemu
+    from l2wg.kernels import ARCHES
+
+    assert ARCHES == ("x86_64",)
+    assert all(arch in build.IMAGE for arch in ARCHES)
+    assert qemu.QEMU == "qemu-system-x86_64"
+
+
+ENTRY = '[kernels."6.8"]\nversion = "6.8"\nsource = { type = "debian", package = "linux-source-6.8" }\n'
+
+
+# Every key of kernels.toml given a value of the wrong type: one line naming the entry
+# and the key, never a traceback.
+@pytest.mark.parametrize("text, message", [
+    ("kernels = []", '[kernels]: must be a table of kernel entries ([kernels."6.12"] ...), '
+                     "not an array"),
+    ('kernels = "6.12"', '[kernels]: must be a table of kernel entries ([kernels."6.12"] ...), '
+                         'not "6.12"'),
+    ("kernels = [1]", "[kernels]: must be a table of kernel entries"),
+    ("[kernels]", "[kernels]: no kernel entries"),
+    ('kernels = { "6.8" = 1 }', '[kernels."6.8"]: must be a table, not 1'),
+    ('kernels = { "6.8" = "debian" }', '[kernels."6.8"]: must be a table, not "debian"'),
+    ("default = 6.8\n" + ENTRY, 'default: must be a string naming a [kernels] entry, not 6.8 '
+                                '(quote it: default = "6.8")'),
+    ("default = []\n" + ENTRY, "default: must be a string naming a [kernels] entry, not an array"),
+    ('default = "6.9"\n' + ENTRY, "default: '6.9' is not one of the [kernels] entries (6.8)"),
+    ("canonical = true\n" + ENTRY, "canonical: must be a string naming a [kernels] entry, "
+                                   "not true"),
+    ('canonical = { name = "6.8" }\n' + ENTRY, "canonical: must be a string naming a [kernels] "
+                                               "entry, not a table"),
+    ('defaults = "base"\n' + ENTRY, '[defaults]: must be a table, not "base"'),
+    ("defaults = []\n" + ENTRY, "[defaults]: must be a table, not an array"),
+    ('[defaults]\nfragments = "base"\n' + ENTRY, '[defaults].fragments: must be a list of '
+                                                  'fragment names such as ["base", "checks"]'),
+    ('[defaults]\narch = "arm64"\n' + ENTRY, '[defaults].arch: must be "x86_64", not "arm64"'),
+    ('[defaults]\nllvm = true\n' + ENTRY, "[defaults]: unknown key 'llvm' (allowed: arch, "
+                                           "fragments)"),
+    ("debian = 1\n" + ENTRY, "[debian]: must be a table, not 1"),
+    ('debian = "sid"\n' + ENTRY, '[debian]: must be a table, not "sid"'),
+    ("guest = []\n" + ENTRY, "[guest]: must be a table, not an array"),
+    ("[debian]\nmirror = 5\n" + ENTRY, "[debian].mirror: must be an http://, https:// or file:/ "
+                                        "URL, not 5"),
+    ("[debian]\nkeyring = []\n" + ENTRY, "[debian].keyring: must be a non-empty string (a "
+                                          "keyring file), not an array"),
+    ("[debian]\nsuites = 5\n" + ENTRY, '[debian].suites: must be a list of suite names: '
+                                        '["sid", ...], not 5'),
+    ("[debian]\nhost = 1\n" + ENTRY, "[debian].host: must be true or false, not 1"),
+    ("[guest]\nwireguard-tools = { suite = 5 }\n" + ENTRY,
+     "[guest].wireguard-tools.suite: bad suite name 5"),
+    ("[guest]\nwireguard-tools = { suite = [\"sid\"] }\n" + ENTRY,
+     "[guest].wireguard-tools.suite: bad suite name an array"),
+    (ENTRY + 'fragments = "base"\n', '[kernels."6.8"].fragments: must be a list of fragment '
+                                     'names such as ["base", "checks"] (files in ci/kconfig/), '
+                                     'not "base"'),
+    (ENTRY + "fragments = [1]\n", '[kernels."6.8"].fragments: must be a list of fragment names'),
+    (ENTRY + 'fragments = [""]\n', '[kernels."6.8"].fragments: must be a list of fragment names'),
+    (ENTRY + 'arch = "arm64"\n', '[kernels."6.8"].arch: must be "x86_64", not "arm64": the kbuild '
+                                 "ARCH l2wg both builds and boots (its QEMU guest is "
+                                 "qemu-system-x86_64"),
+    (ENTRY + 'arch = "i386"\n', '[kernels."6.8"].arch: must be "x86_64", not "i386"'),
+    (ENTRY + 'arch = ["x86_64"]\n', '[kernels."6.8"].arch: must be "x86_64", not an array'),
+    (ENTRY + "arch = 64\n", '[kernels."6.8"].arch: must be "x86_64", not 64'),
+    (ENTRY + 'expect = "pass"\n', '[kernels."6.8"].expect: must be a table, not "pass"'),
+    (ENTRY + "expect = { boot = 1 }\n", '[kernels."6.8"].expect.boot: must be true or false, '
+                                        "not 1"),
+    (ENTRY + "expect = { xfail = { ping = 2 } }\n", '[kernels."6.8"].expect.xfail: must map '
+                                                    "check names to reasons"),
+    (ENTRY + 'ci = "no"\n', '[kernels."6.8"].ci: must be true or false, not "no"'),
+    (ENTRY + "min_version = 6.1\n", '[kernels."6.8"].min_version: must be a string such as '
+                                    '"6.12", not 6.1 (quote it)'),
+    (ENTRY + 'dkms_headers = { package = "linux-headers-6.8" }\n',
+     '[kernels."6.8"].dkms_headers: must be a list of package names or { package = "...", '
+     'suite = "..." } tables, not a table'),
+    (ENTRY + "dkms_headers = [{ package = 5 }]\n",
+     '[kernels."6.8"].dkms_headers[0].package: must be a non-empty string, not 5'),
+    ('[kernels."6.8"]\nsource = "debian"\n', '[kernels."6.8"].source: must be a table such as '
+                                             '{ type = "debian", package = "linux-source-6.12" }, '
+                                             'not "debian"'),
+    ('[kernels."6.8"]\nsource = { type = [] }\n', '[kernels."6.8"].source.type: must be one of '
+                                                  "debian, tarball, git or local, not an array"),
+    ('[kernels."6.8"]\nsource = { type = "debian", package = 5 }\n',
+     '[kernels."6.8"].source.package: must be a non-empty string, not 5'),
+    ('[kernels."6.8"]\nsource = { type = "local", path = ["/src"] }\n',
+     '[kernels."6.8"].source.path: must be a non-empty string, not an array'),
+    ('[kernels."6.8"]\nsource = { type = "tarball", url = "http://x/l.tar.xz", checksums = '
+     '"http://x/sha256sums.asc", keyring = 1 }\n',
+     '[kernels."6.8"].source.keyring: must be a non-empty string, not 1'),
+    ('[kernels."6.8"]\nsource = { type = "tarball", url = "http://x/l.tar.xz", sha256 = "'
+     + "0" * 64 + '", keyring = "k.gpg" }\n',
+     '[kernels."6.8"].source.keyring: goes with \'checksums\''),
+])
+def test_a_value_of_the_wrong_type_is_one_line_naming_entry_and_key(tmp_path, text, message):
+    from l2wg.errors import BadInput
+
+    with pytest.raises(BadInput) as err:
+        load_matrix(write(tmp_path, text))
+    assert str(err.value).startswith(f"kernels.toml: {message}")
+    assert "\n" not in str(err.value)
+
+
+def test_a_checksum_list_is_checked_against_the_shipped_kernel_org_keys(tmp_path, project):
+    """Without a keyring of its own, a tarball's checksums must be signed by ci/keys/."""
+    text = ('[kernels.t]\nsource = { type = "tarball", url = "http://127.0.0.1:1/l.tar.xz", '
+            'checksums = "http://127.0.0.1:1/sha256sums.asc" }\n'
+            '[kernels.u]\nsource = { type = "tarball", url = "http://127.0.0.1:1/l.tar.xz", '
+            'checksums = "http://127.0.0.1:1/sha256sums.asc", keyring = "keys/test.gpg" }\n')
+    matrix = load_matrix(write(tmp_path, text))
+    assert matrix.get("t").source.keyring == tmp_path / "ci" / "keys" / "kernel.org.gpg"
+    assert matrix.get("u").source.keyring == tmp_path / "keys" / "test.gpg"
+    shipped = project.matrix()
+    for name in ("6.6", "6.8"):
+        assert shipped.get(name).source.keyring == project.root / "ci/keys/kernel.org.gpg"
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -215,7 +331,7 @@ def test_kernels_available_reports_a_suite_it_cannot_ask(debian_server, tmp_path
     status = cli.main(["kernels", "--available", "--project", str(project),
                        "--workspace", str(tmp_path / "ws")])
     captured = capsys.readouterr()
-    assert status == 1
+    assert status == 4                                   # a fetch failure
     assert "9.9.2-1" in captured.out                     # the other suites are still listed
     assert captured.err.startswith("l2wg: error: the Debian suite 'l2wg-nope': there is no "
                                    "such suite at ")
@@ -315,7 +431,7 @@ def test_the_integration_tests_cover_the_newest_and_the_oldest_line(project):
 
 @pytest.mark.parametrize("table, message", [
     ('wireguard-tool = { suite = "sid" }', "[guest]: unknown key 'wireguard-tool'"),
-    ('wireguard-tools = "sid"', "[guest].wireguard-tools: must be a table, not str"),
+    ('wireguard-tools = "sid"', '[guest].wireguard-tools: must be a table, not "sid"'),
     ('wireguard-tools = { }', "[guest].wireguard-tools: missing key 'suite'"),
     ('wireguard-tools = { suite = "Sid!" }', "[guest].wireguard-tools.suite: bad suite name"),
 ])

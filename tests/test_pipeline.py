@@ -15,9 +15,9 @@ from l2wg.progress import silent
 from l2wg.report import CheckResult, SuiteReport
 
 
-def kernel(xfail=None) -> Kernel:
+def kernel(xfail=None, **expect) -> Kernel:
     return Kernel("6.12", SourceSpec(type="debian", package="linux-source-6.12"), version="6.12",
-                  expect=Expect(xfail=xfail or {}))
+                  expect=Expect(xfail=xfail or {}, **expect))
 
 
 def suite(*results) -> SuiteReport:
@@ -25,9 +25,9 @@ def suite(*results) -> SuiteReport:
                        10.0)
 
 
-def runner(ws, stages=pipeline.STAGES, xfail=None):
-    return pipeline._Runner(kernel(xfail), None, ws, pipeline.PipelineOptions(stages=stages),
-                            silent())
+def runner(ws, stages=pipeline.STAGES, xfail=None, **expect):
+    return pipeline._Runner(kernel(xfail, **expect), None, ws,
+                            pipeline.PipelineOptions(stages=stages), silent())
 
 
 def test_failed_stage_skips_what_needs_it_and_keeps_the_error(ws, tmp_path):
@@ -136,3 +136,97 @@ def test_a_packaged_kernel_counts_as_checked_only_when_it_is_the_same_bytes(tmp_
     assert pipeline.same_kernel(other_config, built) is None
     assert pipeline.same_kernel(with_modules, built) is None
     assert pipeline.same_kernel(tmp_path / "missing", built) is None
+
+
+# kernels.toml expect.build / expect.boot = false: expected failures in l2wg ci ----------
+
+def fake_stages(r, build, boot=None):
+    """Run the kernel's stages the way run_kernel orders them, with these bodies."""
+    pass_ = lambda name: (lambda: pipeline.StageResult("6.12", name, "pass", detail="ok"))  # noqa
+    r.stage("build", None, build)
+    r.stage("boot", "build", boot or pass_("boot"))
+    r.stage("dkms", None if r.kernel.expect.build else "build", pass_("dkms"))
+    r.stage("deb", "build", pass_("deb"))
+    return [(s.stage, s.status) for s in r.run.stages]
+
+
+def test_a_build_expected_to_fail_is_an_expected_failure_and_skips_the_rest(ws, tmp_path):
+    from l2wg.errors import BuildError
+
+    def does_not_apply():
+        raise BuildError("6.12: patch 0003-l2.patch does not apply to 6.12", tmp_path / "log")
+
+    r = runner(ws, build=False)
+    assert fake_stages(r, does_not_apply) == [("build", "xfail"), ("boot", "skip"),
+                                               ("dkms", "skip"), ("deb", "skip")]
+    assert r.run.ok
+    build, boot = r.run.stages[:2]
+    assert build.detail == ("expected failure (kernels.toml expect.build = false): 6.12: patch "
+                            "0003-l2.patch does not apply to 6.12")
+    assert build.kind == "build" and boot.detail == "build failed as expected"
+    text = dashboard.table([r.run])
+    assert text.splitlines()[2].split() == ["6.12", "xfail", "skip", "skip", "skip"]
+    junit = dashboard._junit([r.run])
+    case = next(c for c in junit.iter("testcase") if c.get("name") == "build")
+    assert case.find("skipped").get("message").startswith("expected failure")
+    assert case.find("failure") is None
+
+
+def test_only_a_build_failure_is_expected_not_a_fetch_failure(ws):
+    from l2wg.errors import FetchError
+
+    def unreachable():
+        raise FetchError("cannot fetch http://127.0.0.1:9/linux-6.12.tar.xz")
+
+    r = runner(ws, build=False)
+    assert fake_stages(r, unreachable)[0] == ("build", "fail")
+    assert not r.run.ok and r.run.stages[0].kind == "fetch"
+
+
+def test_a_build_expected_to_fail_that_passes_says_the_expectation_is_stale(ws):
+    r = runner(ws, build=False)
+    assert fake_stages(r, lambda: pipeline.StageResult("6.12", "build", "pass", detail="6.12")) \
+        == [("build", "pass"), ("boot", "pass"), ("dkms", "pass"), ("deb", "pass")]
+    assert r.run.stages[0].detail == "6.12 (kernels.toml says expect.build = false: out of date?)"
+
+
+def test_a_boot_expected_to_fail_is_an_expected_failure(ws):
+    def checks_fail():
+        return pipeline.StageResult("6.12", "boot", "fail", detail="6.12: vlan")
+
+    r = runner(ws, boot=False)
+    assert fake_stages(r, lambda: pipeline.StageResult("6.12", "build", "pass"), checks_fail) == [
+        ("build", "pass"), ("boot", "xfail"), ("dkms", "pass"), ("deb", "pass")]
+    assert r.run.ok and r.run.stages[1].kind == "check"
+    # Without the expectation the same boot fails the kernel.
+    r = runner(ws)
+    fake_stages(r, lambda: pipeline.StageResult("6.12", "build", "pass"), checks_fail)
+    assert not r.run.ok and r.run.stages[1].status == "fail"
+
+
+def test_report_page_escapes_names_reasons_and_details(tmp_path):
+    """index.html is rendered with autoescaping: nothing from a run becomes markup."""
+    evil = "<script>alert(1)</script>"
+    run = pipeline.KernelRun(evil, [
+        pipeline.StageResult(evil, "build", "pass", 1.0, detail=f'"{evil}'),
+        pipeline.StageResult(evil, "boot", "fail", 2.0, detail=evil, suites=[
+            SuiteReport(evil, "tcg", [CheckResult(evil, Status.FAIL, 1.0, reason=evil)], 2.0)])])
+    html = dashboard.write([run], tmp_path / "report").read_text()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'title="&#34;&lt;script&gt;' in html            # attributes too
+    # Every place it shows up (kernel, boot column, check, reason, titles, details), escaped.
+    assert html.count("alert(1)") == html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 10
+
+
+def test_report_template_ships_with_the_package():
+    """dashboard.html.j2 is package data beside the module, as pyproject.toml declares."""
+    import tomllib
+    from importlib import resources
+
+    from conftest import ROOT
+
+    assert resources.files("l2wg").joinpath(dashboard.TEMPLATE).is_file()
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert any(dep.startswith("jinja2") for dep in setup["project"]["dependencies"])
+    assert "*.j2" in setup["tool"]["setuptools"]["package-data"]["l2wg"]

@@ -381,7 +381,7 @@ def test_cli_conflict_continue_abort_exit_codes(lab, capsys):
     assert cli(lab, "--continue") == 1          # the only rebase in progress; markers remain
     assert f"conflict markers remain in {WG}" in capsys.readouterr().err
     assert cli(lab, "--abort") == 0
-    assert cli(lab, "7.99.1") == 1
+    assert cli(lab, "7.99.1") == 2           # bad input: an unknown kernel
     assert "unknown kernel '7.99.1'" in capsys.readouterr().err
 
 

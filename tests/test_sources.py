@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from l2wg import sources, store, tree
-from l2wg.errors import L2wgError
+from l2wg.errors import FetchError, L2wgError
 from l2wg.kernels import Kernel, SourceSpec
 from l2wg.series import Patch
 
@@ -41,9 +41,6 @@ def served(tmp_path):
     with tarfile.open(tarball, "w:xz") as tar:
         tar.add(tree_dir, arcname="linux-6.8")
     digest = store.sha256_file(tarball)
-    (docroot / "sha256sums.asc").write_text(
-        f"-----BEGIN PGP SIGNED MESSAGE-----\n\n{'1' * 64}  linux-6.7.tar.xz\n"
-        f"{digest}  linux-6.8.tar.xz\n-----BEGIN PGP SIGNATURE-----\n")
     handler = functools.partial(QuietHandler, directory=str(docroot))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -71,10 +68,111 @@ def test_tarball_is_downloaded_verified_and_reused(served, ws, quiet):
     assert sources.fetch(kernel, ws, quiet).path == first.path
 
 
-def test_published_checksum_list_is_used(served, ws, quiet):
-    url, digest, _ = served
-    kernel = tarball_kernel(url, checksums=f"{url}/sha256sums.asc")
-    assert sources.fetch(kernel, ws, quiet).ident.endswith(digest)
+# kernel.org's sha256sums.asc: a cleartext-signed list, checked with gpgv -----------
+
+def clearsign(key, text: str) -> str:
+    """*text* signed as kernel.org signs sha256sums.asc (gpg --clearsign), by *key*."""
+    import debian_repo
+
+    return debian_repo.run("gpg", "--batch", "--homedir", key.home, "--pinentry-mode",
+                           "loopback", "--passphrase", "", "--local-user", key.fingerprint,
+                           "--clearsign", input=text.encode()).decode()
+
+
+def checksum_list(digest: str) -> str:
+    return f"{'1' * 64}  linux-6.7.tar.xz\n{digest}  linux-6.8.tar.xz\n"
+
+
+def signed_kernel(url: str, keyring: Path) -> Kernel:
+    return tarball_kernel(url, checksums=f"{url}/sha256sums.asc", keyring=keyring)
+
+
+def nothing_cached(ws) -> bool:
+    tarballs = ws.sources / "tarballs"
+    return not tarballs.exists() or not list(tarballs.iterdir())
+
+
+def test_signed_checksum_list_is_verified_and_used(served, ws, quiet, debian_keys):
+    url, digest, docroot = served
+    key = debian_keys["good"]
+    (docroot / "sha256sums.asc").write_text(clearsign(key, checksum_list(digest)))
+    source = sources.fetch(signed_kernel(url, key.keyring), ws, quiet)
+    assert source.ident.endswith(digest)
+    log = (ws.logs / "source-6.8.log").read_text()
+    assert "$ gpgv --homedir " in log
+    assert f"sha256sums.asc: good signature by good <good@l2wg.invalid> ({key.fingerprint})" \
+        in log
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unsigned", "signature not accepted: it is not signed (no OpenPGP signature in it)"),
+    ("other key", "signature not accepted: signed by key "),
+    ("altered", "signature not accepted: BAD signature by good <good@l2wg.invalid>"),
+    ("appended", "sha256sums.asc lists no sha256 for linux-6.8.tar.xz in its signed part"),
+])
+def test_a_checksum_list_without_a_good_signature_is_one_error_and_caches_nothing(
+        served, ws, quiet, debian_keys, case, message):
+    url, digest, docroot = served
+    good, other = debian_keys["good"], debian_keys["other"]
+    if case == "unsigned":
+        text = checksum_list(digest)
+    elif case == "other key":
+        text = clearsign(other, checksum_list(digest))
+    elif case == "altered":                       # a digest swapped after signing
+        text = clearsign(good, checksum_list("2" * 64)).replace("2" * 64, digest)
+    else:                                         # a line added outside the signed part
+        text = clearsign(good, f"{'1' * 64}  linux-6.7.tar.xz\n") + \
+            f"{digest}  linux-6.8.tar.xz\n"
+    (docroot / "sha256sums.asc").write_text(text)
+    with pytest.raises(FetchError) as err:
+        sources.fetch(signed_kernel(url, good.keyring), ws, quiet)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).startswith(f"{url}/sha256sums.asc")
+    if case == "other key":
+        assert f"which is not in {good.keyring}" in str(err.value)
+    assert err.value.log == ws.logs / "source-6.8.log"
+    assert nothing_cached(ws)
+
+
+def test_without_the_keyring_or_gpgv_nothing_is_fetched(served, ws, quiet, debian_keys,
+                                                          tmp_path, monkeypatch):
+    from l2wg.errors import BadInput, MissingTool
+
+    url, digest, docroot = served
+    (docroot / "sha256sums.asc").write_text(clearsign(debian_keys["good"], checksum_list(digest)))
+    with pytest.raises(BadInput, match=r"no keyring .*/missing.gpg to check the signature of "
+                                       r".*/sha256sums.asc with \(the kernel.org keys: see "
+                                       r"ci/keys/README.md\)"):
+        sources.fetch(signed_kernel(url, tmp_path / "missing.gpg"), ws, quiet)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(MissingTool, match="gpgv: command not found"):
+        sources.fetch(signed_kernel(url, debian_keys["good"].keyring), ws, quiet)
+    assert nothing_cached(ws)
+
+
+def test_cli_a_bad_signature_exits_as_a_fetch_failure(served, tmp_path, capsys, debian_keys):
+    from l2wg import cli
+
+    url, digest, docroot = served
+    (docroot / "sha256sums.asc").write_text(clearsign(debian_keys["other"],
+                                                      checksum_list(digest)))
+    project = tmp_path / "project"
+    (project / "ci" / "kconfig").mkdir(parents=True)
+    for fragment in ("base", "checks"):
+        (project / "ci" / "kconfig" / f"{fragment}.config").write_text("")
+    (project / "patches").mkdir()
+    (project / "patches" / "series").write_text("")
+    (project / "kernels.toml").write_text(
+        f'[kernels."6.8"]\nversion = "6.8"\nsource = {{ type = "tarball", url = '
+        f'"{url}/linux-6.8.tar.xz", checksums = "{url}/sha256sums.asc", keyring = '
+        f'"{debian_keys["good"].keyring}" }}\n')
+    status = cli.main(["build", "6.8", "--project", str(project), "--workspace",
+                       str(tmp_path / "ws"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 4 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"l2wg: error: {url}/sha256sums.asc: signature not accepted: signed "
+                          "by key ")
+    assert not (tmp_path / "ws" / "sources" / "tarballs" / "linux-6.8.tar.xz").exists()
 
 
 def test_sha256_mismatch_fails_and_caches_nothing(served, ws, quiet):
@@ -291,7 +389,7 @@ def test_cli_bad_suite_is_one_line_and_no_traceback(debian_server, tmp_path, cap
     status = cli.main(["build", "9.9", "--project", str(project), "--workspace",
                        str(tmp_path / "ws"), "-q"])
     err = capsys.readouterr().err
-    assert status == 1
+    assert status == 4                                  # a fetch failure
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith('l2wg: error: kernels.toml: [kernels."9.9"].source: the Debian suite '
                           "'trixie-backprots' has no linux-source-9.9: ")
@@ -352,3 +450,29 @@ def test_linux_source_7_3_from_trixie_backports(real_ws, project, quiet):
         member = next(m for m in tar if m.name.endswith("/Makefile") and m.name.count("/") == 1)
         head = tar.extractfile(member).read(400).decode()
     assert "VERSION = 7\n" in head and "PATCHLEVEL = 3\n" in head
+
+
+def test_the_shipped_kernel_org_keyring_holds_only_the_keys_its_readme_names(project, tmp_path):
+    """ci/keys/README.md names each key by fingerprint; kernel.org.gpg holds no other."""
+    import re
+    import subprocess
+
+    keys = project.root / "ci" / "keys"
+    readme = (keys / "README.md").read_text()
+    listed = set(re.findall(r"`([0-9A-F]{40})`", readme))
+    assert {"B8868C80BA62A1FFFAF5FDA9632D3A06589DA6B1",        # the sha256sums.asc autosigner
+            "ABAF11C65A2970B130ABE3C479BE3E4300411886",        # Linus Torvalds
+            "647F28654894E3BD457199BE38DBBDC86092693E"} == listed
+    keyring = keys / "kernel.org.gpg"
+    if not keyring.exists():
+        assert "Not shipped yet" in readme
+        return
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    listing = subprocess.run(["gpg", "--batch", "--homedir", home, "--with-colons",
+                              "--show-keys", keyring],
+                             capture_output=True, text=True, check=True).stdout
+    lines = listing.splitlines()
+    primaries = {lines[i + 1].split(":")[9] for i, line in enumerate(lines)
+                 if line.startswith("pub:")}
+    assert primaries and primaries <= listed

@@ -31,12 +31,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import L2wgError
+from .errors import FetchError
 from .kernels import DebianArchive
 from .runner import last_error_line, run
 
 
-class AptError(L2wgError):
+class AptError(FetchError):
     """apt could not answer: see the subclasses."""
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import checks as checks_mod
 from . import guest, ktap, qemu, report, stamps
-from .errors import L2wgError
+from .errors import BadInput, L2wgError
 from .ktap import Status
 from .progress import Progress, silent
 from .report import CheckResult, SubResult, SuiteReport
@@ -131,7 +131,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     when it ends, so a kernel report can then not be tied to one check)."""
     progress = progress or silent()
     if sum(bool(x) for x in (checks, script, shell)) > 1:
-        raise L2wgError("choose one of --check, --script and --shell")
+        raise BadInput("choose one of --check, --script and --shell")
     artifacts = Artifacts.load(artifacts_dir)
     mode = "shell" if shell else "script" if script else "checks"
     selected = checks_mod.select(checks) if mode == "checks" else []
@@ -140,7 +140,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
         progress.step(f"a sanitizer kernel: each check may take {slowdown}x its timeout")
         selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
     if script is not None and not Path(script).is_file():
-        raise L2wgError(f"--script {script}: no such file")
+        raise BadInput(f"--script {script}: no such file")
 
     run_dir = run_dir or new_run_dir(artifacts.directory, mode)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import kconfig, sources, stamps, store, tree as trees
-from .errors import L2wgError
+from .errors import BuildError, L2wgError, failing_as
 from .kernels import Kernel
 from .progress import Progress
 from .project import Project
@@ -275,13 +275,15 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
                                                          "up_to_date": True}})
         stamp.clear()
         make = make_command(tree.path, build_dir, kernel, opts, use_ccache)
-        config = configure(kernel, opts, tree, fragments, build_dir, make, log, progress)
-        lap("config")
-        target = opts.target or IMAGE.get(kernel.arch, "bzImage").rsplit("/", 1)[-1]
-        progress.step(f"{kernel.name}: make -j{opts.jobs} {target} in {build_dir}")
-        started = log.stat().st_size
-        run([*make, target], log_path=log, on_line=_Compiled(progress),
-            what=f"{kernel.name}: make {target}")
+        # The config that cannot be made and make failing are the build failing.
+        with failing_as(BuildError):
+            config = configure(kernel, opts, tree, fragments, build_dir, make, log, progress)
+            lap("config")
+            target = opts.target or IMAGE.get(kernel.arch, "bzImage").rsplit("/", 1)[-1]
+            progress.step(f"{kernel.name}: make -j{opts.jobs} {target} in {build_dir}")
+            started = log.stat().st_size
+            run([*make, target], log_path=log, on_line=_Compiled(progress),
+                what=f"{kernel.name}: make {target}")
         progress.done()
         lap("build")
         total, wireguard = count_warnings(log.read_text(errors="replace")[started:])

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import L2wgError
+from .errors import BadInput
 
 CHECKS_DIR = Path(__file__).resolve().parents[2] / "ci" / "checks"
 HELPER_FILES = {"lib.sh"}
@@ -69,7 +69,7 @@ def select(names: Sequence[str] | None, directory: Path = CHECKS_DIR) -> list[Ch
     unknown = [n for n in names if n not in known]
     if unknown:
         listing = ", ".join(f"{c.name}{' (slow)' if c.slow else ''}" for c in known.values())
-        raise L2wgError(f"unknown check {', '.join(repr(n) for n in unknown)}; "
+        raise BadInput(f"unknown check {', '.join(repr(n) for n in unknown)}; "
                         f"known checks: {listing}")
     return [known[n] for n in dict.fromkeys(names)]
 

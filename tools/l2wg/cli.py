@@ -7,11 +7,13 @@ import logging
 import os
 import sys
 import textwrap
+import time
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .errors import L2wgError
+from .errors import BadInput, CheckFailed, FetchError, L2wgError, of_kind
 from .progress import Progress
 from .project import Project
 from .workspace import Workspace
@@ -31,7 +33,30 @@ Files: the cache, trees and builds live under $L2WG_HOME (default
 ~/.cache/l2wg), with l2wg's own apt configuration for Debian suites other
 than the host's in $L2WG_HOME/apt/; kernels.toml, patches/ and ci/ come
 from the checkout.
+
+Exit status, by kind of failure (any verb):
+  0    success
+  1    a failure of none of the kinds below (a rebase stopped at a conflict,
+       a work tree with uncommitted changes, a busy build directory, ...)
+  2    bad input: kernels.toml, patches/series, an argument, an unknown kernel
+  3    missing tool: a program l2wg needs is not installed
+  4    fetch failure: a source or package could not be fetched, or did not
+       verify (sha256, the archive's or kernel.org's signature)
+  5    build failure: the series does not apply, the config cannot be made,
+       make failed
+  6    check failure: a check in the guest failed, or the guest crashed
+  70   internal error: a bug in l2wg; one line, and the traceback in a file
+       under $L2WG_HOME/logs/
+  130  interrupted
+`l2wg ci` with kernels failing in different ways exits with the lowest of
+their codes; expected failures (kernels.toml expect) are not failures.
 """
+
+#: The exit status of each kind of failure (errors.L2wgError.kind), as EPILOG says.
+EXIT_CODES = {"failure": 1, "bad input": 2, "missing tool": 3, "fetch": 4, "build": 5,
+              "check": 6}
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -373,11 +398,11 @@ def cmd_kernels(args) -> int:
         result = available.available(matrix, ws, log, refresh=args.refresh)
         if result.lines:
             print(available.table(result))
-        for problem in result.problems:
-            print(f"l2wg: error: {problem}", file=sys.stderr)
-        return 1 if result.problems else 0
+        if result.problems:
+            raise FetchError("; ".join(result.problems))
+        return 0
     if args.refresh:
-        raise L2wgError("--refresh goes with --available")
+        raise BadInput("--refresh goes with --available")
     print(f"{'kernel':<10} {'version':<10} {'offline':<8} {'ci':<4} source")
     for k in matrix.kernels.values():
         mark = "*" if k.name == matrix.default else " "
@@ -403,7 +428,7 @@ def build_options(args) -> BuildOptions:
 
     for var in args.make_vars:
         if "=" not in var:
-            raise L2wgError(f"'{var}' is not a make variable (expected VAR=VALUE)")
+            raise BadInput(f"'{var}' is not a make variable (expected VAR=VALUE)")
     return BuildOptions(jobs=args.jobs, variant=args.variant, fragments=tuple(args.fragment),
                         llvm=args.llvm, ccache=not args.no_ccache,
                         make_vars=tuple(args.make_vars), rebuild=args.rebuild,
@@ -442,7 +467,7 @@ def _bench_pipeline(args, project, ws, progress) -> int:
     stages = tuple(s.strip() for s in (args.stages or ",".join(pipeline.STAGES)).split(","))
     unknown = [s for s in stages if s not in pipeline.STAGES]
     if unknown:
-        raise L2wgError(f"unknown stage(s) {', '.join(unknown)} "
+        raise BadInput(f"unknown stage(s) {', '.join(unknown)} "
                         f"(stages: {', '.join(pipeline.STAGES)})")
     runs, figures, root = bench_pipeline(kernels, project, ws, args.rounds or 1, progress,
                                          stages, keep=args.keep,
@@ -466,15 +491,25 @@ def cmd_boot(args) -> int:
     artifacts = args.artifacts or ws.artifacts(kernel.name, args.variant)
     from .userspace import guest_programs
 
-    return _boot_and_report(ws, artifacts, kernel.name, progress, checks=args.check,
-                            script=args.script, shell=args.shell, accel=args.accel,
-                            on_console=print if args.console else None,
-                            jobs=max(1, args.parallel),
-                            programs=guest_programs(project.matrix(), ws, progress))
+    _checked([_boot_and_report(ws, artifacts, kernel.name, progress, checks=args.check,
+                               script=args.script, shell=args.shell, accel=args.accel,
+                               on_console=print if args.console else None,
+                               jobs=max(1, args.parallel),
+                               programs=guest_programs(project.matrix(), ws, progress))])
+    return 0
 
 
-def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress, **options) -> int:
-    """Boot *artifacts*, print the results table (or the script's output); the exit status."""
+def _checked(failures: list[str | None]) -> None:
+    """Raise CheckFailed for the boots of *failures* that did not pass (None: passed)."""
+    failed = [f for f in failures if f]
+    if failed:
+        raise CheckFailed("; ".join(failed))
+
+
+def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress,
+                     **options) -> str | None:
+    """Boot *artifacts*, print the results table (or the script's output); what did not
+    pass, in a line, or None."""
     from . import boot, report
 
     result = boot.boot(ws, artifacts, progress=progress, **options)
@@ -490,7 +525,21 @@ def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress, **opti
         print(f"l2wg: {error}", file=sys.stderr)
     print(f"l2wg: {label}: run directory {result.run_dir} (console.log; command.sh reruns "
           "the boot by hand)")
-    return result.exit_status
+    if result.ok:
+        return None
+    if result.suite is not None and result.suite.errors:
+        return f"{label}: {result.suite.errors[0].splitlines()[0]}"
+    if result.suite is not None:
+        failed = [c.name for c in result.suite.checks if c.status.value == "fail"]
+        if failed:
+            return f"{label}: check(s) failed: {', '.join(failed)}"
+        return f"{label}: no check passed (see the table)"
+    if result.errors:
+        return f"{label}: {result.errors[0].splitlines()[0]}"
+    if result.mode == "script":
+        return (f"{label}: the script exited {result.script_exit}" if result.script_exit
+                is not None else f"{label}: the guest never reported the script's exit status")
+    return f"{label}: the boot did not pass"
 
 
 def cmd_dkms(args) -> int:
@@ -504,15 +553,16 @@ def cmd_dkms(args) -> int:
     result = packages.dkms(kernel, project, ws, progress, headers, boot=not args.no_boot)
     print(f"DKMS source: {result.source.path}")
     print(f"package:     {result.deb}")
-    status = 0
+    failures = []
     for proof in result.proofs:
         print(f"dkms in the {proof.chroot} chroot for {proof.release}: {proof.module} "
               f"(vermagic {proof.vermagic})")
         if proof.boot_artifacts is not None:
-            status |= _boot_and_report(ws, proof.boot_artifacts, proof.release, progress,
-                                       checks=args.check,
-                                       programs=guest_programs(project.matrix(), ws, progress))
-    return status
+            failures.append(_boot_and_report(
+                ws, proof.boot_artifacts, proof.release, progress, checks=args.check,
+                programs=guest_programs(project.matrix(), ws, progress)))
+    _checked(failures)
+    return 0
 
 
 def cmd_deb(args) -> int:
@@ -527,9 +577,10 @@ def cmd_deb(args) -> int:
         print(f"package: {path}")
     if args.no_boot:
         return 0
-    return _boot_and_report(ws, result.boot_artifacts, result.release, progress,
-                            checks=args.check,
-                            programs=guest_programs(project.matrix(), ws, progress))
+    _checked([_boot_and_report(ws, result.boot_artifacts, result.release, progress,
+                               checks=args.check,
+                               programs=guest_programs(project.matrix(), ws, progress))])
+    return 0
 
 
 def cmd_ci(args) -> int:
@@ -540,20 +591,28 @@ def cmd_ci(args) -> int:
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     unknown = [s for s in stages if s not in pipeline.STAGES]
     if unknown:
-        raise L2wgError(f"unknown stage(s) {', '.join(unknown)} "
+        raise BadInput(f"unknown stage(s) {', '.join(unknown)} "
                         f"(stages: {', '.join(pipeline.STAGES)})")
     # Both positionals are open-ended: VAR=VALUE words are make variables.
     args.make_vars = [w for w in args.kernels if "=" in w] + args.make_vars
     kernels = matrix.select([w for w in args.kernels if "=" not in w], online=args.online)
     if not kernels:
-        raise L2wgError("no kernel to run (all need the network? try --online)")
+        raise BadInput("no kernel to run (all need the network? try --online)")
     opts = pipeline.PipelineOptions(stages=stages, checks=tuple(args.check) if args.check else None,
                                     build=build_options(args), parallel=max(1, args.parallel))
     runs = pipeline.run_matrix(kernels, project, ws, opts, progress)
     page = dashboard.write(runs, args.report or ws.root / "report")
     print(dashboard.table(runs))
     print(f"report: {page}")
-    return 0 if all(run.ok for run in runs) else 1
+    failed = [(run.kernel, stage) for run in runs for stage in run.stages
+              if stage.status == "fail"]
+    if failed:
+        # Several kinds: the lowest exit code, the failure earliest in the pipeline.
+        kind = min((stage.kind for _, stage in failed), key=lambda k: EXIT_CODES.get(k, 1))
+        kernels = {kernel for kernel, _ in failed}
+        raise of_kind(kind)(f"{len(kernels)} of {len(runs)} kernel(s) failed: " + ", ".join(
+            f"{kernel} {stage.stage} ({stage.kind})" for kernel, stage in failed))
+    return 0
 
 
 def cmd_ci_files(args) -> int:
@@ -577,7 +636,7 @@ def cmd_rebase(args) -> int:
     project, ws, progress = _context(args)
     opts = rebase_options(args)
     if args.force and not args.abort:
-        raise L2wgError("--force goes with --abort")
+        raise BadInput("--force goes with --abort")
     if args.all:
         results = rebase_all(project, ws, opts, progress)
         print(table(results))
@@ -591,7 +650,7 @@ def cmd_rebase(args) -> int:
         state = continue_rebase(args.kernel, project, ws, progress)
     else:
         if not args.kernel:
-            raise L2wgError("name the kernel to rebase onto (a kernels.toml entry or a version)")
+            raise BadInput("name the kernel to rebase onto (a kernels.toml entry or a version)")
         state = rebase(args.kernel, project, ws, opts, progress)
     print(summary(state))
     return 0 if state.status == "done" else 1
@@ -626,17 +685,53 @@ COMMANDS = {"rebase": cmd_rebase, "submit": cmd_submit, "ci": cmd_ci, "ci-files"
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the verb; every exit status is decided here, from the kind of failure."""
+    args = build_parser().parse_args(argv)      # a usage error exits 2 (bad input) itself
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="l2wg: %(message)s")
     try:
         return COMMANDS[args.verb](args)
     except L2wgError as error:
-        print(f"l2wg: error: {error}", file=sys.stderr)
-        return 1
+        print(f"l2wg: error: {_one_line(str(error))}", file=sys.stderr)
+        return exit_code(error)
     except KeyboardInterrupt:
         print("l2wg: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 -- anything else is a bug in l2wg
+        return internal_error(error, getattr(args, "workspace", None), argv)
+
+
+def exit_code(error: L2wgError) -> int:
+    """The exit status of *error*'s kind (EXIT_CODES; 1 for a kind it does not name)."""
+    return EXIT_CODES.get(error.kind, 1)
+
+
+def _one_line(text: str) -> str:
+    """*text* on one line: an error is one line on stderr, whatever made its message."""
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def internal_error(error: BaseException, workspace: Path | None,
+                   argv: list[str] | None) -> int:
+    """A bug: one line on stderr, the traceback in a log file; EXIT_INTERNAL."""
+    text = (f"l2wg {__version__}, python {sys.version.split()[0]}\n"
+            f"argv: {sys.argv[:1] + list(sys.argv[1:] if argv is None else argv)}\n\n"
+            + "".join(traceback.format_exception(error)))
+    name = f"internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    where = None
+    for directory in ((Workspace(workspace.resolve()) if workspace else Workspace.default()).logs,
+                      Path(os.environ.get("TMPDIR") or "/tmp")):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / name).write_text(text)
+            where = directory / name
+            break
+        except OSError:
+            continue
+    print(f"l2wg: internal error (a bug in l2wg): {type(error).__name__}: "
+          f"{_one_line(str(error))} (traceback: {where or 'could not be written'})",
+          file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def bench_rebase_main(argv: list[str] | None = None) -> int:
@@ -660,8 +755,8 @@ def bench_rebase_main(argv: list[str] | None = None) -> int:
         figures = bench_rebase(project, ws, args.point_release, args.rounds, Progress(),
                                args.full)
     except L2wgError as error:
-        print(f"l2wg: error: {error}", file=sys.stderr)
-        return 1
+        print(f"l2wg: error: {_one_line(str(error))}", file=sys.stderr)
+        return exit_code(error)
     print(f"rebase benchmark, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}:")
     for figure in figures:
         print("  " + figure.line())

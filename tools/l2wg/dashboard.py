@@ -2,18 +2,19 @@
 
 ``write(runs, directory)`` leaves a directory a person and a CI engine can
 both read: ``index.html`` (a static page: the matrix, timings, links to the
-logs, which are copied beside it), ``summary.json``, ``junit.xml`` (one
+logs, which are copied beside it; rendered by jinja2 with autoescaping from
+``dashboard.html.j2`` beside this module), ``summary.json``, ``junit.xml`` (one
 testsuite per kernel: its stages and every check of every boot) and
 ``summary.md`` (for a CI step summary).  ``table()`` is the terminal view.
 """
 
 from __future__ import annotations
 
-import html
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import asdict
+from importlib import resources
 from pathlib import Path
 
 from . import report, store
@@ -148,74 +149,42 @@ def _junit(runs: Sequence[KernelRun]) -> ET.Element:
 def _verdict(case: ET.Element, status: str, detail: str) -> None:
     if status == "fail":
         ET.SubElement(case, "failure", message=report.xml_safe(detail[:500]))
-    elif status == "skip":
+    elif status in ("skip", "xfail"):          # JUnit has no expected failure: pytest's way
         ET.SubElement(case, "skipped", message=report.xml_safe(detail[:500]))
 
 
+#: The page's template, a file beside this module (package data, see pyproject.toml).
+TEMPLATE = "dashboard.html.j2"
+
+
 def _html(runs: Sequence[KernelRun], logs: dict[tuple[str, str], str]) -> str:
-    esc = html.escape
+    """index.html: the template rendered with autoescaping (names, reasons, details)."""
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True)
+    template = env.from_string(resources.files(__package__).joinpath(TEMPLATE).read_text())
     stages = stage_names(runs)
+    boots = suite_columns(runs)
     kernel_rows = []
     for run in runs:
-        cells = []
-        for name in stages:
-            stage = next((s for s in run.stages if s.stage == name), None)
-            value = stage_cell(run, name)
-            text = value + (f" <small>{stage.seconds:.0f} s{' =' if stage.up_to_date else ''}"
-                            "</small>" if stage else "")
-            link = logs.get((run.kernel, name))
-            if link:
-                text = f'<a href="{esc(link)}">{text}</a>'
-            title = f' title="{esc(stage.detail)}"' if stage else ""
-            cells.append(f'<td class="{value.lower()}"{title}>{text}</td>')
-        kernel_rows.append(f"<tr><th>{esc(run.kernel)}</th>{''.join(cells)}</tr>")
-    boots = suite_columns(runs)
+        cells = [{"stage": next((s for s in run.stages if s.stage == name), None),
+                  "value": stage_cell(run, name), "log": logs.get((run.kernel, name))}
+                 for name in stages]
+        kernel_rows.append({"kernel": run.kernel, "cells": cells})
     check_rows = []
     for name in check_names(runs):
         cells = []
         for kernel, stage_name in boots:
             stage = _stage(runs, kernel, stage_name)
-            value = check_cell(stage, name)
             found = check_results(stage, name)
-            why = "; ".join(c.reason for c in found if c.reason)
-            seconds = f" <small>{found[0].seconds:.1f} s</small>" if found else ""
-            note = f"<br><small>{esc(why)}</small>" if why else ""
-            cells.append(f'<td class="{value.lower()}">{value}{seconds}{note}</td>')
-        check_rows.append(f"<tr><th>{esc(name)}</th>{''.join(cells)}</tr>")
-    boot_head = "".join(f"<th>{esc(k)}<br>{esc(s)}</th>" for k, s in boots)
-    details = "".join(
-        f"<tr><td>{esc(s.kernel)}</td><td>{esc(s.stage)}</td>"
-        f'<td class="{s.status}">{s.status}</td>'
-        f"<td class=\"num\">{s.seconds:.1f} s{' (up to date)' if s.up_to_date else ''}</td>"
-        f"<td>{esc(s.detail)}</td></tr>" for run in runs for s in run.stages)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>l2wg matrix</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 80em; }}
-table {{ border-collapse: collapse; margin-bottom: 2em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}
-td small {{ color: #555; }} .num {{ white-space: nowrap; }}
-.pass {{ background: #d4f4d4; }} .fail {{ background: #f8d0d0; }}
-.skip {{ background: #eee; }} .xfail {{ background: #f4ecc8; }}
-</style></head><body>
-<h1>l2wg matrix</h1>
-<p>{sum(r.ok for r in runs)} of {len(runs)} kernels passed.  Each stage links to its log;
-'=' marks a stage reused because nothing it reads changed since it last passed.</p>
-<table><tr><th>kernel</th>{"".join(f"<th>{esc(s)}</th>" for s in stages)}</tr>
-{chr(10).join(kernel_rows)}
-</table>
-<h2>Checks</h2>
-<p>One column per boot: the built kernel (boot), Debian's kernel with the DKMS
-module (dkms), the packaged kernel (deb) when it is not the same image.</p>
-<table><tr><th>check</th>{boot_head}</tr>
-{chr(10).join(check_rows)}
-</table>
-<h2>Stages</h2>
-<table><tr><th>kernel</th><th>stage</th><th>result</th><th>time</th><th>detail</th></tr>
-{details}
-</table>
-</body></html>
-"""
+            cells.append({"value": check_cell(stage, name),
+                          "seconds": found[0].seconds if found else None,
+                          "why": "; ".join(c.reason for c in found if c.reason)})
+        check_rows.append({"check": name, "cells": cells})
+    return template.render(passed=sum(r.ok for r in runs), total=len(runs), stages=stages,
+                           kernel_rows=kernel_rows, boots=boots, check_rows=check_rows,
+                           details=[s for run in runs for s in run.stages])
 
 
 def _markdown(runs: Sequence[KernelRun]) -> str:

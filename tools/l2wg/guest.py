@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks import CHECKS_DIR
-from .errors import L2wgError
+from .errors import L2wgError, MissingTool
 from .runner import run
 from .workspace import Workspace
 
@@ -257,7 +257,7 @@ def pack(staging: Path, out: Path, log: Path) -> None:
 def check_packages() -> None:
     missing = missing_packages()
     if missing:
-        raise L2wgError("the check guest needs Debian packages that are not installed: "
+        raise MissingTool("the check guest needs Debian packages that are not installed: "
                         f"apt-get install --no-install-recommends {' '.join(missing)}")
 
 

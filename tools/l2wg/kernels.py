@@ -15,12 +15,12 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import L2wgError
+from .errors import BadInput
 
 VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?(-rc\d+)?$")
 SOURCE_KEYS = {
     "debian": ({"package"}, {"version", "suite"}),
-    "tarball": ({"url"}, {"sha256", "checksums"}),
+    "tarball": ({"url"}, {"sha256", "checksums", "keyring"}),
     "git": ({"url", "ref"}, set()),
     "local": ({"path"}, set()),
 }
@@ -31,6 +31,14 @@ TOP_KEYS = {"default", "canonical", "defaults", "kernels", "debian", "guest"}
 GUEST_KEYS = {"wireguard-tools"}
 DEFAULT_KEYS = {"fragments", "arch"}
 DEBIAN_KEYS = {"mirror", "keyring", "suites", "host"}
+#: The kbuild ARCHes l2wg can both build and boot.  build.IMAGE knows the
+#: boot images of x86, i386 and arm64 too, but the check guest is
+#: qemu-system-x86_64 (qemu.QEMU) running this machine's x86_64 programs,
+#: which only a 64-bit x86 kernel can boot and run.
+ARCHES = ("x86_64",)
+#: What a tarball's published checksum list (sha256sums.asc) must be signed
+#: by, relative to kernels.toml: the kernel.org keys the checkout ships.
+KERNEL_ORG_KEYRING = Path("ci/keys/kernel.org.gpg")
 #: A Debian suite or codename as it appears in a sources.list line.
 SUITE_RE = re.compile(r"^[a-z0-9][a-z0-9.+_-]*$")
 
@@ -74,6 +82,8 @@ class SourceSpec:
     suite: str | None = None
     #: Where that suite comes from: kernels.toml's [debian] table.
     archive: DebianArchive | None = None
+    #: The keys a tarball's ``checksums`` list must be signed by (gpgv keyring).
+    keyring: Path | None = None
 
     @property
     def needs_network(self) -> bool:
@@ -123,7 +133,7 @@ class DkmsHeaders:
         package, _, suite = text.partition("/")
         problem = _headers_problem(package, suite or HOST_SUITE)
         if problem:
-            raise L2wgError(f"--headers {text}: {problem}")
+            raise BadInput(f"--headers {text}: {problem}")
         return cls(package, suite or HOST_SUITE)
 
 
@@ -191,7 +201,7 @@ class Matrix:
             return self.kernels[name]
         except KeyError:
             known = ", ".join(self.kernels)
-            raise L2wgError(f"unknown kernel '{name}' (kernels.toml at {self.path} has: {known})") \
+            raise BadInput(f"unknown kernel '{name}' (kernels.toml at {self.path} has: {known})") \
                 from None
 
     def select(self, names: list[str] | None = None, online: bool = False) -> list[Kernel]:
@@ -207,13 +217,13 @@ def _is_loopback(url: str) -> bool:
         or url.startswith("file://") or url.startswith("/")
 
 
-def _fail(path: Path, where: str, message: str) -> L2wgError:
-    return L2wgError(f"{path.name}: {where}: {message}")
+def _fail(path: Path, where: str, message: str) -> BadInput:
+    return BadInput(f"{path.name}: {where}: {message}")
 
 
-def _check_keys(path: Path, where: str, table: dict, allowed: set[str], required: set[str] = set()):
+def _check_keys(path: Path, where: str, table, allowed: set[str], required: set[str] = set()):
     if not isinstance(table, dict):
-        raise _fail(path, where, f"must be a table, not {type(table).__name__}")
+        raise _fail(path, where, f"must be a table, not {_repr(table)}")
     for key in table:
         if key not in allowed:
             raise _fail(path, where, f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
@@ -222,19 +232,57 @@ def _check_keys(path: Path, where: str, table: dict, allowed: set[str], required
             raise _fail(path, where, f"missing key '{key}'")
 
 
-def _parse_source(path: Path, where: str, raw: dict) -> SourceSpec:
-    if not isinstance(raw, dict) or "type" not in raw:
+def _type_name(value) -> str:
+    """How TOML would call *value*'s type, for a message: table, array, string, ..."""
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a float"}.get(type(value), type(value).__name__)
+
+
+def _string(path: Path, where: str, value, what: str = "a non-empty string") -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(path, where, f"must be {what}, not {_repr(value)}")
+    return value
+
+
+def _bool(path: Path, where: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, where, f"must be true or false, not {_repr(value)}")
+    return value
+
+
+def _repr(value) -> str:
+    """*value* in a message: strings, numbers and booleans as TOML writes them, else the type."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return f'"{value}"' if len(value) <= 40 else "a long string"
+    return _type_name(value)
+
+
+def _parse_source(path: Path, where: str, raw) -> SourceSpec:
+    if not isinstance(raw, dict):
+        raise _fail(path, where, 'must be a table such as { type = "debian", package = '
+                    f'"linux-source-6.12" }}, not {_repr(raw)}')
+    if "type" not in raw:
         raise _fail(path, where, "missing key 'type' (debian, tarball, git or local)")
     kind = raw["type"]
+    if not isinstance(kind, str):
+        raise _fail(path, f"{where}.type", "must be one of debian, tarball, git or local, not "
+                    f"{_repr(kind)}")
     if kind not in SOURCE_KEYS:
-        raise _fail(path, where, f"unknown source type '{kind}' (debian, tarball, git or local)")
+        raise _fail(path, f"{where}.type", f"unknown source type '{kind}' "
+                    "(debian, tarball, git or local)")
     required, optional = SOURCE_KEYS[kind]
     _check_keys(path, where, raw, {"type"} | required | optional, required)
     for key, value in raw.items():
-        if not isinstance(value, str) or not value:
-            raise _fail(path, f"{where}.{key}", "must be a non-empty string")
+        _string(path, f"{where}.{key}", value)
     if kind == "tarball" and not ("sha256" in raw or "checksums" in raw):
         raise _fail(path, where, "a tarball needs 'sha256' or 'checksums' to be verified")
+    if "keyring" in raw and "checksums" not in raw:
+        raise _fail(path, f"{where}.keyring", "goes with 'checksums' (the keys its list "
+                    "must be signed by)")
     if "sha256" in raw and not re.fullmatch(r"[0-9a-f]{64}", raw["sha256"]):
         raise _fail(path, f"{where}.sha256", "must be 64 lowercase hex digits")
     if "suite" in raw and not SUITE_RE.match(raw["suite"]):
@@ -243,22 +291,58 @@ def _parse_source(path: Path, where: str, raw: dict) -> SourceSpec:
     values = dict(raw)
     if kind == "local":
         values["path"] = (path.parent / Path(raw["path"]).expanduser()).resolve()
+    if "checksums" in raw:
+        keyring = Path(raw.get("keyring", KERNEL_ORG_KEYRING)).expanduser()
+        values["keyring"] = (path.parent / keyring).resolve()
     return SourceSpec(**values)
 
 
-def _parse_expect(path: Path, where: str, raw: dict) -> Expect:
+def _parse_expect(path: Path, where: str, raw) -> Expect:
     _check_keys(path, where, raw, EXPECT_KEYS)
     for key in ("build", "boot"):
-        if key in raw and not isinstance(raw[key], bool):
-            raise _fail(path, f"{where}.{key}", "must be true or false")
+        if key in raw:
+            _bool(path, f"{where}.{key}", raw[key])
     xfail = raw.get("xfail", {})
     if not isinstance(xfail, dict) or not all(isinstance(v, str) and v for v in xfail.values()):
         raise _fail(path, f"{where}.xfail", 'must map check names to reasons: { netns = "why" }')
     return Expect(build=raw.get("build", True), boot=raw.get("boot", True), xfail=dict(xfail))
 
 
+def _parse_fragments(path: Path, where: str, value) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(f, str) and f for f in value):
+        raise _fail(path, where, 'must be a list of fragment names such as ["base", "checks"] '
+                    f"(files in ci/kconfig/), not {_repr(value)}")
+    return tuple(value)
+
+
+def _parse_arch(path: Path, where: str, value) -> str:
+    if not isinstance(value, str) or value not in ARCHES:
+        known = " or ".join(f'"{a}"' for a in ARCHES)
+        raise _fail(path, where, f"must be {known}, not {_repr(value)}: the kbuild ARCH l2wg "
+                    "both builds and boots (its QEMU guest is qemu-system-x86_64 running this "
+                    "machine's x86_64 programs)")
+    return value
+
+
+def _parse_name(path: Path, where: str, value, kernels: dict) -> str:
+    """default / canonical: the name of one of the [kernels] entries."""
+    if not isinstance(value, str):
+        hint = (f' (quote it: {where} = "{value}")'
+                if isinstance(value, (int, float)) and not isinstance(value, bool) else "")
+        raise _fail(path, where, f"must be a string naming a [kernels] entry, not "
+                    f"{_repr(value)}{hint}")
+    if value not in kernels:
+        raise _fail(path, where, f"'{value}' is not one of the [kernels] entries "
+                    f"({', '.join(kernels)})")
+    return value
+
+
 def _parse_version(path: Path, where: str, value) -> str:
-    if not isinstance(value, str) or not VERSION_RE.match(value):
+    if not isinstance(value, str):
+        hint = " (quote it)" if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            else ""
+        raise _fail(path, where, f'must be a string such as "6.12", not {_repr(value)}{hint}')
+    if not VERSION_RE.match(value):
         raise _fail(path, where, f"bad version {value!r} (expected like 6.12, 6.1.170 or 6.13-rc1)")
     return value
 
@@ -270,16 +354,17 @@ def _parse_debian(path: Path, raw) -> DebianArchive:
     if "mirror" in raw:
         mirror = raw["mirror"]
         if not isinstance(mirror, str) or not re.match(r"^(https?|file):/", mirror):
-            raise _fail(path, f"{where}.mirror", "must be an http://, https:// or file:/ URL")
+            raise _fail(path, f"{where}.mirror", "must be an http://, https:// or file:/ URL, "
+                        f"not {_repr(mirror)}")
         values["mirror"] = mirror.rstrip("/")
     if "keyring" in raw:
-        if not isinstance(raw["keyring"], str) or not raw["keyring"]:
-            raise _fail(path, f"{where}.keyring", "must be a non-empty string (a keyring file)")
+        _string(path, f"{where}.keyring", raw["keyring"], "a non-empty string (a keyring file)")
         values["keyring"] = (path.parent / Path(raw["keyring"]).expanduser()).resolve()
     if "suites" in raw:
         suites = raw["suites"]
         if not isinstance(suites, list) or not all(isinstance(s, str) and s for s in suites):
-            raise _fail(path, f"{where}.suites", 'must be a list of suite names: ["sid", ...]')
+            raise _fail(path, f"{where}.suites", 'must be a list of suite names: ["sid", ...], '
+                        f"not {_repr(suites)}")
         for suite in suites:
             if not SUITE_RE.match(suite):
                 raise _fail(path, f"{where}.suites", f"bad suite name {suite!r} "
@@ -288,9 +373,7 @@ def _parse_debian(path: Path, raw) -> DebianArchive:
             raise _fail(path, f"{where}.suites", "lists a suite twice")
         values["suites"] = tuple(suites)
     if "host" in raw:
-        if not isinstance(raw["host"], bool):
-            raise _fail(path, f"{where}.host", "must be true or false")
-        values["host"] = raw["host"]
+        values["host"] = _bool(path, f"{where}.host", raw["host"])
     return DebianArchive(**values)
 
 
@@ -303,7 +386,7 @@ def _parse_guest(path: Path, raw) -> GuestTools:
     _check_keys(path, f"{where}.wireguard-tools", tools, {"suite"}, {"suite"})
     suite = tools["suite"]
     if not isinstance(suite, str) or not SUITE_RE.match(suite):
-        raise _fail(path, f"{where}.wireguard-tools.suite", f"bad suite name {suite!r} "
+        raise _fail(path, f"{where}.wireguard-tools.suite", f"bad suite name {_repr(suite)} "
                     "(expected like sid or trixie-backports)")
     return GuestTools(wireguard_tools_suite=suite)
 
@@ -312,7 +395,7 @@ def _parse_dkms_headers(path: Path, where: str, raw) -> tuple[DkmsHeaders, ...]:
     """A list of "linux-headers-X" (the host's suite) or { package = "...", suite = "sid" }."""
     if not isinstance(raw, list):
         raise _fail(path, where, 'must be a list of package names or '
-                    '{ package = "...", suite = "..." } tables')
+                    f'{{ package = "...", suite = "..." }} tables, not {_repr(raw)}')
     entries = []
     for i, item in enumerate(raw):
         at = f"{where}[{i}]"
@@ -321,10 +404,10 @@ def _parse_dkms_headers(path: Path, where: str, raw) -> tuple[DkmsHeaders, ...]:
         elif isinstance(item, dict):
             _check_keys(path, at, item, DKMS_HEADERS_KEYS, {"package"})
         else:
-            raise _fail(path, at, 'must be a package name or { package = "...", suite = "..." }')
+            raise _fail(path, at, 'must be a package name or { package = "...", suite = "..." }, '
+                        f"not {_repr(item)}")
         for key, value in item.items():
-            if not isinstance(value, str) or not value:
-                raise _fail(path, f"{at}.{key}", "must be a non-empty string")
+            _string(path, f"{at}.{key}", value)
         headers = DkmsHeaders(item["package"], item.get("suite", HOST_SUITE))
         problem = _headers_problem(headers.package, headers.suite)
         if problem:
@@ -336,7 +419,18 @@ def _parse_dkms_headers(path: Path, where: str, raw) -> tuple[DkmsHeaders, ...]:
     return tuple(entries)
 
 
-def _parse_kernel(path: Path, name: str, raw: dict, defaults: dict,
+def _parse_defaults(path: Path, raw) -> dict:
+    """[defaults]: fragments and arch for the entries that do not set their own."""
+    _check_keys(path, "[defaults]", raw, DEFAULT_KEYS)
+    values: dict = {}
+    if "fragments" in raw:
+        values["fragments"] = _parse_fragments(path, "[defaults].fragments", raw["fragments"])
+    if "arch" in raw:
+        values["arch"] = _parse_arch(path, "[defaults].arch", raw["arch"])
+    return values
+
+
+def _parse_kernel(path: Path, name: str, raw, defaults: dict,
                   debian: DebianArchive = DebianArchive()) -> Kernel:
     where = f'[kernels."{name}"]'
     _check_keys(path, where, raw, KERNEL_KEYS, {"source"})
@@ -348,18 +442,19 @@ def _parse_kernel(path: Path, name: str, raw: dict, defaults: dict,
     for key in ("version", "min_version", "max_version"):
         if key in raw:
             values[key] = _parse_version(path, f"{where}.{key}", raw[key])
-    fragments = raw.get("fragments", defaults.get("fragments", ["base", "checks"]))
-    if not isinstance(fragments, list) or not all(isinstance(f, str) for f in fragments):
-        raise _fail(path, f"{where}.fragments", "must be a list of fragment names")
-    values["fragments"] = tuple(fragments)
-    values["arch"] = raw.get("arch", defaults.get("arch", "x86_64"))
+    if "fragments" in raw:
+        values["fragments"] = _parse_fragments(path, f"{where}.fragments", raw["fragments"])
+    elif "fragments" in defaults:
+        values["fragments"] = defaults["fragments"]
+    if "arch" in raw:
+        values["arch"] = _parse_arch(path, f"{where}.arch", raw["arch"])
+    elif "arch" in defaults:
+        values["arch"] = defaults["arch"]
     values["expect"] = _parse_expect(path, f"{where}.expect", raw.get("expect", {}))
     values["dkms_headers"] = _parse_dkms_headers(path, f"{where}.dkms_headers",
                                                  raw.get("dkms_headers", []))
     if "ci" in raw:
-        if not isinstance(raw["ci"], bool):
-            raise _fail(path, f"{where}.ci", "must be true or false")
-        values["ci"] = raw["ci"]
+        values["ci"] = _bool(path, f"{where}.ci", raw["ci"])
     return Kernel(**values)
 
 
@@ -369,33 +464,29 @@ def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise L2wgError(f"{path}: no such file (the kernel matrix)") from None
+        raise BadInput(f"{path}: no such file (the kernel matrix)") from None
     except tomllib.TOMLDecodeError as exc:
-        raise L2wgError(f"{path.name}: not valid TOML: {exc}") from None
+        raise BadInput(f"{path.name}: not valid TOML: {exc}") from None
     _check_keys(path, "top level", data, TOP_KEYS, {"kernels"})
-    defaults = data.get("defaults", {})
-    _check_keys(path, "[defaults]", defaults, DEFAULT_KEYS)
+    defaults = _parse_defaults(path, data.get("defaults", {}))
     debian = _parse_debian(path, data.get("debian", {}))
     guest = _parse_guest(path, data.get("guest", {}))
     if not isinstance(data["kernels"], dict):
-        raise _fail(path, "[kernels]", "must be a table of kernel entries")
+        raise _fail(path, "[kernels]", 'must be a table of kernel entries ([kernels."6.12"] '
+                    f"...), not {_repr(data['kernels'])}")
     kernels = {}
     for name, raw in data["kernels"].items():
         kernels[name] = _parse_kernel(path, name, raw, defaults, debian)
     if not kernels:
         raise _fail(path, "[kernels]", "no kernel entries")
-    default = data.get("default", next(iter(kernels)))
-    if default not in kernels:
-        raise _fail(path, "default", f"'{default}' is not one of the [kernels] entries")
+    default = _parse_name(path, "default", data.get("default", next(iter(kernels))), kernels)
     if fragments_dir is not None:
         for kernel in kernels.values():
             for frag in kernel.fragments:
                 if not (fragments_dir / f"{frag}.config").is_file():
                     raise _fail(path, f'[kernels."{kernel.name}"].fragments',
                                 f"no fragment '{frag}' ({fragments_dir / (frag + '.config')})")
-    canonical = data.get("canonical", default)
-    if canonical not in kernels:
-        raise _fail(path, "canonical", f"'{canonical}' is not one of the [kernels] entries")
+    canonical = _parse_name(path, "canonical", data.get("canonical", default), kernels)
     return Matrix(path=path, default=default, kernels=kernels, canonical=canonical,
                   debian=debian, guest=guest)
 
@@ -414,7 +505,7 @@ def set_canonical(path: Path, name: str) -> None:
         new = f"{line}\n{text}"
     matrix = tomllib.loads(new)
     if name not in matrix.get("kernels", {}):
-        raise L2wgError(f"{Path(path).name}: cannot make '{name}' canonical: not one of its "
+        raise BadInput(f"{Path(path).name}: cannot make '{name}' canonical: not one of its "
                         "[kernels] entries")
     part = Path(path).with_name(f".{Path(path).name}.part")
     part.write_text(new)

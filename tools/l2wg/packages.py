@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from . import chroot, distkernel, sources, stamps, store
 from .apt import Apt
-from .errors import L2wgError
+from .errors import BuildError, L2wgError, failing_as
 from .kernels import HOST_SUITE, DebianArchive, DkmsHeaders, Kernel
 if TYPE_CHECKING:
     from .build import BuildOptions
@@ -513,7 +513,8 @@ def deb(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
                   what="make kernelrelease").output.strip().splitlines()[-1]
     before = set(build_dir.parent.iterdir())
     progress.step(f"{kernel.name}: make {target} ({release})")
-    run([*make, target], log_path=log, what=f"{kernel.name}: make {target}")
+    with failing_as(BuildError):
+        run([*make, target], log_path=log, what=f"{kernel.name}: make {target}")
     # kbuild writes the packages next to the O= directory.
     made = sorted(p for p in set(build_dir.parent.iterdir()) - before
                   if p.is_file() and built.version in p.name)

@@ -5,6 +5,15 @@ and check, DKMS (build against Debian's headers, boot Debian's kernel with
 the module, check), deb-pkg (package, unpack, boot, check).  A failing
 stage fails that kernel's later stages as "skipped: <stage> failed", and
 the run goes on with the next kernel.  Everything cached is reused.
+
+kernels.toml's ``expect`` says what failures are expected: a check in
+``xfail`` failing does not fail its boot; with ``build = false`` the build
+stage failing to build (the series does not apply, the config or make
+fails) is an expected failure, status "xfail", and the stages that need
+the series built (boot, dkms, deb) are skipped; with ``boot = false`` the
+boot stage's checks failing (or its guest crashing) is an expected failure.
+A fetch failure or a missing tool is never expected.  A stage expected to
+fail that passes is a pass, with a note that the expectation is stale.
 """
 
 from __future__ import annotations
@@ -19,8 +28,8 @@ from .guest import GuestPrograms
 from .userspace import guest_programs
 from . import build as builds
 from . import packages, stamps, store
-from .errors import L2wgError
-from .kernels import Kernel
+from .errors import BuildError, CheckFailed, L2wgError
+from .kernels import Expect, Kernel
 from .progress import Progress
 from .project import Project
 from .report import SuiteReport, load_json
@@ -33,12 +42,14 @@ STAGES = ("build", "boot", "dkms", "deb")
 class StageResult:
     kernel: str
     stage: str
-    status: str                 # "pass", "fail", "skip"
+    status: str                 # "pass", "fail", "skip", "xfail" (an expected failure)
     seconds: float = 0.0
     detail: str = ""
     log: str | None = None
     suites: list[SuiteReport] = field(default_factory=list)
     up_to_date: bool = False    # reused, nothing changed since it last passed (stamps.py)
+    #: A failed stage's kind of failure (errors.L2wgError.kind: "build", "check", ...).
+    kind: str = ""
 
 
 @dataclass
@@ -73,6 +84,24 @@ def _suite_status(suites: list[SuiteReport], xfail: dict[str, str]) -> tuple[str
     return "pass", f"{passed} checks passed{note}"
 
 
+#: The stages kernels.toml's expect.build / expect.boot speak for, and the kind
+#: of failure each expects (errors.py): not building, and checks failing.
+EXPECTABLE = {"build": BuildError.kind, "boot": CheckFailed.kind}
+
+
+def expected(result: StageResult, expect: Expect) -> StageResult:
+    """*result*, an expected failure ("xfail") when kernels.toml expects its stage to fail."""
+    if result.stage not in EXPECTABLE or getattr(expect, result.stage):
+        return result
+    key = f"expect.{result.stage} = false"
+    if result.status == "fail" and result.kind == EXPECTABLE[result.stage]:
+        result.status = "xfail"
+        result.detail = f"expected failure (kernels.toml {key}): {result.detail}"
+    elif result.status == "pass":
+        result.detail += f" (kernels.toml says {key}: out of date?)"
+    return result
+
+
 def same_kernel(a: Path, b: Path) -> str | None:
     """The image's sha256 when artifacts *a* and *b* boot the same bytes, else None."""
     files = ("bzImage", "config")
@@ -101,8 +130,9 @@ class _Runner:
             return
         needed = next((s for s in self.run.stages if s.stage == needs), None)
         if needed and needed.status != "pass":
+            why = "failed as expected" if needed.status == "xfail" else "did not pass"
             self.run.stages.append(StageResult(self.kernel.name, name, "skip",
-                                               detail=f"{needs} did not pass"))
+                                               detail=f"{needs} {why}"))
             return
         self.progress.step(f"{self.kernel.name}: {name}")
         start = time.monotonic()
@@ -110,9 +140,11 @@ class _Runner:
             result = body()
         except L2wgError as error:
             result = StageResult(self.kernel.name, name, "fail", detail=error.message,
-                                 log=str(error.log) if error.log else None)
+                                 log=str(error.log) if error.log else None, kind=error.kind)
+        if result.status == "fail" and not result.kind:
+            result.kind = CheckFailed.kind      # a boot whose checks did not pass
         result.seconds = round(time.monotonic() - start, 1)
-        self.run.stages.append(result)
+        self.run.stages.append(expected(result, self.kernel.expect))
 
     def build(self) -> StageResult:
         built = builds.build(self.kernel, self.project, self.ws, self.opts.build, self.progress)
@@ -195,7 +227,8 @@ def run_kernel(kernel: Kernel, project: Project, ws: Workspace, opts: PipelineOp
     runner = _Runner(kernel, project, ws, opts, progress)
     runner.stage("build", None, runner.build)
     runner.stage("boot", "build", lambda: runner.boot(runner.artifacts, "boot"))
-    runner.stage("dkms", None, runner.dkms)
+    # DKMS builds the same series against Debian's headers: not when it is known not to build.
+    runner.stage("dkms", None if kernel.expect.build else "build", runner.dkms)
     runner.stage("deb", "build", runner.deb)
     return runner.run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import L2wgError
+from .errors import BadInput
 from .kernels import Matrix, load_matrix
 from .series import Series, load_series
 
@@ -23,7 +23,7 @@ class Project:
             for directory in (base.resolve(), *base.resolve().parents):
                 if (directory / "kernels.toml").is_file() and (directory / "ci").is_dir():
                     return cls(directory)
-        raise L2wgError("no l2wg checkout found (a directory with kernels.toml and ci/); "
+        raise BadInput("no l2wg checkout found (a directory with kernels.toml and ci/); "
                         "run from the checkout or pass --project DIR")
 
     @property
@@ -52,5 +52,5 @@ class Project:
         path = self.fragments / f"{name}.config"
         if not path.is_file():
             known = ", ".join(sorted(p.stem for p in self.fragments.glob("*.config")))
-            raise L2wgError(f"no config fragment '{name}' in {self.fragments} (have: {known})")
+            raise BadInput(f"no config fragment '{name}' in {self.fragments} (have: {known})")
         return path

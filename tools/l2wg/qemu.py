@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import L2wgError
+from .errors import MissingTool
 from .runner import format_command, run
 from .workspace import Workspace
 
@@ -116,7 +116,7 @@ def boot(machine: Machine, log: Path, *, timeout: float, idle_timeout: float | N
     """Boot *machine*, its console into *log*, within *timeout* seconds and
     no more than *idle_timeout* seconds of console silence."""
     if shutil.which(QEMU) is None:
-        raise L2wgError(f"{QEMU} not found: apt-get install --no-install-recommends "
+        raise MissingTool(f"{QEMU} not found: apt-get install --no-install-recommends "
                         "qemu-system-x86")
     argv = command(machine)
     log.parent.mkdir(parents=True, exist_ok=True)

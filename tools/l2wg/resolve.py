@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Protocol
 
 from .apt import Apt, AptError
-from .errors import L2wgError
-from .kernels import Kernel, Matrix, SourceSpec
+from .errors import BadInput
+from .kernels import KERNEL_ORG_KEYRING, Kernel, Matrix, SourceSpec
 from .sources import debian_apt
 from .workspace import Workspace
 
@@ -35,7 +35,7 @@ def resolve_kernel(spec: str, matrix: Matrix, opts: ResolveOptions, log: Path,
         return matrix.kernels[spec]
     match = POINT_RE.match(spec)
     if not match:
-        raise L2wgError(f"'{spec}' is neither a kernels.toml entry ({', '.join(matrix.kernels)}) "
+        raise BadInput(f"'{spec}' is neither a kernels.toml entry ({', '.join(matrix.kernels)}) "
                         "nor a kernel version such as 6.12.107")
     major, minor, sub, rc = match.groups()
     line, version = f"{major}.{minor}", spec.lstrip("v")
@@ -61,10 +61,11 @@ def resolve_kernel(spec: str, matrix: Matrix, opts: ResolveOptions, log: Path,
             return _kernel_like(template, version, SourceSpec("git", url=url, ref=f"v{version}"))
         base = f"https://cdn.kernel.org/pub/linux/kernel/v{major}.x"
         return _kernel_like(template, version, SourceSpec(
-            "tarball", url=f"{base}/linux-{version}.tar.xz", checksums=f"{base}/sha256sums.asc"))
-    raise L2wgError(f"unknown kernel '{spec}': not a kernels.toml entry, and the Debian archive "
-                    f"has no {package} {version}-* (it has: {', '.join(have) or 'none'}); "
-                    "a kernel.org release or git tag needs --online")
+            "tarball", url=f"{base}/linux-{version}.tar.xz", checksums=f"{base}/sha256sums.asc",
+            keyring=(matrix.path.parent / KERNEL_ORG_KEYRING).resolve()))
+    raise BadInput(f"unknown kernel '{spec}': not a kernels.toml entry, and the Debian archive "
+                   f"has no {package} {version}-* (it has: {', '.join(have) or 'none'}); "
+                   "a kernel.org release or git tag needs --online")
 
 
 def _point_release_apts(template: Kernel | None, matrix: Matrix,

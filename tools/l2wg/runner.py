@@ -3,7 +3,8 @@
 Every subprocess in l2wg goes through :func:`run`.  The command is written
 (shell-quoted, with its working directory and any extra environment) to the
 stage's log file, followed by everything it prints.  A failure becomes one
-:class:`~l2wg.errors.L2wgError` naming the command and the log.
+:class:`~l2wg.errors.L2wgError` naming the command and the log (a program that
+is not installed: :class:`~l2wg.errors.MissingTool`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import L2wgError
+from .errors import L2wgError, MissingTool
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,8 @@ def run(argv: Sequence[str | os.PathLike], *, log_path: Path | None = None,
                 # (which would otherwise keep the output pipe open).
                 process_group=0 if (timeout or idle_timeout or stop) else None)
         except FileNotFoundError as exc:
-            raise L2wgError(f"{argv[0]}: command not found (needed for {what or 'this step'})",
-                            log_path) from exc
+            raise MissingTool(f"{argv[0]}: command not found (needed for {what or 'this step'})",
+                              log_path) from exc
         if input is not None:
             assert proc.stdin is not None
             proc.stdin.write(input)
@@ -221,8 +222,8 @@ def _run_passthrough(argv: Sequence[str | os.PathLike], *, log_path: Path | None
     try:
         returncode = subprocess.call(argv, cwd=cwd, env={**os.environ, **(env or {})})
     except FileNotFoundError as exc:
-        raise L2wgError(f"{argv[0]}: command not found (needed for {what or 'this step'})",
-                        log_path) from exc
+        raise MissingTool(f"{argv[0]}: command not found (needed for {what or 'this step'})",
+                          log_path) from exc
     done = Completed(tuple(argv), returncode, "", time.monotonic() - start)
     if check and returncode != 0:
         raise L2wgError(f"{what or os.path.basename(argv[0])} failed (exit {returncode})", log_path)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import store
-from .errors import L2wgError
+from .errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,12 @@ def load_series(patches_dir: Path) -> Series:
             continue
         name, *options = line.split()
         if any(opt != "-p1" for opt in options):
-            raise L2wgError(f"{series_file}:{lineno}: unsupported option(s) {' '.join(options)} "
+            raise BadInput(f"{series_file}:{lineno}: unsupported option(s) {' '.join(options)} "
                             "(only -p1 is supported)")
         if not (patches_dir / name).is_file():
-            raise L2wgError(f"{series_file}:{lineno}: patch file {name} does not exist")
+            raise BadInput(f"{series_file}:{lineno}: patch file {name} does not exist")
         if name in names:
-            raise L2wgError(f"{series_file}:{lineno}: {name} is listed twice")
+            raise BadInput(f"{series_file}:{lineno}: {name} is listed twice")
         names.append(name)
     return Series(patches_dir, tuple(names))
 

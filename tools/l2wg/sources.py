@@ -4,7 +4,8 @@ Four kinds (see kernels.toml): a Debian ``linux-source-X`` package of the
 host's apt sources or of any suite of the archive (fetched with ``apt-get
 download``, through l2wg.apt, and checked against the archive's SHA256), a
 kernel.org tarball (streamed with requests, checked against a pinned sha256
-or the published checksum list), a git URL and ref (shallow clone with
+or the published checksum list, whose OpenPGP signature gpgv checks against
+the kernel.org keys the checkout ships: l2wg.signatures), a git URL and ref (shallow clone with
 gitpython), or a local directory.
 
 The cache is atomic: a download goes to a temporary name, is verified and
@@ -21,10 +22,10 @@ from pathlib import Path
 
 import requests
 
-from . import store
+from . import signatures, store
 from .apt import Apt, AptError, ArchiveUnreachable, DebianPackage
 from .apt import for_suite as apt_for_suite
-from .errors import L2wgError
+from .errors import BadInput, FetchError
 from .kernels import DebianArchive, Kernel, SourceSpec
 from .progress import Progress
 from .runner import run
@@ -92,7 +93,7 @@ def fetch_deb(pkg: DebianPackage, ws: Workspace, progress: Progress, log: Path,
     with store.scratch_dir(ws.sources / "debian") as tmp:
         deb = apt.download(pkg, tmp, log)
         if store.sha256_file(deb) != pkg.sha256:
-            raise L2wgError(f"{pkg.name}={pkg.version}: the downloaded package does not match "
+            raise FetchError(f"{pkg.name}={pkg.version}: the downloaded package does not match "
                             "the archive's SHA256", log)
         with store.staging_file(cached) as part:
             shutil.move(deb, part)
@@ -121,7 +122,7 @@ def _fetch_debian(kernel: Kernel, ws: Workspace, progress: Progress, log: Path) 
                     f.write(f"# {note}\n")
                 progress.step(note)
                 return hit
-        raise L2wgError(f"{_where(kernel)}{exc.message}", exc.log) from None
+        raise FetchError(f"{_where(kernel)}{exc.message}", exc.log) from None
     cached = ws.sources / "debian" / f"{pkg.name}_{pkg.version}.tar.xz"
     record_path = cached.with_suffix(".json")
     ident = f"debian:{pkg.name}={pkg.version}:{pkg.sha256}"
@@ -129,12 +130,12 @@ def _fetch_debian(kernel: Kernel, ws: Workspace, progress: Progress, log: Path) 
         try:
             deb = fetch_deb(pkg, ws, progress, log, apt)
         except AptError as exc:
-            raise L2wgError(f"{_where(kernel)}{exc.message}", exc.log) from None
+            raise FetchError(f"{_where(kernel)}{exc.message}", exc.log) from None
         with store.scratch_dir(ws.sources / "debian") as tmp:
             run(["dpkg-deb", "-x", deb, tmp], log_path=log, what="dpkg-deb -x")
             tarballs = sorted((tmp / "usr" / "src").glob("linux-source-*.tar.*"))
             if not tarballs:
-                raise L2wgError(f"{pkg.name}={pkg.version}: no linux-source tarball in the "
+                raise FetchError(f"{pkg.name}={pkg.version}: no linux-source tarball in the "
                                 "package", log)
             with store.staging_file(cached) as part:
                 shutil.move(tarballs[0], part)
@@ -195,23 +196,35 @@ def _fetch_tarball(name: str, spec: SourceSpec, ws: Workspace, progress: Progres
     if cached.exists() and expected and store.sha256_file(cached) == expected:
         return Source(name, spec, "archive", cached, f"tarball:{url}:{expected}", expected[:12])
     if spec.checksums and not spec.sha256:
-        expected = published_sha256(spec.checksums, filename, log)
+        expected = published_sha256(spec.checksums, filename, spec.keyring, ws, log)
     progress.step(f"{name}: downloading {url}")
     with store.staging_file(cached) as part:
         actual = download(url, part, progress, log)
         if actual != expected:
-            raise L2wgError(f"{url}: sha256 mismatch: got {actual}, expected {expected}", log)
+            raise FetchError(f"{url}: sha256 mismatch: got {actual}, expected {expected}", log)
     store.write_json(record_path, {"url": url, "sha256": actual})
     return Source(name, spec, "archive", cached, f"tarball:{url}:{actual}", actual[:12])
 
 
-def published_sha256(checksums_url: str, filename: str, log: Path) -> str:
-    """The sha256 that a published checksum list (sha256sums.asc) gives for *filename*."""
-    text = _get(checksums_url, log).text
-    for digest, name in re.findall(r"^([0-9a-f]{64})\s+\*?(\S+)\s*$", text, re.M):
+def published_sha256(checksums_url: str, filename: str, keyring: Path | None, ws: Workspace,
+                    log: Path) -> str:
+    """The sha256 that a published checksum list (sha256sums.asc) gives for *filename*,
+    read from the part of it signed by a key of *keyring* (checked with gpgv)."""
+    if keyring is None or not keyring.is_file():
+        raise BadInput(f"no keyring {keyring or ''} to check the signature of {checksums_url} "
+                       "with (the kernel.org keys: see ci/keys/README.md)")
+    response = _get(checksums_url, log)
+    with store.scratch_dir(ws.sources / "tarballs") as tmp:
+        signed = tmp / "sha256sums.asc"
+        signed.write_bytes(response.content)
+        verified = signatures.verify_cleartext(signed, keyring, tmp, log, checksums_url)
+    with open(log, "a") as f:
+        f.write(f"# {checksums_url}: good signature by {verified.signer} "
+                f"({verified.fingerprint})\n")
+    for digest, name in re.findall(r"^([0-9a-f]{64})\s+\*?(\S+)\s*$", verified.text, re.M):
         if name == filename:
             return digest
-    raise L2wgError(f"{checksums_url} lists no sha256 for {filename}", log)
+    raise FetchError(f"{checksums_url} lists no sha256 for {filename} in its signed part", log)
 
 
 def _get(url: str, log: Path, stream: bool = False) -> requests.Response:
@@ -222,7 +235,7 @@ def _get(url: str, log: Path, stream: bool = False) -> requests.Response:
         response = requests.get(url, stream=stream, timeout=30)
         response.raise_for_status()
     except requests.RequestException as exc:
-        raise L2wgError(f"cannot fetch {url}: {exc}", log) from None
+        raise FetchError(f"cannot fetch {url}: {exc}", log) from None
     return response
 
 
@@ -242,10 +255,10 @@ def download(url: str, dest: Path, progress: Progress, log: Path) -> str:
                 done += len(block)
                 progress.bytes(dest.name.lstrip(".").split(".part")[0], done, total)
     except requests.RequestException as exc:
-        raise L2wgError(f"download of {url} broke off after {done} bytes: {exc}", log) from None
+        raise FetchError(f"download of {url} broke off after {done} bytes: {exc}", log) from None
     progress.done()
     if total is not None and done != total:
-        raise L2wgError(f"download of {url} is truncated ({done} of {total} bytes)", log)
+        raise FetchError(f"download of {url} is truncated ({done} of {total} bytes)", log)
     return digest.hexdigest()
 
 
@@ -273,7 +286,7 @@ def _fetch_git(name: str, spec: SourceSpec, ws: Workspace, progress: Progress,
             try:
                 git.Repo.clone_from(spec.url, tmp, depth=1, branch=spec.ref)
             except git.GitCommandError as exc:
-                raise L2wgError(f"cannot clone {spec.url} at {spec.ref}: "
+                raise FetchError(f"cannot clone {spec.url} at {spec.ref}: "
                                 f"{exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}",
                                 log) from None
         repo = git.Repo(mirror)
@@ -292,7 +305,7 @@ def _log_line(log: Path, line: str) -> None:
 def _local(name: str, spec: SourceSpec) -> Source:
     path = Path(spec.path or "")
     if not (path / "Makefile").is_file() or not (path / "Kconfig").is_file():
-        raise L2wgError(f"kernel {name}: {path} is not a kernel source tree (no Makefile/Kconfig)")
+        raise BadInput(f"kernel {name}: {path} is not a kernel source tree (no Makefile/Kconfig)")
     if (path / ".git").exists():
         import git
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import store
-from .errors import L2wgError
+from .errors import BuildError, L2wgError
 from .kernels import Kernel
 from .progress import Progress
 from .runner import run
@@ -179,7 +179,7 @@ def apply_series(tree: Tree, patches: list[Patch], digest: str, log: Path,
         if done.returncode != 0:
             run(["git", "-C", tree.path, "am", "--abort"], log_path=log, check=False)
             git(tree.path, "checkout", "-q", "-B", BRANCH, head, log=log)
-            raise L2wgError(f"{tree.kernel}: patch {patch.name} does not apply to "
+            raise BuildError(f"{tree.kernel}: patch {patch.name} does not apply to "
                             f"{tree.version} ({patch.path})", log)
         commits[patch.name] = git(tree.path, "rev-parse", "HEAD", log=log).strip()
     tree.series_digest = digest
