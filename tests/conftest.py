@@ -3,6 +3,11 @@
 Unit tests use a temporary workspace.  Integration tests (``-m integration``)
 use the real workspace ($L2WG_HOME, default ~/.cache/l2wg) so that sources,
 trees and builds are shared with the main job and reused between runs.
+
+Unit tests are hermetic: they read neither $HOME, nor the real workspace,
+nor the host's apt lists, and reach nothing but 127.0.0.1, so they pass
+under ``unshare -n env HOME=$(mktemp -d) L2WG_HOME=$(mktemp -d)`` (README.md).
+A unit test that asks for the real workspace is an error at collection.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import loopback
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +30,30 @@ from l2wg.workspace import Workspace  # noqa: E402
 #: newest line (the one the series is made on), 6.12, and the oldest.  `l2wg ci`
 #: covers every ci = true line; test_kernels checks this list against the matrix.
 INTEGRATION_KERNELS = ["7.3", "6.12", "6.1"]
+
+
+#: Fixtures that reach outside a unit test's temporary directories.
+INTEGRATION_ONLY = ("real_ws", "guest_programs")
+LOOPBACK = pytest.StashKey[str | None]()
+
+
+def pytest_configure(config):
+    """Before any test starts a server: make 127.0.0.1 work (tests/loopback.py)."""
+    config.stash[LOOPBACK] = loopback.ensure()
+
+
+def pytest_report_header(config):
+    return config.stash.get(LOOPBACK, None)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Unit tests never use the real workspace: that is what integration tests are for."""
+    for item in items:
+        if item.get_closest_marker("integration") is None:
+            used = sorted(set(INTEGRATION_ONLY) & set(getattr(item, "fixturenames", ())))
+            if used:
+                raise pytest.UsageError(f"{item.nodeid}: a unit test uses {', '.join(used)} "
+                                        "(the real workspace): mark it integration")
 
 
 @pytest.fixture
