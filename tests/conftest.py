@@ -84,6 +84,16 @@ def guest_programs(real_ws):
     return guest_programs(Project(ROOT).matrix(), real_ws, silent())
 
 
+@pytest.fixture(scope="session")
+def guest_image(tmp_path_factory):
+    """A workspace whose base guest image was built once for the session (cold, about
+    5 s): (workspace, that first build).  Tests add their own images beside it."""
+    from l2wg import guest
+
+    ws = Workspace(tmp_path_factory.mktemp("guest-ws"))
+    return ws, guest.build_initramfs(ws)
+
+
 # A signed Debian archive on 127.0.0.1 (tests/debian_repo.py) -------------------
 
 @pytest.fixture(scope="session")
