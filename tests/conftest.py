@@ -56,6 +56,37 @@ def pytest_collection_modifyitems(config, items):
                                         "(the real workspace): mark it integration")
 
 
+@pytest.fixture(scope="session")
+def empty_host_apt(tmp_path_factory) -> Path:
+    """An apt configuration whose sources, lists and state are empty directories and
+    files: what "the host's apt sources" are for unit tests (APT_CONFIG); beside it an
+    empty git configuration."""
+    root = tmp_path_factory.mktemp("host-apt")
+    for directory in ("sources.list.d", "lists/partial", "cache/archives/partial"):
+        (root / directory).mkdir(parents=True)
+    for name in ("sources.list", "status", "gitconfig"):
+        (root / name).write_text("")
+    config = root / "apt.conf"
+    config.write_text("".join(f'{key} "{root / value}";\n' for key, value in (
+        ("Dir::Etc::sourcelist", "sources.list"), ("Dir::Etc::sourceparts", "sources.list.d"),
+        ("Dir::State", "."), ("Dir::State::Lists", "lists"), ("Dir::State::status", "status"),
+        ("Dir::Cache", "cache"))))
+    return config
+
+
+@pytest.fixture(autouse=True)
+def hermetic(request, monkeypatch):
+    """Unit tests read neither the host's apt lists nor the user's or the system's git
+    configuration.  apt reads APT_CONFIG first (l2wg's private configurations override
+    all it sets); git reads an empty global configuration (tests that need one, such
+    as tests/test_submit.py's, give their own)."""
+    if request.node.get_closest_marker("integration") is None:
+        config = request.getfixturevalue("empty_host_apt")
+        monkeypatch.setenv("APT_CONFIG", str(config))
+        monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config.with_name("gitconfig")))
+        monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
 @pytest.fixture
 def project() -> Project:
     return Project(ROOT)
