@@ -39,7 +39,10 @@ LOOPBACK = pytest.StashKey[str | None]()
 
 def pytest_configure(config):
     """Before any test starts a server: make 127.0.0.1 work (tests/loopback.py)."""
-    config.stash[LOOPBACK] = loopback.ensure()
+    try:
+        config.stash[LOOPBACK] = loopback.ensure()
+    except RuntimeError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def pytest_report_header(config):

@@ -52,7 +52,11 @@ def ensure() -> str | None:
         raise RuntimeError(f"127.0.0.1 is unreachable (lo is down) and this process cannot "
                            f"make a network namespace of its own ({error}): run the tests as "
                            "root, or under 'unshare -rn'")
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    try:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise RuntimeError(f"'ip link set lo up' in the test run's own network namespace "
+                           f"failed: {error}") from None
     if not works():
         raise RuntimeError("127.0.0.1 is still unreachable after 'ip link set lo up' in the "
                            "test run's own network namespace")
