@@ -3,6 +3,11 @@
 Unit tests use a temporary workspace.  Integration tests (``-m integration``)
 use the real workspace ($L2WG_HOME, default ~/.cache/l2wg) so that sources,
 trees and builds are shared with the main job and reused between runs.
+
+Unit tests are hermetic: they read neither $HOME, nor the real workspace,
+nor the host's apt lists, and reach nothing but 127.0.0.1, so they pass
+under ``unshare -n env HOME=$(mktemp -d) L2WG_HOME=$(mktemp -d)`` (README.md).
+A unit test that asks for the real workspace is an error at collection.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import loopback
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +30,64 @@ from l2wg.workspace import Workspace  # noqa: E402
 #: newest line (the one the series is made on), 6.12, and the oldest.  `l2wg ci`
 #: covers every ci = true line; test_kernels checks this list against the matrix.
 INTEGRATION_KERNELS = ["7.3", "6.12", "6.1"]
+
+
+#: Fixtures that reach outside a unit test's temporary directories.
+INTEGRATION_ONLY = ("real_ws", "guest_programs")
+LOOPBACK = pytest.StashKey[str | None]()
+
+
+def pytest_configure(config):
+    """Before any test starts a server: make 127.0.0.1 work (tests/loopback.py)."""
+    try:
+        config.stash[LOOPBACK] = loopback.ensure()
+    except RuntimeError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_report_header(config):
+    return config.stash.get(LOOPBACK, None)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Unit tests never use the real workspace: that is what integration tests are for."""
+    for item in items:
+        if item.get_closest_marker("integration") is None:
+            used = sorted(set(INTEGRATION_ONLY) & set(getattr(item, "fixturenames", ())))
+            if used:
+                raise pytest.UsageError(f"{item.nodeid}: a unit test uses {', '.join(used)} "
+                                        "(the real workspace): mark it integration")
+
+
+@pytest.fixture(scope="session")
+def empty_host_apt(tmp_path_factory) -> Path:
+    """An apt configuration whose sources, lists and state are empty directories and
+    files: what "the host's apt sources" are for unit tests (APT_CONFIG); beside it an
+    empty git configuration."""
+    root = tmp_path_factory.mktemp("host-apt")
+    for directory in ("sources.list.d", "lists/partial", "cache/archives/partial"):
+        (root / directory).mkdir(parents=True)
+    for name in ("sources.list", "status", "gitconfig"):
+        (root / name).write_text("")
+    config = root / "apt.conf"
+    config.write_text("".join(f'{key} "{root / value}";\n' for key, value in (
+        ("Dir::Etc::sourcelist", "sources.list"), ("Dir::Etc::sourceparts", "sources.list.d"),
+        ("Dir::State", "."), ("Dir::State::Lists", "lists"), ("Dir::State::status", "status"),
+        ("Dir::Cache", "cache"))))
+    return config
+
+
+@pytest.fixture(autouse=True)
+def hermetic(request, monkeypatch):
+    """Unit tests read neither the host's apt lists nor the user's or the system's git
+    configuration.  apt reads APT_CONFIG first (l2wg's private configurations override
+    all it sets); git reads an empty global configuration (tests that need one, such
+    as tests/test_submit.py's, give their own)."""
+    if request.node.get_closest_marker("integration") is None:
+        config = request.getfixturevalue("empty_host_apt")
+        monkeypatch.setenv("APT_CONFIG", str(config))
+        monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config.with_name("gitconfig")))
+        monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
 
 
 @pytest.fixture
@@ -52,6 +116,16 @@ def guest_programs(real_ws):
     from l2wg.userspace import guest_programs
 
     return guest_programs(Project(ROOT).matrix(), real_ws, silent())
+
+
+@pytest.fixture(scope="session")
+def guest_image(tmp_path_factory):
+    """A workspace whose base guest image was built once for the session (cold, about
+    5 s): (workspace, that first build).  Tests add their own images beside it."""
+    from l2wg import guest
+
+    ws = Workspace(tmp_path_factory.mktemp("guest-ws"))
+    return ws, guest.build_initramfs(ws)
 
 
 # A signed Debian archive on 127.0.0.1 (tests/debian_repo.py) -------------------

@@ -1,10 +1,12 @@
-"""Files of the real Linux 6.12 source that the unit tests run but do not keep.
+"""Files of the real Linux 6.12 source that integration tests run but do not keep.
 
-tests/test_submit.py runs the kernel's own checkpatch.pl, get_maintainer.pl
-and merge_config.sh on a synthetic tree.  Rather than carrying copies of
-them, they are taken from the Debian linux-source-6.12 package that
-kernels.toml names -- the same verified, cached source the builds use -- and
-extracted once per source into the workspace ($L2WG_HOME/test-files/).
+tests/test_submit.py's integration tests (``[kernel]``) run the kernel's own
+checkpatch.pl, get_maintainer.pl and merge_config.sh on a synthetic tree
+(its unit tests run stand-ins: tests/data/submit/stand-in).  Rather than
+carrying copies of them, they are taken from the Debian linux-source-6.12
+package that kernels.toml names -- the same verified, cached source the
+builds use -- and extracted once per source into the workspace
+($L2WG_HOME/test-files/).
 """
 
 from __future__ import annotations

@@ -77,9 +77,8 @@ def test_overlay_and_combine_give_one_initrd_with_both_archives(tmp_path):
 
 
 @needs_packages
-def test_initramfs_is_built_once_then_cached(tmp_path):
-    ws = Workspace(tmp_path)
-    first = guest.build_initramfs(ws)
+def test_initramfs_is_built_once_then_cached(guest_image):
+    ws, first = guest_image
     assert not first.cached and first.path.exists() and first.size > 1_000_000
     again = guest.build_initramfs(ws)
     assert again.cached and again.path == first.path

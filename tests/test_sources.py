@@ -4,13 +4,11 @@ application onto the imported tree.  Debian packages: integration tests."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import subprocess
 import tarfile
-import threading
 from pathlib import Path
 
+import debian_repo
 import pytest
 
 from l2wg import sources, store, tree
@@ -41,17 +39,9 @@ def served(tmp_path):
     with tarfile.open(tarball, "w:xz") as tar:
         tar.add(tree_dir, arcname="linux-6.8")
     digest = store.sha256_file(tarball)
-    handler = functools.partial(QuietHandler, directory=str(docroot))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", digest, docroot
-    server.shutdown()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    server = debian_repo.Server(docroot)
+    yield server.url, digest, docroot
+    server.stop()
 
 
 def tarball_kernel(url: str, **checks) -> Kernel:

@@ -1,12 +1,14 @@
 """l2wg submit: the messages b4 writes, the checks that guard them, v1 -> v2.
 
 The unit tests run on a synthetic kernel tree (tests/data/submit/tree): a
-fake drivers/net/wireguard and a small MAINTAINERS, to which the real
-checkpatch.pl, get_maintainer.pl, spelling.txt, const_structs.checkpatch and
-merge_config.sh are added from the verified linux-source-6.12 in the
-workspace (tests/kernel_files.py; the one download is cached).  Its Makefile
-answers kbuild's targets (tinyconfig, olddefconfig, a directory) so the build
-check runs for real, in seconds.
+fake drivers/net/wireguard and a small MAINTAINERS, with small stand-ins for
+the kernel's checkpatch.pl, get_maintainer.pl and merge_config.sh
+(tests/data/submit/stand-in).  Its Makefile answers kbuild's targets
+(tinyconfig, olddefconfig, a directory) so the build check runs for real, in
+seconds.  The tests whose point is what the kernel's own scripts say run
+again as integration tests (``[kernel]``) on the same tree with the real
+scripts, from the verified linux-source-6.12 in the workspace
+(tests/kernel_files.py).
 Git and b4 see a private identity and config (GIT_CONFIG_GLOBAL).
 """
 
@@ -28,6 +30,7 @@ from l2wg.project import Project
 from l2wg.store import sha256_text
 
 TREE = Path(__file__).parent / "data" / "submit" / "tree"
+STAND_IN = Path(__file__).parent / "data" / "submit" / "stand-in"
 # checkpatch.pl and get_maintainer.pl only run at the top of a kernel tree,
 # which they recognise by these directories (see top_of_kernel_tree()).
 TOP_DIRS = ("Documentation", "arch", "include", "fs", "init", "ipc", "kernel", "lib")
@@ -73,10 +76,25 @@ def real_kernel_files(real_ws) -> Path:
 
 
 @pytest.fixture
-def kernel_src(tmp_path, real_kernel_files) -> Path:
+def kernel_scripts(request) -> Path:
+    """The kernel's scripts the synthetic tree gets: the stand-ins, or with the
+    parameter "kernel" (integration tests only) the real ones."""
+    if getattr(request, "param", "stand-in") == "stand-in":
+        return STAND_IN
+    return request.getfixturevalue("real_kernel_files")
+
+
+#: A test that runs with the stand-ins, and again with the kernel's own scripts.
+BOTH_SCRIPTS = pytest.mark.parametrize(
+    "kernel_scripts", ["stand-in", pytest.param("kernel", marks=pytest.mark.integration)],
+    indirect=True)
+
+
+@pytest.fixture
+def kernel_src(tmp_path, kernel_scripts) -> Path:
     src = tmp_path / "linux"
     shutil.copytree(TREE, src)
-    shutil.copytree(real_kernel_files, src, dirs_exist_ok=True)
+    shutil.copytree(kernel_scripts, src, dirs_exist_ok=True)
     for name in TOP_DIRS:
         (src / name).mkdir()
         (src / name / "README").write_text(f"{name} of the synthetic tree\n")
@@ -185,6 +203,7 @@ def envelopes(spool: Path) -> list[str]:
 
 # the messages ---------------------------------------------------------------------
 
+@BOTH_SCRIPTS
 def test_v1_messages_are_numbered_addressed_signed_and_based(project, kernel_src, ws, quiet,
                                                              tmp_path):
     good_series(project, kernel_src)
@@ -320,6 +339,7 @@ def refused(project, ws, quiet, tmp_path, match: str, **kw) -> L2wgError:
     return info.value
 
 
+@BOTH_SCRIPTS
 def test_refuses_a_checkpatch_warning(project, kernel_src, ws, quiet, tmp_path):
     write_series(project, kernel_src, [
         {"subject": "wireguard: recieve frames in layer-2 mode",
@@ -332,6 +352,7 @@ def test_refuses_a_checkpatch_warning(project, kernel_src, ws, quiet, tmp_path):
     assert error.log and error.log.is_file()
 
 
+@BOTH_SCRIPTS
 def test_refuses_a_checkpatch_error(project, kernel_src, ws, quiet, tmp_path):
     write_series(project, kernel_src, [
         {"subject": "wireguard: start in layer-2 mode",
@@ -342,6 +363,7 @@ def test_refuses_a_checkpatch_error(project, kernel_src, ws, quiet, tmp_path):
     refused(project, ws, quiet, tmp_path, r"ERROR: trailing whitespace")
 
 
+@BOTH_SCRIPTS
 def test_refuses_a_new_file_that_no_maintainers_entry_covers(project, kernel_src, ws, quiet,
                                                               tmp_path):
     # A new file under drivers/net/wireguard/ is covered (good_series adds l2.c);
@@ -356,6 +378,8 @@ def test_refuses_a_new_file_that_no_maintainers_entry_covers(project, kernel_src
                                           r"MAINTAINERS need updating\?")
 
 
+@pytest.mark.integration
+@pytest.mark.parametrize("kernel_scripts", ["kernel"], indirect=True)
 def test_checkpatch_checks_spdx_licences_without_the_virtualenv_on_path(
         project, kernel_src, ws, quiet, tmp_path, monkeypatch):
     """checkpatch's scripts/spdxcheck.py needs ply: l2wg's own python3 must run it,
@@ -516,7 +540,7 @@ def test_refuses_to_mail_without_a_transport(project, kernel_src, ws, quiet, tmp
 
 # small pieces ---------------------------------------------------------------------------
 
-def test_default_base_is_the_newest_offline_line(project):
+def test_default_base_is_the_newest_offline_line():
     """A submission is based on the newest line, the one the series is made on."""
     real = Project(Path(__file__).resolve().parents[1])
     assert sub.default_base(real.matrix()) == "7.3" == real.matrix().canonical

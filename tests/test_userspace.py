@@ -14,7 +14,6 @@ from l2wg.apt import Apt
 from l2wg.errors import L2wgError
 from l2wg.kernels import load_matrix
 from l2wg.progress import silent
-from l2wg.workspace import Workspace
 
 GUEST = userspace.GUEST_DIR
 
@@ -58,8 +57,8 @@ def test_no_guest_table_keeps_the_hosts_programs(project, ws, tmp_path):
 
 
 @pytest.mark.skipif(bool(guest.missing_packages()), reason="guest packages missing")
-def test_the_initramfs_takes_the_replacements_instead_of_the_hosts(tmp_path):
-    ws = Workspace(tmp_path / "ws")
+def test_the_initramfs_takes_the_replacements_instead_of_the_hosts(tmp_path, guest_image):
+    ws, _ = guest_image
     wrapper = tmp_path / "wg"
     wrapper.write_text("#!/bin/sh\necho not the host's wg\n")
     plain = guest.build_initramfs(ws)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import kconfig, sources, stamps, store, tree as trees
 from .errors import BuildError, L2wgError, failing_as
+from .git import run_git
 from .kernels import Kernel
 from .progress import Progress
 from .project import Project
@@ -116,8 +117,7 @@ def build_identity(srctree: Path) -> list[str]:
     Without them ``uname -v`` changes on every make, so a later ``make
     bindeb-pkg`` relinks and recompresses a vmlinux that was already built.
     """
-    done = run(["git", "-C", srctree, "log", "-1", "--format=%cd", "--date=rfc"],
-               check=False)
+    done = run_git(srctree, "log", "-1", "--format=%cd", "--date=rfc", check=False)
     date = done.output.strip() if done.returncode == 0 else ""
     stamp = [f"KBUILD_BUILD_TIMESTAMP={date}"] if date and "\n" not in date else []
     return [f"KBUILD_BUILD_VERSION={BUILD_NUMBER}", *stamp]
@@ -195,8 +195,8 @@ def kbuild_lock(path: Path = KBUILD_LOCK) -> Iterator[None]:
 
 def build_targets(tree: Path, commit: str, log: Path) -> list[str]:
     """drivers/net/wireguard/ and the directory of every C file *commit* touches."""
-    files = run(["git", "-C", tree, "diff-tree", "--no-commit-id", "--name-only", "-r", commit],
-                log_path=log).output.split()
+    files = run_git(tree, "diff-tree", "--no-commit-id", "--name-only", "-r", commit,
+                    log=log).output.split()
     dirs = {str(Path(f).parent) + "/" for f in files
             if f.endswith(".c") and (tree / f).is_file() and not f.startswith("tools/")}
     return sorted({BUILD_TARGET, *dirs})
@@ -323,9 +323,9 @@ def configure(kernel: Kernel, opts: BuildOptions, tree: trees.Tree, fragments: l
     olddefconfig (about 12 s); a .config edited by hand is made again.
     """
     stamp = stamps.Stamp(build_dir / "l2wg-config.stamp.json")
-    kconfig_files = run(["git", "-C", tree.path, "ls-files", "-s", "--", "*Kconfig*",
-                         "arch/*/configs/*", "kernel/configs/*", "scripts/kconfig/*"],
-                        check=False)
+    kconfig_files = run_git(tree.path, "ls-files", "-s", "--", "*Kconfig*",
+                            "arch/*/configs/*", "kernel/configs/*", "scripts/kconfig/*",
+                            check=False)
     key = stamps.digest({
         "kconfig_files": store.sha256_text(kconfig_files.output)
         if kconfig_files.returncode == 0 else None,

@@ -5,8 +5,8 @@ host's apt sources or of any suite of the archive (fetched with ``apt-get
 download``, through l2wg.apt, and checked against the archive's SHA256), a
 kernel.org tarball (streamed with requests, checked against a pinned sha256
 or the published checksum list, whose OpenPGP signature gpgv checks against
-the kernel.org keys the checkout ships: l2wg.signatures), a git URL and ref (shallow clone with
-gitpython), or a local directory.
+the kernel.org keys the checkout ships: l2wg.signatures), a git URL and ref
+(shallow clone, through l2wg.git), or a local directory.
 
 The cache is atomic: a download goes to a temporary name, is verified and
 only then renamed.  A cached file is verified again before each use; a
@@ -26,6 +26,7 @@ from . import signatures, store
 from .apt import Apt, AptError, ArchiveUnreachable, DebianPackage
 from .apt import for_suite as apt_for_suite
 from .errors import BadInput, FetchError
+from .git import run_git
 from .kernels import DebianArchive, Kernel, SourceSpec
 from .progress import Progress
 from .runner import run
@@ -54,7 +55,7 @@ def fetch(kernel: Kernel, ws: Workspace, progress: Progress) -> Source:
         return _fetch_tarball(kernel.name, spec, ws, progress, log)
     if spec.type == "git":
         return _fetch_git(kernel.name, spec, ws, progress, log)
-    return _local(kernel.name, spec)
+    return _local(kernel.name, spec, log)
 
 
 # Debian linux-source packages -------------------------------------------
@@ -266,50 +267,38 @@ def download(url: str, dest: Path, progress: Progress, log: Path) -> str:
 
 def _fetch_git(name: str, spec: SourceSpec, ws: Workspace, progress: Progress,
                log: Path) -> Source:
-    import git
-
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{spec.url}@{spec.ref}").strip("_")[-120:]
     mirror = ws.sources / "git" / slug
     if mirror.exists():
-        repo = git.Repo(mirror)
-        try:
-            _log_line(log, f"git fetch --depth 1 origin {spec.ref} (in {mirror})")
-            repo.git.fetch("--depth", "1", "origin", spec.ref)
-            repo.git.checkout("-q", "--detach", "FETCH_HEAD")
-        except git.GitCommandError as exc:
-            progress.step(f"{name}: cannot update {spec.url} ({exc.stderr.strip()[:120]}); "
-                          "using the cached clone")
+        done = run_git(mirror, "fetch", "--depth", "1", "origin", spec.ref or "", log=log,
+                       check=False)
+        if done.returncode == 0:
+            done = run_git(mirror, "checkout", "-q", "--detach", "FETCH_HEAD", log=log,
+                           check=False)
+        if done.returncode != 0:
+            progress.step(f"{name}: cannot update {spec.url} "
+                          f"({done.output.strip()[:120]}); using the cached clone")
     else:
         progress.step(f"{name}: cloning {spec.url} at {spec.ref} (shallow)")
         with store.staging_dir(mirror) as tmp:
-            _log_line(log, f"git clone --depth 1 --branch {spec.ref} {spec.url} {tmp}")
-            try:
-                git.Repo.clone_from(spec.url, tmp, depth=1, branch=spec.ref)
-            except git.GitCommandError as exc:
+            cloned = run_git(None, "clone", "--depth", "1", "--branch", spec.ref or "", "--",
+                             spec.url or "", tmp, log=log, check=False)
+            if cloned.returncode != 0:
+                said = cloned.output.strip().splitlines()
                 raise FetchError(f"cannot clone {spec.url} at {spec.ref}: "
-                                f"{exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}",
-                                log) from None
-        repo = git.Repo(mirror)
-    commit = repo.head.commit.hexsha
+                                f"{said[-1] if said else f'exit {cloned.returncode}'}", log)
+    commit = run_git(mirror, "rev-parse", "HEAD", log=log).output.strip()
     return Source(name, spec, "git", mirror, f"git:{spec.url}@{commit}", commit)
-
-
-def _log_line(log: Path, line: str) -> None:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as f:
-        f.write(f"$ {line}\n")
 
 
 # local directories -------------------------------------------------------
 
-def _local(name: str, spec: SourceSpec) -> Source:
+def _local(name: str, spec: SourceSpec, log: Path) -> Source:
     path = Path(spec.path or "")
     if not (path / "Makefile").is_file() or not (path / "Kconfig").is_file():
         raise BadInput(f"kernel {name}: {path} is not a kernel source tree (no Makefile/Kconfig)")
     if (path / ".git").exists():
-        import git
-
-        commit = git.Repo(path).head.commit.hexsha
+        commit = run_git(path, "rev-parse", "HEAD", log=log).output.strip()
         return Source(name, spec, "git", path, f"git:{path}@{commit}", commit)
     stamp = max((p.stat().st_mtime_ns for p in (path / "Makefile", path / "Kconfig")), default=0)
     return Source(name, spec, "dir", path, f"dir:{path}:{stamp}", str(path))

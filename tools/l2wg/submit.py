@@ -43,6 +43,7 @@ from pathlib import Path
 from . import build as builds
 from . import kconfig, sources, store, tree as trees
 from .errors import L2wgError
+from .git import run_git
 from .kernels import Kernel, Matrix
 from .progress import Progress
 from .project import Project
@@ -227,12 +228,6 @@ def version_key(version: str) -> tuple[int, ...]:
 
 # git and b4 in the submission clone -------------------------------------------
 
-def git(repo: Path, *args: str, log: Path, check: bool = True,
-        env: dict[str, str] | None = None, input: str | None = None) -> Completed:
-    return run(["git", "-C", repo, *args], log_path=log, check=check, env=env, input=input,
-               what=f"git {args[0]}")
-
-
 def b4(repo: Path, *args: str, log: Path, offline: bool = True,
        config: dict[str, str] | None = None, **kwargs) -> Completed:
     """Run b4 in *repo*; *config* adds git config values for this command only."""
@@ -266,7 +261,7 @@ def git_identity(repo: Path, log: Path) -> Identity:
     """The identity git uses in *repo*; refuse without one (b4 and Signed-off-by need it)."""
     values = {}
     for key in ("user.name", "user.email"):
-        values[key] = git(repo, "config", key, log=log, check=False).output.strip()
+        values[key] = run_git(repo, "config", key, log=log, check=False).output.strip()
         if not values[key]:
             raise L2wgError(f"no git identity: {key} is not set (git config --global {key} ...);"
                             " b4 needs it for From: and Signed-off-by:", log)
@@ -275,8 +270,8 @@ def git_identity(repo: Path, log: Path) -> Identity:
 
 def give_identity(clone: Path, identity: Identity, log: Path) -> None:
     """The clone sends as the checkout's identity (which may be set in its own config)."""
-    git(clone, "config", "user.name", identity.name, log=log)
-    git(clone, "config", "user.email", identity.email, log=log)
+    run_git(clone, "config", "user.name", identity.name, log=log)
+    run_git(clone, "config", "user.email", identity.email, log=log)
 
 
 def prepare_clone(tree: trees.Tree, path: Path, log: Path, progress: Progress) -> Path:
@@ -292,31 +287,30 @@ def prepare_clone(tree: trees.Tree, path: Path, log: Path, progress: Progress) -
         progress.step(f"cloning {tree.path} for the submission (one checkout)")
         shutil.rmtree(path, ignore_errors=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        run(["git", "clone", "--quiet", "--shared", "--no-checkout", tree.path, path],
-            log_path=log, what="git clone")
-        git(path, "config", "gc.auto", "0", log=log)
-        git(path, "checkout", "--quiet", "--force", "-B", BASE_BRANCH, tree.pristine, log=log)
+        run_git(None, "clone", "--quiet", "--shared", "--no-checkout", tree.path, path, log=log)
+        run_git(path, "config", "gc.auto", "0", log=log)
+        run_git(path, "checkout", "--quiet", "--force", "-B", BASE_BRANCH, tree.pristine, log=log)
         marker.write_text(tree.pristine + "\n")
     if (path / ".git" / "rebase-apply").exists():
-        git(path, "am", "--abort", log=log, check=False)
-    git(path, "checkout", "--quiet", "--force", "-B", BASE_BRANCH, tree.pristine, log=log)
+        run_git(path, "am", "--abort", log=log, check=False)
+    run_git(path, "checkout", "--quiet", "--force", "-B", BASE_BRANCH, tree.pristine, log=log)
     forget_prep_state(path, log)
     return path
 
 
 def forget_prep_state(clone: Path, log: Path) -> None:
     """Drop b4 branches and sent/ tags of earlier runs: the repository is the truth."""
-    refs = git(clone, "for-each-ref", "--format=%(refname)", "refs/heads/b4/",
+    refs = run_git(clone, "for-each-ref", "--format=%(refname)", "refs/heads/b4/",
                "refs/heads/l2wg-sent-*", "refs/tags/sent/", log=log).output.split()
     for ref in refs:
-        git(clone, "update-ref", "-d", ref, log=log)
+        run_git(clone, "update-ref", "-d", ref, log=log)
         if ref.startswith("refs/heads/"):
-            git(clone, "config", "--remove-section", f"branch.{ref[11:]}", log=log, check=False)
+            run_git(clone, "config", "--remove-section", f"branch.{ref[11:]}", log=log, check=False)
 
 
 def require_mail_transport(repo: Path, log: Path) -> None:
     """b4 mails through git's sendemail settings; without them it would try its web endpoint."""
-    transport = [git(repo, "config", key, log=log, check=False).output.strip()
+    transport = [run_git(repo, "config", key, log=log, check=False).output.strip()
                  for key in ("sendemail.smtpserver", "sendemail.sendmailcmd")]
     if not any(transport):
         raise L2wgError("no mail transport: set sendemail.smtpServer (and smtpUser, "
@@ -340,10 +334,10 @@ def require_kernel_scripts(clone: Path, log: Path) -> None:
 def am(clone: Path, patches: list[Path], log: Path, signoff: bool = False) -> None:
     """Apply *patches* as commits; on failure abort and name the patch."""
     for patch in patches:
-        done = git(clone, "am", "-3", "--no-gpg-sign", *(["--signoff"] if signoff else []),
+        done = run_git(clone, "am", "-3", "--no-gpg-sign", *(["--signoff"] if signoff else []),
                    str(patch), log=log, check=False)
         if done.returncode != 0:
-            git(clone, "am", "--abort", log=log, check=False)
+            run_git(clone, "am", "--abort", log=log, check=False)
             raise L2wgError(f"patch {patch.name} does not apply ({patch})", log)
 
 
@@ -362,15 +356,15 @@ def restore_sent(clone: Path, record: Record, sent: SentRevision, patches_dir: P
     patches = sorted(patches_dir.glob("*.patch"))
     if not patches:
         return False
-    known = git(clone, "cat-file", "-e", f"{sent.base_commit}^{{commit}}", log=log, check=False)
+    known = run_git(clone, "cat-file", "-e", f"{sent.base_commit}^{{commit}}", log=log, check=False)
     base = sent.base_commit if known.returncode == 0 else pristine
-    git(clone, "checkout", "--quiet", "-B", f"l2wg-sent-v{sent.revision}", base, log=log)
+    run_git(clone, "checkout", "--quiet", "-B", f"l2wg-sent-v{sent.revision}", base, log=log)
     am(clone, patches, log)
     message = (f"{record.name} v{sent.revision}, restored by l2wg from {patches_dir}\n\n"
                f"base-commit: {base}\nchange-id: {record.change_id}\n")
-    git(clone, "tag", "--annotate", "--force", "--file=-",
+    run_git(clone, "tag", "--annotate", "--force", "--file=-",
         f"sent/{record.change_id}-v{sent.revision}", log=log, input=message)
-    git(clone, "checkout", "--quiet", BASE_BRANCH, log=log)
+    run_git(clone, "checkout", "--quiet", BASE_BRANCH, log=log)
     return True
 
 
@@ -379,14 +373,14 @@ def prep_branch(clone: Path, base: str, plan: Plan, range_diff: bool) -> list[st
     log, record = plan.log, plan.record
     b4(clone, "prep", "--new", record.name, "--fork-point", base, log=log)
     write_cover_commit(clone, plan)
-    cover_commit = git(clone, "rev-parse", "HEAD", log=log).output.strip()
+    cover_commit = run_git(clone, "rev-parse", "HEAD", log=log).output.strip()
     am(clone, [p.path for p in plan.patches], log, plan.signoff)
-    commits = git(clone, "rev-list", "--reverse", f"{cover_commit}..HEAD",
+    commits = run_git(clone, "rev-list", "--reverse", f"{cover_commit}..HEAD",
                   log=log).output.split()
     template = clone / ".git" / "l2wg-cover-template"
     template.write_text(COVER_TEMPLATE if range_diff else
                         COVER_TEMPLATE.replace("${range_diff}\n", ""))
-    git(clone, "config", "b4.prep-cover-template", str(template), log=log)
+    run_git(clone, "config", "b4.prep-cover-template", str(template), log=log)
     b4(clone, "prep", "--auto-to-cc", log=log)
     return commits
 
@@ -400,14 +394,14 @@ def write_cover_commit(clone: Path, plan: Plan) -> None:
     history = {f"v{s.revision}": [s.message_id] for s in plan.record.sent.values()}
     if history:
         series["history"] = history
-    git(clone, "commit", "--quiet", "--amend", "--allow-empty", "--file=-", log=plan.log,
+    run_git(clone, "commit", "--quiet", "--amend", "--allow-empty", "--file=-", log=plan.log,
         input=f"{plan.cover}\n\n{B4_MAGIC}\n# This section is used internally by b4 prep "
               f"for tracking purposes.\n{json.dumps(tracking, indent=2)}")
 
 
 def read_tracking(clone: Path, commit: str, log: Path) -> dict:
     """b4's tracking data in the cover commit (checked: b4 may change it)."""
-    message = git(clone, "show", "-s", "--format=%B", commit, log=log).output
+    message = run_git(clone, "show", "-s", "--format=%B", commit, log=log).output
     if B4_MAGIC not in message:
         raise L2wgError(f"{clone}: {commit} is not a b4 cover commit", log)
     try:
@@ -560,7 +554,7 @@ def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: P
                                shutil.which("ccache") is not None)
     fragments = [project.fragment(f) for f in kernel.fragments]
     tip_config = build_dir / "l2wg-series-tip.config"
-    branch = git(clone, "rev-parse", "--abbrev-ref", "HEAD", log=log).output.strip()
+    branch = run_git(clone, "rev-parse", "--abbrev-ref", "HEAD", log=log).output.strip()
     progress.step(f"{kernel.name}: waiting for the kernel build lock {opts.kbuild_lock}")
     try:
         # One build job: the lock is held from the config to the last commit.
@@ -576,7 +570,7 @@ def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: P
             for k, commit in enumerate(commits, 1):
                 build_commit(base, commit, k, len(commits), baseline, progress)
     finally:
-        git(clone, "checkout", "--quiet", "--force", branch, log=log, check=False)
+        run_git(clone, "checkout", "--quiet", "--force", branch, log=log, check=False)
 
 
 @dataclass(frozen=True)
@@ -592,7 +586,7 @@ class SeriesBuild:
     def warnings_at(self, commit: str, targets: list[str], what: str) -> Counter:
         """Check out *commit*, make *targets*; its drivers/net/wireguard warnings,
         counted by (file name, text) so that lines moved by a patch still match."""
-        git(self.clone, "checkout", "--quiet", "--force", "--detach", commit, log=self.log)
+        run_git(self.clone, "checkout", "--quiet", "--force", "--detach", commit, log=self.log)
         shutil.copy2(self.tip_config, self.build_dir / ".config")
         run([*self.make, "olddefconfig"], log_path=self.log, what="make olddefconfig")
         started = self.log.stat().st_size
@@ -609,7 +603,7 @@ def build_commit(base: SeriesBuild, commit: str, k: int, n: int, baseline: Count
                  progress: Progress) -> None:
     """Make the directories the k-th commit touches (and WireGuard's): it must build
     and add no W=1 or sparse warning in drivers/net/wireguard to the base's."""
-    subject = git(base.clone, "show", "-s", "--format=%s", commit, log=base.log).output.strip()
+    subject = run_git(base.clone, "show", "-s", "--format=%s", commit, log=base.log).output.strip()
     targets = build_targets(base.clone, commit, base.log)
     progress.step(f"building patch {k}/{n} ({subject}): make {' '.join(WARNING_VARS)} "
                   f"{' '.join(targets)}")
@@ -643,13 +637,13 @@ def record_sent(clone: Path, plan: Plan, base: str) -> None:
     bumps the revision), so the series is found again from the base.
     """
     log, revision = plan.log, plan.revision
-    cover, *_ = git(clone, "rev-list", "--reverse", f"{base}..HEAD", log=log).output.split()
+    cover, *_ = run_git(clone, "rev-list", "--reverse", f"{base}..HEAD", log=log).output.split()
     history = read_tracking(clone, cover, log)["series"].get("history")
     msgids = history.get(f"v{revision}") if isinstance(history, dict) else None
     if not (isinstance(msgids, list) and msgids and all(isinstance(m, str) for m in msgids)):
         msgids = ["unknown"]
     with store.staging_dir(plan.submission.sent_patches(revision)) as tmp:
-        git(clone, "format-patch", "--quiet", "--zero-commit", "--no-signature",
+        run_git(clone, "format-patch", "--quiet", "--zero-commit", "--no-signature",
             f"--base={base}", "-o", str(tmp), f"{cover}..HEAD", log=log)
     plan.record.sent[revision] = SentRevision(
         revision, plan.kernel.name, base, msgids[-1],

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import store
 from .errors import BuildError, L2wgError
+from .git import git, run_git
 from .kernels import Kernel
 from .progress import Progress
 from .runner import run
@@ -31,11 +32,6 @@ from .workspace import Workspace
 
 PRISTINE_TAG = "l2wg/pristine"
 BRANCH = "l2wg"
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "l2wg", "GIT_AUTHOR_EMAIL": "l2wg@l2wg.invalid",
-    "GIT_COMMITTER_NAME": "l2wg", "GIT_COMMITTER_EMAIL": "l2wg@l2wg.invalid",
-    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
-}
 
 
 @dataclass
@@ -71,13 +67,6 @@ def load(path: Path) -> Tree | None:
         return None
     data["path"] = Path(data["path"])
     return Tree(**data)
-
-
-def git(tree: Path, *args: str, log: Path | None = None, check: bool = True,
-        what: str | None = None) -> str:
-    """Run git in *tree*; return its output."""
-    return run(["git", "-C", tree, *args], log_path=log, check=check,
-               what=what or f"git {args[0]}", env=IDENTITY).output
 
 
 def makefile_version(tree: Path) -> str:
@@ -123,8 +112,7 @@ def ensure_pristine(kernel: Kernel, source: Source, ws: Workspace, progress: Pro
 
 def _import(source: Source, dest: Path, log: Path, progress: Progress) -> None:
     if source.kind == "git":
-        run(["git", "clone", "--quiet", "--no-checkout", source.path, dest], log_path=log,
-            what="git clone")
+        run_git(None, "clone", "--quiet", "--no-checkout", source.path, dest, log=log)
         git(dest, "config", "gc.auto", "0", log=log)
         git(dest, "checkout", "-q", "-B", BRANCH, source.detail, log=log)
         return
@@ -174,10 +162,10 @@ def apply_series(tree: Tree, patches: list[Patch], digest: str, log: Path,
     git(tree.path, "checkout", "-q", "-B", BRANCH, PRISTINE_TAG, log=log)
     commits = {}
     for patch in patches:
-        done = run(["git", "-C", tree.path, "am", "-3", "--committer-date-is-author-date",
-                    "--no-gpg-sign", patch.path], log_path=log, check=False, env=IDENTITY)
+        done = run_git(tree.path, "am", "-3", "--committer-date-is-author-date",
+                       "--no-gpg-sign", patch.path, log=log, check=False, identity=True)
         if done.returncode != 0:
-            run(["git", "-C", tree.path, "am", "--abort"], log_path=log, check=False)
+            run_git(tree.path, "am", "--abort", log=log, check=False, identity=True)
             git(tree.path, "checkout", "-q", "-B", BRANCH, head, log=log)
             raise BuildError(f"{tree.kernel}: patch {patch.name} does not apply to "
                             f"{tree.version} ({patch.path})", log)
@@ -227,13 +215,13 @@ def localize_objects(tree: Path, base: str, head: str, log: Path) -> None:
     listed = git(tree, "rev-list", "--objects", f"{base}..{head}", log=None)
     ids = "".join(line.split()[0] + "\n" for line in listed.splitlines() if line.strip())
     if ids:
-        run(["git", "-C", tree, "pack-objects", "-q", tree / ".git" / "objects" / "pack" / "pack"],
-            input=ids, log_path=log, what="git pack-objects (objects borrowed for the merge)")
+        run_git(tree, "pack-objects", "-q", tree / ".git" / "objects" / "pack" / "pack",
+                input=ids, log=log, what="git pack-objects (objects borrowed for the merge)")
 
 
 def verify_connected(tree: Path, base: str, head: str, log: Path) -> None:
-    out = run(["git", "-C", tree, "rev-list", "--objects", "--missing=print", f"{base}..{head}"],
-              log_path=None, check=False).output
+    out = run_git(tree, "rev-list", "--objects", "--missing=print", f"{base}..{head}",
+                  check=False).output
     missing = [line[1:] for line in out.splitlines() if line.startswith("?")]
     if missing:
         raise L2wgError(f"{tree}: {len(missing)} object(s) of the new commits are missing after "

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from . import sources, store, tree as trees
 from .errors import L2wgError
+from .git import run_git
 from .kernels import Kernel
 from .progress import Progress
-from .runner import run
 from .workspace import Workspace
 
 #: The object format whose loose objects _store_objects writes.
@@ -80,13 +80,11 @@ def object_format(repo: Path, log: Path | None = None) -> str:
     """The repository's object format ("sha1", "sha256"): ``git rev-parse
     --show-object-format``, or where git is too old for it, ``extensions.objectformat``
     (unset: sha1)."""
-    done = run(["git", "-C", repo, "rev-parse", "--show-object-format"], log_path=log,
-               check=False)
+    done = run_git(repo, "rev-parse", "--show-object-format", log=log, check=False)
     value = done.output.strip()
     if done.returncode == 0 and re.fullmatch(r"[a-z0-9]+", value):
         return value
-    done = run(["git", "-C", repo, "config", "--get", "extensions.objectformat"], log_path=log,
-               check=False)
+    done = run_git(repo, "config", "--get", "extensions.objectformat", log=log, check=False)
     return done.output.strip().lower() or OBJECT_FORMAT
 
 
@@ -102,8 +100,8 @@ def require_sha1(repo: Path, log: Path | None = None) -> None:
 def _is_clean(path: Path, log: Path) -> bool:
     if (path / ".git" / "rebase-apply").exists():
         return False
-    done = run(["git", "-C", path, "-c", "core.trustctime=false", "status", "--porcelain",
-                "--untracked-files=no"], log_path=log, check=False)
+    done = run_git(path, "-c", "core.trustctime=false", "status", "--porcelain",
+                   "--untracked-files=no", log=log, check=False)
     return done.returncode == 0 and not done.output.strip()
 
 
@@ -128,8 +126,8 @@ def import_from_seed(kernel: Kernel, source: sources.Source, seed: trees.Tree, w
     scan = _ArchiveScan(source.path, entries)
     scan.start()
     with store.staging_dir(path) as tmp:
-        run(["git", "clone", "-q", "--local", "--no-checkout", seed.path, tmp], log_path=log,
-            what="git clone --local")
+        run_git(None, "clone", "-q", "--local", "--no-checkout", seed.path, tmp, log=log,
+                what="git clone --local")
         for key, value in (("gc.auto", "0"), ("core.trustctime", "false")):
             trees.git(tmp, "config", key, value, log=log)
         clock.lap("clone --local")
@@ -256,8 +254,7 @@ def _strip(name: str) -> str:
 
 
 def _index_entries(path: Path, log: Path) -> dict[str, tuple[str, str]]:
-    out = run(["git", "-C", path, "ls-files", "-s", "-z"], log_path=None, check=True,
-              what="git ls-files").output
+    out = run_git(path, "ls-files", "-s", "-z").output
     entries = {}
     for record in out.split("\0"):
         if record:

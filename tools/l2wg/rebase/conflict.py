@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from .. import tree as trees
-from ..runner import run
+from ..git import run_git
 from .state import Conflict, ConflictFile, Hunk, Rebase, Step
 
 MARKER_RE = re.compile(r"^(<<<<<<<( |$)|\|\|\|\|\|\|\|( |$)|=======$|>>>>>>>( |$))")
@@ -135,8 +135,8 @@ def locate(lines: list[str], text: str) -> str | None:
 
 def _history_base(state: Rebase) -> str | None:
     """The merge base of the two pristine commits, when they share history."""
-    done = run(["git", "-C", state.tree, "merge-base", state.canonical_pristine, state.pristine],
-               log_path=state.log, check=False)
+    done = run_git(state.tree_path, "merge-base", state.canonical_pristine, state.pristine,
+                   log=state.log, check=False)
     return done.output.strip() if done.returncode == 0 and done.output.strip() else None
 
 
@@ -148,9 +148,9 @@ def _add_history(state: Rebase, entry: ConflictFile) -> None:
     for tip in (state.pristine, state.canonical_pristine):
         if tip == base:
             continue
-        out = run(["git", "-C", tree, "log", "--no-merges", f"-n{HISTORY_LIMIT}",
-                   "--format=%h %s", f"{base}..{tip}", "--", entry.path],
-                  log_path=log, check=False).output
+        out = run_git(tree, "log", "--no-merges", f"-n{HISTORY_LIMIT}",
+                      "--format=%h %s", f"{base}..{tip}", "--", entry.path,
+                      log=log, check=False).output
         entry.history += [line for line in out.splitlines() if line.strip()]
         text = trees.git(tree, "show", f"{tip}:{entry.path}", log=None, check=False)
         for hunk in entry.hunks:
@@ -158,9 +158,9 @@ def _add_history(state: Rebase, entry: ConflictFile) -> None:
             if not span:
                 continue
             start, end = span.split("-")
-            done = run(["git", "-C", tree, "log", "--no-merges", "-s", "--format=%h %s",
-                        f"-L{start},{end}:{entry.path}", f"{base}..{tip}"],
-                       log_path=log, check=False)
+            done = run_git(tree, "log", "--no-merges", "-s", "--format=%h %s",
+                           f"-L{start},{end}:{entry.path}", f"{base}..{tip}",
+                           log=log, check=False)
             if done.returncode == 0:
                 hunk.history += [line for line in done.output.splitlines() if line.strip()]
 
@@ -168,8 +168,8 @@ def _add_history(state: Rebase, entry: ConflictFile) -> None:
 def _base_diff(state: Rebase, entry: ConflictFile) -> str:
     """How the file changed from the canonical base to the target's: the diff hunks
     near the conflicting lines (all of them when the lines could not be placed)."""
-    out = run(["git", "-C", state.tree, "diff", "--no-color", state.canonical_pristine,
-               state.pristine, "--", entry.path], log_path=None, check=False).output
+    out = run_git(state.tree_path, "diff", "--no-color", state.canonical_pristine,
+                  state.pristine, "--", entry.path, check=False).output
     header, hunks = _split_diff(out)
     spans = [tuple(int(n) for n in h.target_lines.split("-")) for h in entry.hunks
              if h.target_lines]

@@ -40,11 +40,11 @@ from pathlib import Path
 
 from .. import sources, store, tree as trees
 from ..errors import L2wgError
+from ..git import IDENTITY, run_git
 from ..kernels import Kernel, SourceSpec, set_canonical
 from ..progress import Progress
 from ..project import Project
 from ..resolve import resolve_kernel
-from ..runner import run
 from ..series import Patch
 from ..tree import add_alternates, localize_objects, remove_alternates, verify_connected
 from ..tree_import import ensure_tree
@@ -174,8 +174,7 @@ def _record_resolution(state: Rebase, step: Step) -> None:
         if not trees.git(tree, "diff", "--cached", "--name-only", log=log).strip():
             raise L2wgError(f"{step.name}: the resolution leaves no change in {tree}; the "
                             "series cannot drop a patch on one line: fix it, or --abort")
-        done = run(["git", "-C", tree, "am", "--continue"], log_path=log, check=False,
-                   env=trees.IDENTITY)
+        done = run_git(tree, "am", "--continue", log=log, check=False, identity=True)
         if done.returncode != 0:
             raise L2wgError(f"git am --continue failed in {tree}: {_tail(done.output, 3)}", log)
     head = _head(tree, log)
@@ -196,10 +195,10 @@ def _record_fix(state: Rebase, step: Step) -> None:
     if not trees.git(tree, "diff", "--cached", "--name-only", "HEAD", log=log).strip():
         return
     date = trees.git(tree, "log", "-1", "--format=%aD", log=log).strip()
-    run(["git", "-C", tree, "commit", "-q", "--amend", "--no-edit", "--no-verify"],
-        log_path=log, what=f"git commit --amend ({step.name}, fixed to compile)",
-        env={"GIT_COMMITTER_NAME": "l2wg", "GIT_COMMITTER_EMAIL": "l2wg@l2wg.invalid",
-             "GIT_COMMITTER_DATE": date})
+    run_git(tree, "commit", "-q", "--amend", "--no-edit", "--no-verify", log=log,
+            what=f"git commit --amend ({step.name}, fixed to compile)",
+            env={"GIT_COMMITTER_NAME": "l2wg", "GIT_COMMITTER_EMAIL": "l2wg@l2wg.invalid",
+                 "GIT_COMMITTER_DATE": date})
     step.commit, step.status, step.redundant = _head(tree, log), "fixed", False
 
 
@@ -264,12 +263,11 @@ def _restore_tree(tree: Path, raw: dict, ws: Workspace, log: Path) -> str:
     """What _rollback does, from whatever an unreadable state file still says: git am
     aborted, the branch back at the commit before the rebase, borrowed objects dropped."""
     if (tree / ".git" / "rebase-apply").exists():
-        run(["git", "-C", tree, "am", "--abort"], log_path=log, check=False)
+        run_git(tree, "am", "--abort", log=log, check=False, identity=True)
     record = trees.load(tree)
     head = raw.get("orig_head")
-    known = isinstance(head, str) and run(
-        ["git", "-C", tree, "cat-file", "-e", f"{head}^{{commit}}"], log_path=log,
-        check=False).returncode == 0
+    known = isinstance(head, str) and run_git(
+        tree, "cat-file", "-e", f"{head}^{{commit}}", log=log, check=False).returncode == 0
     if not known:
         head = (record.head or record.pristine) if record else None
     ref = raw.get("orig_ref")
@@ -371,13 +369,12 @@ def _proceed(state: Rebase, project: Project, ws: Workspace, progress: Progress)
 def _apply_one(state: Rebase, step: Step, progress: Progress) -> None:
     tree, log = state.tree_path, state.log
     before = _head(tree, log)
-    check = run(["git", "-C", tree, "apply", "--check", "-v", step.path], log_path=log,
-                check=False)
+    check = run_git(tree, "apply", "--check", "-v", step.path, log=log, check=False)
     clean = check.returncode == 0
     step.offsets = re.findall(r"Hunk #\d+ succeeded at \d+ \(offset -?\d+ lines?\)", check.output)
-    done = run(["git", "-C", tree, "-c", "merge.conflictStyle=diff3", "am", "-3",
-                "--committer-date-is-author-date", "--no-gpg-sign", step.path],
-               log_path=log, check=False, env=trees.IDENTITY)
+    done = run_git(tree, "-c", "merge.conflictStyle=diff3", "am", "-3",
+                   "--committer-date-is-author-date", "--no-gpg-sign", step.path,
+                   log=log, check=False, identity=True)
     if done.returncode != 0:
         if not (tree / ".git" / "rebase-apply").exists():
             raise L2wgError(f"{step.name}: git am failed: {_tail(done.output, 2)}", log)
@@ -402,15 +399,15 @@ def _canonical_gives_the_same(state: Rebase, step: Step, before: str) -> bool:
     override made: then the override is not needed (a private index; no file touched)."""
     tree, log = state.tree_path, state.log
     index = tree / ".git" / "l2wg-canonical.index"
-    env = {**trees.IDENTITY, "GIT_INDEX_FILE": str(index)}
+    env = {**IDENTITY, "GIT_INDEX_FILE": str(index)}
     try:
-        run(["git", "-C", tree, "read-tree", before], env=env, log_path=log)
-        applied = run(["git", "-C", tree, "apply", "--cached", step.canonical_path], env=env,
-                      log_path=log, check=False, what=f"git apply --cached (is the override "
-                                                      f"of {step.name} needed?)")
+        run_git(tree, "read-tree", before, env=env, log=log)
+        applied = run_git(tree, "apply", "--cached", step.canonical_path, env=env,
+                          log=log, check=False, what=f"git apply --cached (is the override "
+                                                     f"of {step.name} needed?)")
         if applied.returncode != 0:
             return False
-        made = run(["git", "-C", tree, "write-tree"], env=env, log_path=log).output.strip()
+        made = run_git(tree, "write-tree", env=env, log=log).output.strip()
     finally:
         index.unlink(missing_ok=True)
     return made == trees.git(tree, "rev-parse", f"{step.commit}^{{tree}}", log=log).strip()
@@ -450,7 +447,7 @@ def _stopped(state: Rebase, step: Step) -> Rebase:
 def _rollback(state: Rebase, status: str = "aborted") -> None:
     tree, log = state.tree_path, state.log
     if (tree / ".git" / "rebase-apply").exists():
-        run(["git", "-C", tree, "am", "--abort"], log_path=log, check=False)
+        run_git(tree, "am", "--abort", log=log, check=False, identity=True)
     if state.orig_ref:
         trees.git(tree, "checkout", "-q", "-f", "-B", state.orig_ref.removeprefix("refs/heads/"),
                   state.orig_head, log=log)
@@ -642,9 +639,9 @@ def range_diff(state: Rebase, project: Project, log: Path) -> str:
         old_head = previous_series(state, project, log)
     except L2wgError as error:
         return f"(no range-diff: {error.message})"
-    done = run(["git", "-C", state.tree, "range-diff", "--no-color",
-                f"{state.canonical_pristine}..{old_head}", f"{state.pristine}..HEAD"],
-               log_path=log, check=False)
+    done = run_git(state.tree_path, "range-diff", "--no-color",
+                   f"{state.canonical_pristine}..{old_head}", f"{state.pristine}..HEAD",
+                   log=log, check=False)
     return done.output.rstrip() if done.returncode == 0 else \
         f"(no range-diff: {_tail(done.output, 1)})"
 
@@ -655,10 +652,10 @@ def previous_series(state: Rebase, project: Project, log: Path) -> str:
     tree = state.tree_path
     canonical = project.matrix().get(state.canonical)
     index = tree / ".git" / "l2wg-previous.index"
-    env = {**trees.IDENTITY, "GIT_INDEX_FILE": str(index)}
+    env = {**IDENTITY, "GIT_INDEX_FILE": str(index)}
     try:
-        run(["git", "-C", tree, "read-tree", state.canonical_pristine], env=env, log_path=log,
-            what="git read-tree (canonical base)")
+        run_git(tree, "read-tree", state.canonical_pristine, env=env, log=log,
+                what="git read-tree (canonical base)")
         parent = state.canonical_pristine
         for patch in project.series().patches(canonical.line):
             parent = _commit_patch(tree, patch, parent, env, log)
@@ -668,20 +665,20 @@ def previous_series(state: Rebase, project: Project, log: Path) -> str:
 
 
 def _commit_patch(tree: Path, patch: Patch, parent: str, env: dict, log: Path) -> str:
-    run(["git", "-C", tree, "apply", "--cached", patch.path], env=env, log_path=log,
-        what=f"git apply --cached {patch.name} (canonical series)")
-    tree_id = run(["git", "-C", tree, "write-tree"], env=env, log_path=log).output.strip()
+    run_git(tree, "apply", "--cached", patch.path, env=env, log=log,
+            what=f"git apply --cached {patch.name} (canonical series)")
+    tree_id = run_git(tree, "write-tree", env=env, log=log).output.strip()
     msg = tree / ".git" / "l2wg-previous.msg"
-    info = run(["git", "-C", tree, "mailinfo", msg, os.devnull], input=patch.path.read_text(
-        errors="replace"), log_path=None).output
+    info = run_git(tree, "mailinfo", msg, os.devnull,
+                   input=patch.path.read_text(errors="replace")).output
     fields = dict(re.findall(r"^(Author|Email|Subject|Date): (.*)$", info, re.M))
     message = fields.get("Subject", patch.name) + "\n\n" + msg.read_text()
     msg.unlink(missing_ok=True)
     author = {"GIT_AUTHOR_NAME": fields.get("Author", "l2wg"),
               "GIT_AUTHOR_EMAIL": fields.get("Email", "l2wg@l2wg.invalid"),
-              "GIT_AUTHOR_DATE": fields.get("Date", trees.IDENTITY["GIT_AUTHOR_DATE"])}
-    return run(["git", "-C", tree, "commit-tree", tree_id, "-p", parent], input=message,
-               env={**env, **author}, log_path=log).output.strip()
+              "GIT_AUTHOR_DATE": fields.get("Date", IDENTITY["GIT_AUTHOR_DATE"])}
+    return run_git(tree, "commit-tree", tree_id, "-p", parent, input=message,
+                   env={**env, **author}, log=log).output.strip()
 
 
 # Helpers -----------------------------------------------------------------
