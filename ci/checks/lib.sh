@@ -68,6 +68,21 @@ ktap_test() {
 	fi
 }
 
+# ktap_step NAME COMMAND...: as ktap_test, but COMMAND runs in this shell, not
+# a subshell, so what it sets (a topology's addresses, the pid of a background
+# job) is there for the tests after it.  Its output goes to a file.
+ktap_step() {
+	name=$1
+	shift
+	if "$@" >"$L2WG_DIR/step.out" 2>&1; then
+		ktap_ok "$name"
+	else
+		echo "# \$ $*"
+		tail -n 15 "$L2WG_DIR/step.out" | sed 's/^/# /'
+		ktap_fail "$name"
+	fi
+}
+
 # ktap_skip_all REASON: the whole check cannot run here (exit 4, like kselftest).
 ktap_skip_all() {
 	echo "KTAP version 1"
@@ -344,8 +359,9 @@ rawframe_recv() {
 	wait_until 5 test -e "$4.ready"
 }
 
+# rawframe_send NS DEV FILE [PAUSE_US]
 rawframe_send() {
-	nsx "$1" "$RAWFRAME" send "$2" "$3"
+	nsx "$1" "$RAWFRAME" send "$2" "$3" $4
 }
 
 # hex of a MAC address: 02:00:00:00:00:01 -> 020000000001
@@ -356,4 +372,85 @@ mac_hex() {
 # handshake_done NS DEV: every peer of DEV has completed a handshake.
 handshake_done() {
 	nsx "$1" wg show "$2" latest-handshakes | awk '$2 == 0 { bad = 1 } END { exit bad || NR == 0 }'
+}
+
+# --- several sites --------------------------------------------------------
+
+# l2_underlay SITE...: the sites' namespaces, each with u0 on one underlay
+# bridge in namespace "u"; the Nth site's underlay address is 192.168.0.N.
+l2_underlay() {
+	ns_new u
+	ip -n u -b - <<-EOF || ktap_abort "cannot create the underlay"
+	link add ub type bridge
+	link set ub up
+	EOF
+	n=1
+	for site in "$@"; do
+		ns_new "$site"
+		ip -n u link add "u-$site" type veth peer name u0 netns "$site"
+		ip -n u link set "u-$site" master ub up
+		ip -n "$site" link set u0 up
+		ip -n "$site" addr add "192.168.0.$n/24" dev u0
+		eval "UNDER_$site=192.168.0.$n"
+		n=$((n + 1))
+	done
+}
+
+# l2_device SITE: SITE's l2wg0 (key SITE, see wg_keys), listening on 51820.
+l2_device() {
+	wg_keys "$1"
+	ip -n "$1" link add l2wg0 type l2wireguard || ktap_abort "cannot create an l2wireguard device"
+	nsx "$1" wg set l2wg0 private-key "$L2WG_DIR/$1.key" listen-port 51820
+}
+
+# l2_peering SITE OTHER...: SITE's l2wg0 gets each OTHER site as a peer.
+l2_peering() {
+	site=$1
+	shift
+	for other in "$@"; do
+		eval "endpoint=\$UNDER_$other"
+		nsx "$site" wg set l2wg0 peer "$(pub_of "$other")" endpoint "$endpoint:51820"
+	done
+}
+
+# l2_lan SITE N: SITE's bridge br0 with l2wg0 and a LAN host hSITE at
+# 10.0.0.N/24; everything up.
+l2_lan() {
+	ns_new "h$1"
+	ip link add eth0 netns "h$1" type veth peer name "lan-h$1" netns "$1"
+	ip -n "$1" -b - <<-EOF || ktap_abort "cannot create the bridge of site $1"
+	link add br0 type bridge stp_state 0 forward_delay 0
+	link set l2wg0 master br0
+	link set lan-h$1 master br0
+	link set l2wg0 up
+	link set br0 up
+	link set lan-h$1 up
+	EOF
+	ip -n "h$1" link set eth0 up
+	ip -n "h$1" addr add "10.0.0.$2/24" dev eth0
+}
+
+# ethtool_stat NS DEV NAME: one of the counters of `ethtool -S DEV`.
+ethtool_stat() {
+	nsx "$1" /usr/sbin/ethtool -S "$2" | awk -v name="$3:" '$1 == name { print $2 }'
+}
+
+# redirect_port NS: a port f0 in NS (MTU 9000, as on a LAN with jumbo frames)
+# whose frames tc redirects into NS's l2wg0, whatever their size: the way
+# frames of another device reach l2wg0 without the stack's MTU checks.
+redirect_port() {
+	ip -n "$1" -b - <<-EOF || ktap_abort "cannot create the redirected port"
+	link add f0 mtu 9000 type veth peer name f1 mtu 9000
+	link set f0 up
+	link set f1 up
+	EOF
+	nsx "$1" /usr/sbin/tc qdisc add dev f1 clsact &&
+		nsx "$1" /usr/sbin/tc filter add dev f1 ingress matchall \
+			action mirred egress redirect dev l2wg0 ||
+		ktap_abort "cannot redirect f1 into l2wg0 with tc"
+}
+
+# fdb_count NS DEST: how many FDB entries NS's l2wg0 has for peer endpoint DEST.
+fdb_count() {
+	bridge -n "$1" fdb show dev l2wg0 | grep -c " dst $2 "
 }

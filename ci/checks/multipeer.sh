@@ -92,12 +92,24 @@ expect_counts() {
 }
 
 # spoof_dropped SRC: c sends frames to a with source MAC SRC; a must drop
-# them all and count them in rx_dropped.
+# them all and count them in rx_dropped.  b keeps talking meanwhile: a learned
+# address moves to another peer once its own has been quiet for 2 s (a host
+# that changed sites), but not while it is in use.
 spoof_dropped() {
+	nsx b ping -q -i 0.2 -w 6 10.0.0.1 >/dev/null 2>&1 &
+	talker=$!
+	sleep 0.5
 	before=$(stat_of a l2wg0 rx_dropped)
 	deliver c "$MAC_A" "$1" 5 0 0 -
 	after=$(stat_of a l2wg0 rx_dropped)
+	kill "$talker" 2>/dev/null
+	wait "$talker" 2>/dev/null
 	echo "a received $(got a) spoofed frames; rx_dropped $before -> $after"
+	nsx a wg show l2wg0 transfer
+	nsx c wg show l2wg0 transfer
+	bridge -n c fdb show dev l2wg0
+	nsx a /usr/sbin/ethtool -S l2wg0 2>/dev/null | tr '\n' ' '
+	echo
 	[ "$(got a)" = 0 ] && [ "$after" -ge $((before + 5)) ]
 }
 
@@ -122,6 +134,9 @@ ktap_test "broadcast floods to every peer" expect_counts 5 5
 deliver a 020000009999 "$MAC_A" 5 - 5 5
 ktap_test "unknown unicast floods to every peer" expect_counts 5 5
 ktap_test "source MAC learned on another peer is dropped and counted" spoof_dropped "$MAC_B"
+# c itself would not send a frame from a's address to a, the peer it learned
+# that address on: it must forget it first to play the attacker.
+bridge -n c fdb del "$(mac_of a l2wg0)" dev l2wg0 self
 ktap_test "the device's own MAC as source is dropped and counted" spoof_dropped "$MAC_A"
 ktap_test "b's MAC is still learned on b after the spoofing" nsx a ping -c 1 -W 3 10.0.0.2
 ktap_finish

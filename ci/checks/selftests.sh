@@ -3,16 +3,17 @@
 . /l2wg/checks/lib.sh
 require_config CONFIG_WIREGUARD CONFIG_WIREGUARD_DEBUG
 
-# The fdb suite comes with the l2wireguard patches: it is required of a kernel
-# that knows the link kind, or that printed an fdb line (when a self-test
-# fails, WireGuard does not load, and no link kind is known).  Stock kernels
-# do not have it; DKMS modules on Debian's kernels are skipped above.
-fdb=
-if dmesg | grep -q "wireguard: fdb self-test"; then
-	fdb=fdb
+# The "l2 frame" and fdb suites come with the l2wireguard patches: they are
+# required of a kernel that knows the link kind, or that printed one of their
+# lines (when a self-test fails, WireGuard does not load, and no link kind is
+# known).  Stock kernels do not have them; DKMS modules on Debian's kernels
+# are skipped above.
+l2=
+if dmesg | grep -qE "wireguard: (fdb|l2 frame) self-test"; then
+	l2=1
 elif ip link add "l2wgprobe$$" type l2wireguard 2>/dev/null; then
 	ip link del "l2wgprobe$$"
-	fdb=fdb
+	l2=1
 fi
 
 # Under KASAN or UBSAN (l2wg build --debug), the ratelimiter self-test returns
@@ -22,8 +23,16 @@ ratelimiter_not_run() {
 		grep -qE "^CONFIG_(KASAN|UBSAN)=y" "$KCONFIG"
 }
 
-if [ -n "$fdb" ]; then ktap_plan 4; else ktap_plan 3; fi
-for suite in allowedips "nonce counter" ratelimiter $fdb; do
+suites="allowedips:nonce counter:ratelimiter"
+if [ -n "$l2" ]; then
+	suites="$suites:l2 frame:fdb"
+	ktap_plan 5
+else
+	ktap_plan 3
+fi
+IFS=:
+for suite in $suites; do
+	unset IFS
 	# "<suite> self-tests: pass", or lines like "<suite> self-test 3: FAIL".
 	lines=$(dmesg | grep "wireguard: $suite self-test")
 	if ratelimiter_not_run; then

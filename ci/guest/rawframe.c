@@ -3,7 +3,9 @@
  * The guest has no Python, so the byte-exact frame checks use this helper,
  * built statically on the host by l2wg's guest.py.
  *
- *   rawframe send IFACE FILE          send each line of FILE (a frame in hex)
+ *   rawframe send IFACE FILE [PAUSE_US]
+ *                                     send each line of FILE (a frame in hex),
+ *                                     pausing PAUSE_US microseconds after each
  *   rawframe recv IFACE MS MAX READY [MATCH]
  *                                     print each received frame as hex, one per
  *                                     line, until MAX frames or MS ms of quiet;
@@ -12,6 +14,14 @@
  *                                     OFFSET:HEX, or just HEX for a source MAC
  *   rawframe fill LEN SEED ZEROS      print LEN payload bytes in hex: a pattern
  *                                     from SEED, the last ZEROS bytes zero
+ *   rawframe macflood IFACE COUNT DST SEED
+ *                                     send COUNT frames to DST (hex), each from
+ *                                     another random unicast source address
+ *   rawframe fuzz COUNT SEED MAXLEN   print COUNT random frames in hex: 14 to
+ *                                     MAXLEN bytes, random unicast addresses,
+ *                                     0 to 3 VLAN tags (each with 2 bytes
+ *                                     behind its EtherType), random EtherType
+ *                                     and payload
  *
  * Frames whose VLAN tag the kernel moved into PACKET_AUXDATA get the tag put
  * back before printing, as libpcap does, so the bytes compare exactly.
@@ -91,7 +101,7 @@ static long unhex(const char *line, unsigned char *out)
 	return n;
 }
 
-static int cmd_send(const char *ifname, const char *path)
+static int cmd_send(const char *ifname, const char *path, long pause_us)
 {
 	static char line[2 * MAX_FRAME + 2];
 	static unsigned char frame[MAX_FRAME];
@@ -111,6 +121,8 @@ static int cmd_send(const char *ifname, const char *path)
 		}
 		if (n && send(fd, frame, n, 0) != n)
 			return die("send");
+		if (pause_us)
+			usleep(pause_us);
 	}
 	return 0;
 }
@@ -235,16 +247,95 @@ static int cmd_fill(long len, unsigned seed, long zeros)
 	return 0;
 }
 
+/* A small deterministic generator: the same SEED gives the same frames. */
+static unsigned long next_random(unsigned long *state)
+{
+	*state = *state * 6364136223846793005ul + 1442695040888963407ul;
+	return *state >> 33;
+}
+
+/* A random locally administered unicast address. */
+static void random_mac(unsigned char *mac, unsigned long *state)
+{
+	for (int i = 0; i < 6; i++)
+		mac[i] = next_random(state);
+	mac[0] = (mac[0] & 0xfc) | 0x02;
+}
+
+static int cmd_macflood(const char *ifname, long count, const char *dst,
+			unsigned long seed)
+{
+	unsigned char frame[60] = { 0 };
+	int fd = open_socket(ifname);
+
+	if (fd < 0)
+		return die(ifname);
+	if (unhex(dst, frame) != 6) {
+		fprintf(stderr, "rawframe: DST must be 6 bytes in hex\n");
+		return 2;
+	}
+	frame[12] = 0x88;
+	frame[13] = 0xb5;
+	for (long i = 0; i < count; i++) {
+		random_mac(frame + 6, &seed);
+		if (send(fd, frame, sizeof(frame), 0) != sizeof(frame))
+			return die("send");
+	}
+	return 0;
+}
+
+static int cmd_fuzz(long count, unsigned long seed, long maxlen)
+{
+	static const unsigned short tpids[] = { 0x8100, 0x88a8 };
+	static unsigned char frame[MAX_FRAME];
+
+	if (maxlen < 14 || maxlen > MAX_FRAME) {
+		fprintf(stderr, "rawframe: MAXLEN must be 14 to %d\n", MAX_FRAME);
+		return 2;
+	}
+	for (long i = 0; i < count; i++) {
+		long len = 14 + next_random(&seed) % (maxlen - 13), at = 12;
+		int tags = next_random(&seed) % 4;
+
+		/* The stack drops a tagged frame with less than two bytes after
+		 * the EtherType behind the tag (skb_vlan_untag): none of those.
+		 */
+		if (len < 16 + 4 * tags)
+			tags = (len - 16) / 4 > 0 ? (len - 16) / 4 : 0;
+
+		random_mac(frame, &seed);
+		random_mac(frame + 6, &seed);
+		for (int t = 0; t < tags && at + 6 <= len; t++, at += 4) {
+			unsigned short tpid = tpids[next_random(&seed) % 2];
+			unsigned short tci = next_random(&seed);
+
+			frame[at] = tpid >> 8;
+			frame[at + 1] = tpid;
+			frame[at + 2] = tci >> 8;
+			frame[at + 3] = tci;
+		}
+		for (; at < len; at++)
+			frame[at] = next_random(&seed);
+		print_hex(frame, len);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc == 4 && !strcmp(argv[1], "send"))
-		return cmd_send(argv[2], argv[3]);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "send"))
+		return cmd_send(argv[2], argv[3], argc == 5 ? atol(argv[4]) : 0);
 	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "recv"))
 		return cmd_recv(argv[2], atoi(argv[3]), atol(argv[4]), argv[5],
 				argc == 7 ? argv[6] : NULL);
 	if (argc == 5 && !strcmp(argv[1], "fill"))
 		return cmd_fill(atol(argv[2]), strtoul(argv[3], NULL, 0), atol(argv[4]));
-	fprintf(stderr, "usage: rawframe send IFACE FILE | recv IFACE MS MAX READYFILE [MATCH]"
-		" | fill LEN SEED ZEROS\n");
+	if (argc == 6 && !strcmp(argv[1], "macflood"))
+		return cmd_macflood(argv[2], atol(argv[3]), argv[4], strtoul(argv[5], NULL, 0));
+	if (argc == 5 && !strcmp(argv[1], "fuzz"))
+		return cmd_fuzz(atol(argv[2]), strtoul(argv[3], NULL, 0), atol(argv[4]));
+	fprintf(stderr, "usage: rawframe send IFACE FILE [PAUSE_US] | recv IFACE MS MAX READYFILE [MATCH]"
+		" | fill LEN SEED ZEROS | macflood IFACE COUNT DST SEED"
+		" | fuzz COUNT SEED MAXLEN\n");
 	return 2;
 }

@@ -49,6 +49,8 @@ PROGRAMS: tuple[Program, ...] = (
     Program("/usr/bin/bash", "bash"),
     Program("/usr/sbin/ip", "iproute2"),
     Program("/usr/sbin/bridge", "iproute2"),
+    Program("/usr/sbin/tc", "iproute2"),
+    Program("/usr/sbin/ethtool", "ethtool"),
     Program("/usr/bin/ss", "iproute2"),
     Program("/usr/bin/wg", "wireguard-tools"),
     Program("/usr/sbin/pppd", "ppp"),

@@ -1,0 +1,79 @@
+#!/bin/sh
+# A peer sending from endless new MACs fills only its own share of the FDB: another peer's new host is still learned, unicast to it reaches only that peer, and the refusals are counted (ethtool -S).
+. /l2wg/checks/lib.sh
+require_config CONFIG_VETH CONFIG_PACKET CONFIG_BRIDGE
+require_tool "$RAWFRAME" /usr/sbin/ethtool
+
+FLOOD=10000
+PER_PEER=2048
+
+# a, b and c in a full mesh; c will be the peer that floods.
+setup() {
+	l2_underlay a b c
+	for s in a b c; do l2_device "$s"; done
+	l2_peering a b c
+	l2_peering b a c
+	l2_peering c a b
+	n=1
+	for s in a b c; do
+		ip -n "$s" addr add "10.0.0.$n/24" dev l2wg0
+		ip -n "$s" link set l2wg0 up
+		n=$((n + 1))
+	done
+	nsx a ping -c 1 -W 5 10.0.0.2 >/dev/null && nsx a ping -c 1 -W 5 10.0.0.3 >/dev/null
+}
+
+# c sends FLOOD frames to a, each from a new random source MAC.
+flood() {
+	nsx c "$RAWFRAME" macflood l2wg0 "$FLOOD" "$(mac_hex "$(mac_of a l2wg0)")" 7
+	# The frames are decrypted on a asynchronously: wait until they are in.
+	wait_until 30 flood_arrived
+}
+
+flood_arrived() {
+	[ "$(ethtool_stat a l2wg0 fdb_learn_refused_peer_limit)" -ge $((FLOOD - PER_PEER)) ]
+}
+
+c_holds_its_share() {
+	count=$(fdb_count a 192.168.0.3)
+	refused=$(ethtool_stat a l2wg0 fdb_learn_refused_peer_limit)
+	echo "a's FDB: $count entries for c; refused for c's limit: $refused"
+	[ "$count" -le "$PER_PEER" ] && [ "$refused" -ge $((FLOOD - PER_PEER)) ]
+}
+
+# A host that appears behind b after the flood: b sends from a new MAC X.
+X=02bb00000042
+
+new_host_learned() {
+	echo "$(mac_hex "$(mac_of a l2wg0)")${X}88b5$("$RAWFRAME" fill 46 1 0)" \
+		>"$L2WG_DIR/from-x"
+	rawframe_send b l2wg0 "$L2WG_DIR/from-x"
+	wait_until 5 sh -c "bridge -n a fdb show dev l2wg0 | grep -qi '^02:bb:00:00:00:42 dst 192.168.0.2 '"
+}
+
+# a sends 5 unicast frames to X: b gets all 5, c none.
+unicast_only_to_b() {
+	: >"$L2WG_DIR/to-x"
+	for i in 1 2 3 4 5; do
+		echo "${X}$(mac_hex "$(mac_of a l2wg0)")88b6$("$RAWFRAME" fill 46 $i 0)" >>"$L2WG_DIR/to-x"
+	done
+	rawframe_recv b l2wg0 5 "$L2WG_DIR/rx-b" 10000 "0:${X}"
+	pid_b=$RAWFRAME_PID
+	rawframe_recv c l2wg0 5 "$L2WG_DIR/rx-c" 1000 "0:${X}"
+	pid_c=$RAWFRAME_PID
+	rawframe_send a l2wg0 "$L2WG_DIR/to-x"
+	wait "$pid_b"
+	wait "$pid_c"
+	got_b=$(grep -c . "$L2WG_DIR/rx-b") got_c=$(grep -c . "$L2WG_DIR/rx-c")
+	echo "b got $got_b of 5, c got $got_c"
+	[ "$got_b" = 5 ] && [ "$got_c" = 0 ]
+}
+
+ktap_plan 5
+require_l2wireguard
+ktap_step "three peers in a full mesh" setup
+ktap_test "c floods $FLOOD new source MACs to a" flood
+ktap_test "a learned no more than $PER_PEER of them, and counted the rest" c_holds_its_share
+ktap_test "a host new behind b is still learned on b" new_host_learned
+ktap_test "unicast to it reaches b only, never c" unicast_only_to_b
+ktap_finish
