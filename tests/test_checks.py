@@ -157,6 +157,7 @@ def test_fixed_test_keys_in_lib_are_real_key_pairs():
 
 PASS_LINES = ("wireguard: allowedips self-tests: pass\nwireguard: nonce counter self-tests: pass\n"
               "wireguard: ratelimiter self-tests: pass\n")
+L2_PASS = "wireguard: l2 frame self-tests: pass\nwireguard: fdb self-tests: pass\n"
 
 
 def run_selftests(tmp_path, dmesg: str, l2wireguard: bool,
@@ -186,25 +187,31 @@ def test_selftests_on_a_stock_kernel_need_no_fdb_suite(tmp_path):
 
 @needs_busybox
 def test_selftests_with_l2wireguard_need_the_fdb_suite(tmp_path):
-    rc, out = run_selftests(tmp_path, PASS_LINES + "wireguard: fdb self-tests: pass\n",
-                            l2wireguard=True)
+    rc, out = run_selftests(tmp_path, PASS_LINES + L2_PASS, l2wireguard=True)
     assert rc == 0
-    assert selftest_results(out)[-1] == ("fdb", "pass", "")
-    rc, out = run_selftests(tmp_path, PASS_LINES, l2wireguard=True)
+    assert selftest_results(out)[-2:] == [("l2 frame", "pass", ""), ("fdb", "pass", "")]
+    rc, out = run_selftests(tmp_path, PASS_LINES + "wireguard: l2 frame self-tests: pass\n",
+                            l2wireguard=True)
     assert rc == 1
     assert selftest_results(out)[-1] == ("fdb", "fail", "no 'fdb self-tests' line in dmesg")
+    rc, out = run_selftests(tmp_path, PASS_LINES + "wireguard: fdb self-tests: pass\n",
+                            l2wireguard=True)
+    assert rc == 1
+    assert selftest_results(out)[-2] == ("l2 frame", "fail",
+                                         "no 'l2 frame self-tests' line in dmesg")
 
 
 @needs_busybox
 def test_a_failed_fdb_self_test_fails_although_wireguard_did_not_load(tmp_path):
     # A failing self-test stops WireGuard from loading: no link kind to probe.
-    dmesg = (PASS_LINES + "[    0.930312] wireguard: fdb self-test 12: FAIL\n"
+    dmesg = (PASS_LINES + "wireguard: l2 frame self-tests: pass\n"
+             "[    0.930312] wireguard: fdb self-test 12: FAIL\n"
              "[    0.930377] wireguard: fdb self-test 14: FAIL\n")
     rc, out = run_selftests(tmp_path, dmesg, l2wireguard=False)
     assert rc == 1
     assert selftest_results(out) == [
         ("allowedips", "pass", ""), ("nonce counter", "pass", ""), ("ratelimiter", "pass", ""),
-        ("fdb", "fail", "wireguard: fdb self-test 12: FAIL")]
+        ("l2 frame", "pass", ""), ("fdb", "fail", "wireguard: fdb self-test 12: FAIL")]
 
 
 @needs_busybox
@@ -228,13 +235,13 @@ def test_selftests_skip_without_wireguard_debug(tmp_path):
 def test_selftests_skip_the_ratelimiter_only_where_the_kernel_does(tmp_path):
     # Under KASAN or UBSAN the ratelimiter self-test returns at once, silently.
     dmesg = PASS_LINES.replace("wireguard: ratelimiter self-tests: pass\n", "") \
-        + "wireguard: fdb self-tests: pass\n"
+        + L2_PASS
     debug = "CONFIG_WIREGUARD=y\nCONFIG_WIREGUARD_DEBUG=y\nCONFIG_KASAN=y\nCONFIG_UBSAN=y\n"
     rc, out = run_selftests(tmp_path, dmesg, l2wireguard=True, kconfig=debug)
     assert rc == 0
     assert [(name, status) for name, status, _ in selftest_results(out)] == [
         ("allowedips", "pass"), ("nonce counter", "pass"), ("ratelimiter", "skip"),
-        ("fdb", "pass")]
+        ("l2 frame", "pass"), ("fdb", "pass")]
     rc, out = run_selftests(tmp_path, dmesg, l2wireguard=True)
     assert rc == 1
     assert selftest_results(out)[2] == ("ratelimiter", "fail",
