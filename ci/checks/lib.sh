@@ -14,6 +14,9 @@ L2WG_DIR=${L2WG_DIR:-/tmp/l2wg}
 KCONFIG=${L2WG_KCONFIG:-/l2wg/kconfig}
 umask 077
 mkdir -p "$L2WG_DIR"
+# fd 3 is the check's own output, for what must be seen even from inside a
+# ktap_step, whose output goes to a file.
+exec 3>&1
 
 # --- KTAP -----------------------------------------------------------------
 
@@ -81,6 +84,7 @@ ktap_step() {
 		tail -n 15 "$L2WG_DIR/step.out" | sed 's/^/# /'
 		ktap_fail "$name"
 	fi
+	rm -f "$L2WG_DIR/step.out"
 }
 
 # ktap_skip_all REASON: the whole check cannot run here (exit 4, like kselftest).
@@ -93,6 +97,8 @@ ktap_skip_all() {
 
 # ktap_abort REASON: a precondition failed; the remaining tests fail with it.
 ktap_abort() {
+	exec 1>&3
+	[ -s "$L2WG_DIR/step.out" ] && tail -n 15 "$L2WG_DIR/step.out" | sed 's/^/# /'
 	echo "# $1"
 	[ "$KTAP_PLANNED" = 0 ] && ktap_plan 1
 	while [ "$KTAP_NUMBER" -lt "$KTAP_PLANNED" ]; do

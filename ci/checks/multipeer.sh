@@ -101,6 +101,9 @@ spoof_dropped() {
 	sleep 0.5
 	before=$(stat_of a l2wg0 rx_dropped)
 	deliver c "$MAC_A" "$1" 5 0 0 -
+	# a's receiver only waited for quiet: on a slow guest the frames may
+	# still be in a's decryption queue, so give the count time to arrive.
+	wait_until 5 dropped_since "$before" 5
 	after=$(stat_of a l2wg0 rx_dropped)
 	kill "$talker" 2>/dev/null
 	wait "$talker" 2>/dev/null
@@ -111,6 +114,11 @@ spoof_dropped() {
 	nsx a /usr/sbin/ethtool -S l2wg0 2>/dev/null | tr '\n' ' '
 	echo
 	[ "$(got a)" = 0 ] && [ "$after" -ge $((before + 5)) ]
+}
+
+# dropped_since BEFORE N: a's rx_dropped rose by at least N since BEFORE.
+dropped_since() {
+	[ "$(stat_of a l2wg0 rx_dropped)" -ge $(($1 + $2)) ]
 }
 
 pings_both() {

@@ -332,8 +332,10 @@ def dkms_build(src: DkmsSource, deb: Path, headers: DkmsHeaders, archive: Debian
 # the stage: l2wg dkms ----------------------------------------------------------
 
 #: What the check suite needs loaded on a modular distribution kernel (pppoe-server
-#: runs pppd on a pty, which needs the async PPP line discipline).
-CHECK_MODULES = ("veth", "bridge", "8021q", "pppoe", "ppp_async")
+#: runs pppd on a pty, which needs the async PPP line discipline; oversize and
+#: fuzz redirect a port into l2wg0 with tc's clsact qdisc, matchall and mirred).
+CHECK_MODULES = ("veth", "bridge", "8021q", "pppoe", "ppp_async",
+                 "sch_ingress", "cls_matchall", "act_mirred")
 
 
 @dataclass
