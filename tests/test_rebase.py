@@ -817,7 +817,21 @@ def real_build_lab(real_ws, project, tmp_path):
     yield from _real_lab(real_ws, project, tmp_path, BUILD_EDITS)
 
 
+def skip_if_a_rebase_is_in_progress(real_ws, line: str) -> None:
+    """The real tests use $L2WG_HOME's tree: never disturb a user's rebase there."""
+    from l2wg.rebase.state import IN_PROGRESS, recorded_status
+    state = rb_state_file(real_ws, line)
+    if state.exists() and recorded_status(state) in IN_PROGRESS:
+        pytest.skip(f"a rebase onto {line} is in progress in {real_ws.root} "
+                    f"({state}); the real rebase tests would disturb it")
+
+
+def rb_state_file(real_ws, line: str) -> Path:
+    return real_ws.root / "rebase" / line / "state.json"
+
+
 def _real_lab(real_ws, project, tmp_path, edits):
+    skip_if_a_rebase_is_in_progress(real_ws, "6.1")
     root = tmp_path / "project"
     (root / "ci" / "kconfig").mkdir(parents=True)
     (root / "kernels.toml").write_text(project.kernels_toml.read_text())
@@ -942,6 +956,7 @@ def test_real_series_onto_61(real_ws, project):
     way, patches/ untouched, the tree put back as it was."""
     if not project.series().names:
         pytest.skip("patches/series is empty (see test_real_612_to_61_conflict_...)")
+    skip_if_a_rebase_is_in_progress(real_ws, "6.1")
     kernel = project.matrix().get("6.1")
     trees.ensure_pristine(kernel, sources.fetch(kernel, real_ws, silent()), real_ws, silent())
     tree = real_ws.tree("6.1")
