@@ -7,6 +7,8 @@
 # with ratios to L3 WireGuard.  A benchmark: it prints figures, asserts nothing.
 set -e
 ROUNDS=${ROUNDS:-5} SECONDS_PER_RUN=${SECONDS_PER_RUN:-4}
+# Parallel TCP flows per run (iperf3 -P); tools/bench-throughput --flows N sets it.
+FLOWS=${FLOWS:-1}
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 umask 077
 dir=$(mktemp -d)
@@ -56,8 +58,9 @@ for round in $(seq "$ROUNDS"); do
 	for link in $LINKS; do
 		ip netns exec b iperf3 -s -D -1 >/dev/null 2>&1
 		sleep 0.3
-		mbit=$(ip netns exec a iperf3 -c "${link#*:}" -t "$SECONDS_PER_RUN" -f m 2>&1 |
-			awk '/receiver/ { print $(NF-2) }')
+		# With several flows the last receiver line is iperf3's [SUM].
+		mbit=$(ip netns exec a iperf3 -c "${link#*:}" -t "$SECONDS_PER_RUN" -P "$FLOWS" \
+			-f m 2>&1 | awk '/receiver/ { v = $(NF-2) } END { print v }')
 		echo "round $round ${link%%:*} ${mbit:-0} Mbit/s"
 		echo "${link%%:*} ${mbit:-0} $round" >>"$dir/results"
 	done
@@ -67,7 +70,7 @@ done
 # noisy, the median of each round's ratio to L3 WireGuard in the same round.
 median() { sort -n | awk '{ v[NR] = $1 } END {
 	print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-echo "median Mbit/s over $ROUNDS rounds (ratio of medians; median of per-round ratios):"
+echo "median Mbit/s over $ROUNDS rounds, $FLOWS flow(s), $(nproc) guest CPU(s) (ratio of medians; median of per-round ratios):"
 base=$(awk '$1 == "l3-wireguard" { print $2 }' "$dir/results" | median)
 for link in $LINKS; do
 	name=${link%%:*}

@@ -120,7 +120,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
          script: Path | None = None, shell: bool = False, accel: str | None = None,
          run_dir: Path | None = None, progress: Progress | None = None,
          on_console: Callable[[str], None] | None = None,
-         jobs: int = PARALLEL_CHECKS,
+         jobs: int = PARALLEL_CHECKS, cpus: int = qemu.Machine.cpus,
          programs: guest.GuestPrograms = guest.GuestPrograms()) -> BootResult:
     """Boot the kernel in *artifacts_dir* and run *checks* (default: the fast
     set), or *script* (a file run by the guest's sh), or an interactive
@@ -128,7 +128,8 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     *programs* replace host programs in the guest (userspace.guest_programs).
     *on_console* sees every console line (``--debug``).  *jobs* > 1 runs
     that many checks side by side (each isolated; output printed per check
-    when it ends, so a kernel report can then not be tied to one check)."""
+    when it ends, so a kernel report can then not be tied to one check).
+    *cpus* is the guest's CPU count (QEMU -smp)."""
     progress = progress or silent()
     if sum(bool(x) for x in (checks, script, shell)) > 1:
         raise BadInput("choose one of --check, --script and --shell")
@@ -141,6 +142,8 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
         selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
     if script is not None and not Path(script).is_file():
         raise BadInput(f"--script {script}: no such file")
+    if cpus < 1:
+        raise BadInput(f"--cpus {cpus}: a guest needs at least one CPU")
 
     run_dir = run_dir or new_run_dir(artifacts.directory, mode)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +155,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     progress.step(f"accelerator: {chosen.name} ({chosen.reason})")
 
     machine = qemu.Machine(kernel=artifacts.bzimage, initrd=initrd, accel=chosen.name,
-                           interactive=shell)
+                           interactive=shell, cpus=cpus)
     (run_dir / "command.sh").write_text("#!/bin/sh\n" + shlex.join(qemu.command(machine)) + "\n")
     progress.step(f"booting {artifacts.kernel}: {shlex.join(qemu.command(machine))}")
     timeout, idle = time_limits(mode, selected)

@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accel", choices=["kvm", "tcg"],
                    help="force an accelerator instead of the cached probe")
     p.add_argument("--console", action="store_true", help="show the guest console as it runs")
+    p.add_argument("--cpus", type=int, default=2, metavar="N",
+                   help="the guest's CPUs (QEMU -smp; default: %(default)s); e.g. 4 for "
+                        "tools/bench-throughput --flows 4")
     _add_parallel(p)
     _add_common(p)
 
@@ -494,7 +497,7 @@ def cmd_boot(args) -> int:
     _checked([_boot_and_report(ws, artifacts, kernel.name, progress, checks=args.check,
                                script=args.script, shell=args.shell, accel=args.accel,
                                on_console=print if args.console else None,
-                               jobs=max(1, args.parallel),
+                               jobs=max(1, args.parallel), cpus=args.cpus,
                                programs=guest_programs(project.matrix(), ws, progress))])
     return 0
 
