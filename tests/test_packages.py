@@ -137,6 +137,24 @@ def test_dkms_source_tree_and_deb(tmp_path):
         "l2wireguard_version-override\n"
 
 
+def test_the_deb_of_this_version_is_installed_not_an_older_one(tmp_path):
+    # An older series' package whose name sorts after the new one's was installed
+    # in the chroot instead of the new one (6.1: ...a48d1dce80 after ...2ea073509a).
+    out = tmp_path / "deb"
+    old = packages.make_dkms_source(fake_tree(tmp_path / "tree"), tmp_path / "o1",
+                                    "6.1.192+l2wg.a48d1dce80", "6.1", "6.1")
+    new = packages.make_dkms_source(tmp_path / "tree", tmp_path / "o2",
+                                    "6.1.192+l2wg.2ea073509a", "6.1", "6.1")
+    assert packages.build_deb(old, out, tmp_path / "deb.log").name == \
+        "l2wireguard-dkms_6.1.192+l2wg.a48d1dce80_all.deb"
+    deb = packages.build_deb(new, out, tmp_path / "deb.log")
+    assert deb.name == "l2wireguard-dkms_6.1.192+l2wg.2ea073509a_all.deb"
+    version = subprocess.run(["dpkg-deb", "-f", deb, "Version"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    assert version == "6.1.192+l2wg.2ea073509a"
+    assert sorted(p.name for p in out.iterdir() if "a48d1dce80" in p.name) == []
+
+
 def test_kernel_outside_range_is_refused_before_building(tmp_path):
     from l2wg.kernels import DkmsHeaders
     from l2wg.progress import silent

@@ -197,11 +197,17 @@ def build_deb(src: DkmsSource, dest: Path, log: Path,
     (work / "debian" / "rules").chmod(0o755)
     run(["dpkg-buildpackage", "-b", "-us", "-uc", "--no-check-builddeps"], cwd=work,
         log_path=log, what="dpkg-buildpackage (dh-dkms)")
-    debs = sorted(dest.glob(f"{src.name}-dkms_*_all.deb"))
-    if not debs:
-        raise L2wgError(f"dpkg-buildpackage made no {src.name}-dkms package", log)
+    # The package of this version: others of earlier series stay in *dest*
+    # until this one is made, and their names may well sort after it.
+    deb = dest / f"{src.name}-dkms_{src.version}_all.deb"
+    if not deb.is_file():
+        raise L2wgError(f"dpkg-buildpackage made no {deb.name}", log)
     shutil.rmtree(work)
-    return debs[-1]
+    for old in dest.glob(f"{src.name}*_*"):
+        if old.is_file() and f"_{src.version}_" not in old.name and \
+                old.suffix in (".deb", ".changes", ".buildinfo"):
+            old.unlink()
+    return deb
 
 
 # dkms in a chroot of the headers' suite ----------------------------------------
