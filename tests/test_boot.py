@@ -154,6 +154,12 @@ def test_a_sanitizer_kernel_gives_the_checks_more_time(tmp_path):
     debug.write_text("CONFIG_WIREGUARD=y\nCONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\n")
     assert boot.timeout_factor(plain) == 1 and boot.timeout_factor(absent) == 1
     assert boot.timeout_factor(debug) == boot.SANITIZER_SLOWDOWN > 1
+    smp = tmp_path / "smp"
+    smp.write_text(debug.read_text() + "CONFIG_SMP=y\n")
+    assert boot.timeout_factor(smp) == boot.SMP_KASAN_SLOWDOWN > boot.SANITIZER_SLOWDOWN
+    debian = tmp_path / "debian"     # Debian's kernels: SMP with UBSAN, no KASAN
+    debian.write_text("CONFIG_SMP=y\nCONFIG_UBSAN=y\n")
+    assert boot.timeout_factor(debian) == boot.SANITIZER_SLOWDOWN
     # The guest's own waits (lib.sh) learn the factor from run.conf.
     assert boot.run_conf("checks", selected("ping"), 2, 5).endswith("L2WG_SLOWDOWN=5\n")
 
