@@ -749,3 +749,17 @@ def test_a_checkpatch_helper_that_crashes_is_reported():
     assert sub.helper_failures(message, output) == [
         "0001-x.eml: NOTE: scripts/spdxcheck.py did not run (ModuleNotFoundError: No module "
         "named 'ply'), its check was skipped"]
+
+
+def test_a_sparse_the_kernel_refuses_is_reported_as_skipped_not_passed():
+    # 7.3's Makefile, with bookworm's sparse 0.6.4 (no __typeof_unqual__).
+    output = ("  CC      drivers/net/wireguard/main.o\n"
+              "/src/Makefile:1311: C=2 specified, but sparse is not available or not up to "
+              "date\n")
+    assert "sparse is not available or not up to date" in sub.checker_not_run(output)
+    assert sub.checker_not_run("  CHECK   drivers/net/wireguard/main.c\n") == ""
+    result = sub.SubmitResult("7.3", 1, "ae67c74", Path("/out"),
+                                 [sub.Message(Path("/out/0000.eml"), "s", ("a@b",), (), "")],
+                                 [], 8, False, checker_skipped=sub.checker_not_run(output))
+    text = sub.summary(result)
+    assert "sparse (C=2) SKIPPED" in text and "no new W=1/C=2" not in text

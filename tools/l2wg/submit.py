@@ -36,7 +36,7 @@ import re
 import shutil
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -132,6 +132,7 @@ class SubmitResult:
     change_id: str = ""
     mailed: str | None = None      # "reflect" or "send"
     log: Path | None = None
+    checker_skipped: str = ""      # why kbuild ran no sparse for C=2 ("": it ran)
 
 
 # the verb ------------------------------------------------------------------
@@ -170,12 +171,16 @@ def submit(project: Project, ws: Workspace, opts: SubmitOptions,
         messages = write_messages(clone, staging, plan.log)
         verify_messages(messages, plan, tree.pristine)
         checks = run_checkpatch(clone, messages, plan.log)
+        skipped = ""
         if opts.build_check:
-            check_bisectable(clone, commits, plan.kernel, project, ws, opts, plan.log, progress)
+            skipped = check_bisectable(clone, commits, plan.kernel, project, ws, opts, plan.log,
+                                       progress)
     result = SubmitResult(plan.kernel.name, plan.revision, tree.pristine, plan.out,
                           [m.moved_to(plan.out) for m in messages], checks,
                           len(commits) if opts.build_check else 0, range_diff,
-                          plan.record.change_id, log=plan.log)
+                          plan.record.change_id, log=plan.log, checker_skipped=skipped)
+    if skipped and opts.send:
+        raise L2wgError(f"not sent: the sparse gate (C=2) did not run: {skipped}", plan.log)
     if not plan.submission.record_path.is_file():
         plan.submission.save_record(plan.record)
     if opts.reflect or opts.send:
@@ -545,9 +550,10 @@ WARNING_VARS = ("W=1", "C=2")
 
 
 def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: Project,
-                     ws: Workspace, opts: SubmitOptions, log: Path, progress: Progress) -> None:
+                     ws: Workspace, opts: SubmitOptions, log: Path, progress: Progress) -> str:
     """Configure once at the tip of the series, take the base's W=1/sparse warnings
-    in drivers/net/wireguard, then build after every commit: none may add one."""
+    in drivers/net/wireguard, then build after every commit: none may add one.
+    Returns why kbuild ran no sparse, if it did not ("" when it ran)."""
     build_dir = ws.builds / f"{kernel.name}-{kernel.arch}-submit"
     make = builds.make_command(clone, build_dir, kernel,
                                builds.BuildOptions(jobs=opts.jobs, make_vars=WARNING_VARS),
@@ -569,6 +575,7 @@ def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: P
             baseline = base.warnings_at(f"{commits[0]}~1", [BUILD_TARGET], "the base")
             for k, commit in enumerate(commits, 1):
                 build_commit(base, commit, k, len(commits), baseline, progress)
+            return base.checker_skipped[0] if base.checker_skipped else ""
     finally:
         run_git(clone, "checkout", "--quiet", "--force", branch, log=log, check=False)
 
@@ -582,6 +589,7 @@ class SeriesBuild:
     build_dir: Path
     tip_config: Path
     log: Path
+    checker_skipped: list[str] = field(default_factory=list)
 
     def warnings_at(self, commit: str, targets: list[str], what: str) -> Counter:
         """Check out *commit*, make *targets*; its drivers/net/wireguard warnings,
@@ -595,8 +603,25 @@ class SeriesBuild:
             raise L2wgError(f"{what} does not build: make {' '.join(targets)} failed: "
                             f"{last_error(done.output)}", self.log)
         output = self.log.read_bytes()[started:].decode(errors="replace")
+        skipped = checker_not_run(output)
+        if skipped and skipped not in self.checker_skipped:
+            self.checker_skipped.append(skipped)
         _, warnings = builds.count_warnings(output)
         return Counter((Path(w.file).name, w.text) for w in warnings)
+
+
+#: kbuild's own word that C=1/C=2 will run no checker (a sparse older than the
+#: kernel needs: 7.x wants __typeof_unqual__, which bookworm's 0.6.4 lacks).
+CHECKER_NOT_RUN_RE = re.compile(r"C=\d specified, but (\S+) is not available or not up to date")
+
+
+def checker_not_run(output: str) -> str:
+    """Why make ran no sparse, from its output ("" if nothing says so)."""
+    found = CHECKER_NOT_RUN_RE.search(output)
+    if not found:
+        return ""
+    return (f"kbuild says {found.group(1)} is not available or not up to date for this "
+            "kernel (scripts/checker-valid.sh)")
 
 
 def build_commit(base: SeriesBuild, commit: str, k: int, n: int, baseline: Counter,
@@ -657,6 +682,9 @@ def summary(result: SubmitResult) -> str:
     built = f"each of {result.built} patch(es) built on its own, no new " \
         f"{'/'.join(WARNING_VARS)} warning in drivers/net/wireguard" if result.built else \
         "not checked (--skip-build-check)"
+    if result.built and result.checker_skipped:
+        built = f"each of {result.built} patch(es) built on its own, no new W=1 warning in " \
+            f"drivers/net/wireguard; sparse (C=2) SKIPPED: {result.checker_skipped}"
     range_diff = f"against v{result.revision - 1}" if result.range_diff else \
         "none (no earlier revision recorded)"
     mailed = {"send": "MAILED to the recipients above; recorded in patches/submission/",
