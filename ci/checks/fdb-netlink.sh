@@ -18,13 +18,7 @@ setup() {
 	nsx a sh -c "exec /usr/sbin/bridge monitor fdb >'$L2WG_DIR/monitor' 2>&1" &
 	MONITOR=$!
 	sleep 0.5
-	n=1
-	for s in a b c; do
-		ip -n "$s" addr add "10.0.0.$n/24" dev l2wg0
-		ip -n "$s" link set l2wg0 up
-		n=$((n + 1))
-	done
-	nsx a ping -c 1 -W 5 10.0.0.2 >/dev/null && nsx a ping -c 1 -W 5 10.0.0.3 >/dev/null
+	l2_mesh_up
 }
 
 fdb_line() {

@@ -8,18 +8,8 @@ require_tool "$RAWFRAME"
 SECONDS_TO_RUN=30
 
 setup() {
-	l2_underlay a b c
-	for s in a b c; do l2_device "$s"; done
-	l2_peering a b c
-	l2_peering b a c
-	l2_peering c a b
-	n=1
-	for s in a b c; do
-		ip -n "$s" addr add "10.0.0.$n/24" dev l2wg0
-		ip -n "$s" link set l2wg0 up
-		n=$((n + 1))
-	done
-	nsx a ping -c 1 -W 5 10.0.0.2 >/dev/null && nsx a ping -c 1 -W 5 10.0.0.3 >/dev/null
+	l2_full_mesh
+	l2_mesh_up
 }
 
 until_deadline() {

@@ -419,6 +419,28 @@ l2_peering() {
 	done
 }
 
+# l2_full_mesh: sites a, b and c on one underlay, each with an l2wg0 that
+# has the two others as peers.
+l2_full_mesh() {
+	l2_underlay a b c
+	for s in a b c; do l2_device "$s"; done
+	l2_peering a b c
+	l2_peering b a c
+	l2_peering c a b
+}
+
+# l2_mesh_up: l2wg0 of a, b and c up with 10.0.0.1-3/24, and a reaching
+# both others (so that every peer has an endpoint and a session).
+l2_mesh_up() {
+	n=1
+	for s in a b c; do
+		ip -n "$s" addr add "10.0.0.$n/24" dev l2wg0
+		ip -n "$s" link set l2wg0 up
+		n=$((n + 1))
+	done
+	nsx a ping -c 1 -W 5 10.0.0.2 >/dev/null && nsx a ping -c 1 -W 5 10.0.0.3 >/dev/null
+}
+
 # l2_lan SITE N: SITE's bridge br0 with l2wg0 and a LAN host hSITE at
 # 10.0.0.N/24; everything up.
 l2_lan() {

@@ -7,11 +7,7 @@ require_tool /usr/sbin/ethtool
 # Sites a, b, c in a full mesh, each a bridge with a LAN host (10.0.0.1-3);
 # hosts hm (10.0.0.8) and hs (10.0.0.9) start out behind b.
 setup() {
-	l2_underlay a b c
-	for s in a b c; do l2_device "$s"; done
-	l2_peering a b c
-	l2_peering b a c
-	l2_peering c a b
+	l2_full_mesh
 	l2_lan a 1
 	l2_lan b 2
 	l2_lan c 3
