@@ -16,15 +16,7 @@ setup() {
 		nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
 			net.ipv6.conf.default.disable_ipv6=1
 	done
-	l2_device a
-	l2_device b
-	l2_peering a b
-	l2_peering b a
-	ip -n a link set l2wg0 up
-	ip -n b link set l2wg0 up
-	redirect_port a
-	MTU=$(ip -n a -o link show dev l2wg0 | sed 's/.* mtu \([0-9]*\) .*/\1/')
-	MAX=$((MTU + 14 + 8))
+	l2_redirected_pair
 	nsx a ping -c 1 -W 5 192.168.0.2 >/dev/null
 	# A first frame makes the handshake, so that the run is all data.
 	"$RAWFRAME" fuzz 1 1 60 >"$L2WG_DIR/hello"

@@ -478,6 +478,21 @@ redirect_port() {
 		ktap_abort "cannot redirect f1 into l2wg0 with tc"
 }
 
+# l2_redirected_pair: a's and b's l2wg0 (underlay already made) peered and
+# up, a's port f0 redirected into a's l2wg0; MTU is l2wg0's MTU and MAX the
+# longest frame it takes (Ethernet header and two VLAN tags on top).
+l2_redirected_pair() {
+	l2_device a
+	l2_device b
+	l2_peering a b
+	l2_peering b a
+	ip -n a link set l2wg0 up
+	ip -n b link set l2wg0 up
+	redirect_port a
+	MTU=$(ip -n a -o link show dev l2wg0 | sed 's/.* mtu \([0-9]*\) .*/\1/')
+	MAX=$((MTU + 14 + 8))
+}
+
 # fdb_count NS DEST: how many FDB entries NS's l2wg0 has for peer endpoint DEST.
 fdb_count() {
 	bridge -n "$1" fdb show dev l2wg0 | grep -c " dst $2 "

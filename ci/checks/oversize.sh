@@ -6,15 +6,7 @@ require_tool "$RAWFRAME" /usr/sbin/tc
 
 setup() {
 	l2_underlay a b
-	l2_device a
-	l2_device b
-	l2_peering a b
-	l2_peering b a
-	ip -n a link set l2wg0 up
-	ip -n b link set l2wg0 up
-	redirect_port a
-	MTU=$(ip -n a -o link show dev l2wg0 | sed 's/.* mtu \([0-9]*\) .*/\1/')
-	MAX=$((MTU + 14 + 8))
+	l2_redirected_pair
 	DST=$(mac_hex "$(mac_of b l2wg0)") SRC=02dd00000001
 	# Handshake first, so that what follows is data.
 	echo "${DST}${SRC}88b5$("$RAWFRAME" fill 46 1 0)" >"$L2WG_DIR/hello"
