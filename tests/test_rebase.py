@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -603,6 +604,27 @@ def test_an_override_that_makes_a_different_tree_is_kept(lab):
     assert [(s.override, s.redundant) for s in state.steps][0] == (True, False)
     assert override.is_file()
     assert "l2_mode ? 1 : 20" in (tree_of(lab) / WG).read_text()
+
+
+def test_an_override_with_stale_index_lines_is_refreshed_once(lab):
+    """An override that still applies cleanly but names blobs the tree no longer has
+    (an earlier patch was edited since) is rewritten from the tree, and only once."""
+    lab.local("6.1", device_c(), "6.1.10")
+    p1, p2 = lab.make_series(PATCH1, PATCH2)
+    override = lab.root / "patches" / "6.1" / p2.name
+    override.parent.mkdir()
+    override.write_text(p2.read_text().replace("return l2_frame();", "return l2_frame() + 1;"))
+    state = lab.rebase()
+    assert state.status == "done"
+    assert [(s.name, s.status) for s in state.steps] == [(p1.name, "clean"), (p2.name, "clean")]
+    refreshed = override.read_text()
+    new_blob = git(tree_of(lab), "rev-parse", f"HEAD:{WG}")[:7]
+    assert re.search(rf"^index [0-9a-f]+\.\.{new_blob}", refreshed, re.M), refreshed
+    assert "return l2_frame() + 1;" in refreshed
+    assert any("refreshed" in note and p2.name in note for note in state.notes)
+    before = lab.snapshot()
+    again = lab.rebase()
+    assert lab.snapshot() == before and not any("refreshed" in n for n in again.notes)
 
 
 def test_make_canonical_moves_the_series_to_the_new_line(lab):

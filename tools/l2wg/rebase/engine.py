@@ -486,6 +486,8 @@ def _finish(state: Rebase, project: Project, progress: Progress) -> Rebase:
         # The canonical patches are exactly format-patch of the canonical tree (their
         # index lines too, which three-way merges on other lines rely on).
         changed = [s for s in state.steps if s.commit]
+    else:
+        changed += stale_overrides(state, exported)
     redundant = [s for s in state.steps if s.redundant]
     empty = [s.name for s in state.steps if s.status == "empty"]
     if empty:
@@ -532,6 +534,20 @@ def export_patches(state: Rebase, out: Path, log: Path) -> dict[str, Path]:
         (out / step.name).write_text(text)
         exported[step.name] = out / step.name
     return exported
+
+
+def stale_overrides(state: Rebase, exported: dict[str, Path]) -> list[Step]:
+    """Overrides that applied cleanly but are not what this tree now exports: an
+    ``index`` line (the blob a file had before the patch) that an edit of an
+    earlier patch moved, which three-way merges onto this line would look for."""
+    stale = [s for s in state.steps
+             if s.override and s.status == "clean" and s.commit and not s.redundant
+             and s.name in exported
+             and Path(s.path).read_bytes() != exported[s.name].read_bytes()]
+    for step in stale:
+        state.notes.append(f"{step.name}: the override {step.path} applied cleanly but is "
+                           "refreshed: its index lines (or text) no longer matched the tree")
+    return stale
 
 
 def _keep_subject_prefix(text: str, original: Path) -> str:
