@@ -135,7 +135,8 @@ def test_overlay_carries_settings_config_netns_sh_and_the_script(tmp_path):
     art = boot.Artifacts.load(fake_artifacts(tmp_path / "art", tree))
     files = boot.overlay_files(art, "checks", selected("ping", "netns"), script)
     assert files["l2wg/run.conf"].decode() == \
-        "L2WG_MODE=checks\nL2WG_CHECKS='ping:60 netns:400'\nL2WG_JOBS=1\nL2WG_SLOWDOWN=1\n"
+        "L2WG_MODE=checks\nL2WG_CHECKS='ping:60 netns:400'\nL2WG_JOBS=1\nL2WG_SLOWDOWN=1\n" \
+        "L2WG_CONTROLS=''\n"
     assert files["l2wg/kconfig"] == b"CONFIG_WIREGUARD=y\n"
     assert files["l2wg/upstream/netns.sh"].startswith(b"#!/bin/bash")
     assert files["l2wg/user-script"] == b"echo hi\n"
@@ -161,7 +162,7 @@ def test_a_sanitizer_kernel_gives_the_checks_more_time(tmp_path):
     debian.write_text("CONFIG_SMP=y\nCONFIG_UBSAN=y\n")
     assert boot.timeout_factor(debian) == boot.SANITIZER_SLOWDOWN
     # The guest's own waits (lib.sh) learn the factor from run.conf.
-    assert boot.run_conf("checks", selected("ping"), 2, 5).endswith("L2WG_SLOWDOWN=5\n")
+    assert "\nL2WG_SLOWDOWN=5\n" in boot.run_conf("checks", selected("ping"), 2, 5)
 
 
 def test_only_one_mode_at_a_time(tmp_path):

@@ -134,6 +134,23 @@ report_kmemleak() {
 	echo "# l2wg: kmemleak scan: ${leaks:-0} unreferenced objects"
 }
 
+# A debug kernel with lkdtm: plant one fault per sanitizer (L2WG_CONTROLS,
+# NAME:KIND words from tools/l2wg/controls.py); the host expects each to come
+# back as a KIND report, or a clean scan proves nothing.  Last, after the
+# kmemleak scan: the planted faults must not count as the run's.  The markers
+# go through the kernel's log (<4>: above loglevel=5), so that the console
+# keeps them in order with the reports even when it prints those later.
+run_controls() {
+	trigger=/sys/kernel/debug/provoke-crash/DIRECT
+	[ -n "$L2WG_CONTROLS" ] && [ -w $trigger ] || return 0
+	for control in $L2WG_CONTROLS; do
+		echo "<4># l2wg: control ${control%%:*} expects ${control#*:}" >/dev/kmsg
+		echo "${control%%:*}" >$trigger
+	done
+	echo "<4># l2wg: controls end" >/dev/kmsg
+	sleep 2
+}
+
 # WireGuard drops handshake messages until the kernel's RNG is ready:
 # reading /dev/random blocks until then (it starts the jitter entropy too).
 wait_for_rng() {
@@ -178,5 +195,6 @@ shell)
 	;;
 esac
 report_kmemleak
+run_controls
 echo "L2WG-DONE uptime=$(uptime_seconds)"
 reboot -f

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import checks as checks_mod
+from . import controls as controls_mod
 from . import guest, ktap, qemu, report, stamps
 from .errors import BadInput, L2wgError
 from .ktap import Status
@@ -98,6 +99,8 @@ class BootResult:
     script_output: str = ""
     script_exit: int | None = None
     kernel_reports: list[qemu.KernelReport] = field(default_factory=list)
+    #: The debug variant's planted faults (controls.py), one per sanitizer.
+    controls: list[controls_mod.Control] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -167,12 +170,19 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     console = qemu.boot(machine, run_dir / "console.log", timeout=timeout, idle_timeout=idle,
                         on_line=live)
     progress.done()
+    planned = controls_mod.planned(artifacts.config)
+    own, controls = controls_mod.split(console.text, console.reports)
+    console = replace(console, reports=own)
+    control_errors = controls_mod.errors(controls, planned) if console.finished or controls \
+        else []
     result = BootResult(mode=mode, kernel=artifacts.kernel, run_dir=run_dir,
                         console_log=console.log, command=console.command, accelerator=chosen,
                         initramfs=base, seconds=console.seconds,
-                        kernel_reports=console.reports, errors=guest_errors(console, mode))
+                        kernel_reports=console.reports, controls=controls,
+                        errors=guest_errors(console, mode) + control_errors)
     if mode == "checks":
         result.suite = suite_report(artifacts.kernel, chosen.name, selected, console)
+        result.suite.errors += control_errors
         report.write_json([result.suite], run_dir / "results.json")
         report.write_junit([result.suite], run_dir / "junit.xml")
     elif mode == "script":
@@ -184,6 +194,9 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     leaks = KMEMLEAK_RE.search(console.text)
     if leaks:
         progress.step(f"kmemleak scan after the run: {leaks.group(1)} unreferenced objects")
+    for control in controls:
+        progress.step(f"positive control {control.describe()}" if control.ok
+                      else control.describe())
     link_latest(artifacts.directory, run_dir)
     return result
 
@@ -229,10 +242,10 @@ def link_latest(artifacts_dir: Path, run_dir: Path) -> None:
 
 
 def run_conf(mode: str, selected: Sequence[checks_mod.Check], jobs: int = 1,
-             slowdown: int = 1) -> str:
+             slowdown: int = 1, controls: str = "") -> str:
     items = " ".join(f"{c.name}:{c.timeout}" for c in selected)
     return (f"L2WG_MODE={mode}\nL2WG_CHECKS={shlex.quote(items)}\nL2WG_JOBS={jobs}\n"
-            f"L2WG_SLOWDOWN={slowdown}\n")
+            f"L2WG_SLOWDOWN={slowdown}\nL2WG_CONTROLS={shlex.quote(controls)}\n")
 
 
 def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod.Check],
@@ -240,7 +253,8 @@ def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod
     """The per-run files: settings, the kernel's config, the tree's WireGuard
     selftest scripts (netns.sh, and l2.sh if the series adds it), the user's
     script."""
-    files = {"l2wg/run.conf": run_conf(mode, selected, jobs, slowdown).encode()}
+    files = {"l2wg/run.conf": run_conf(mode, selected, jobs, slowdown,
+                                       controls_mod.run_conf_value(artifacts.config)).encode()}
     if artifacts.config.exists():
         files["l2wg/kconfig"] = artifacts.config.read_bytes()
     if artifacts.tree:
