@@ -34,7 +34,9 @@ SUITES = {
                   ("linux-headers-9.9.2-test-amd64", "9.9.2-1", "headers"),
                   # The host's real wg and glibc, repackaged: the guest's wg (userspace.py).
                   ("wireguard-tools", "1.0.29990101-1", "tools"),
-                  ("libc6", "2.99-1", "libc")],
+                  ("libc6", "2.99-1", "libc"),
+                  # The host's real sparse, repackaged: submit's sparse gate.
+                  ("sparse", "0.9.9-1", "sparse")],
     "l2wg-next": [("linux-source-10.1", "10.1.3-1", "source"),
                   ("linux-source-9.9", "9.9.0-1~bpo+1", "source")],
 }
@@ -122,6 +124,9 @@ def build_deb(work: Path, package: str, version: str, kind: str, pool: Path) -> 
     elif kind == "tools":
         (root / "usr" / "bin").mkdir(parents=True)
         shutil.copy2("/usr/bin/wg", root / "usr" / "bin" / "wg")
+    elif kind == "sparse":
+        (root / "usr" / "bin").mkdir(parents=True)
+        shutil.copy2("/usr/bin/sparse", root / "usr" / "bin" / "sparse")
     elif kind == "libc":
         lib = root / "usr" / "lib" / "x86_64-linux-gnu"
         lib.mkdir(parents=True)

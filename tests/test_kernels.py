@@ -445,3 +445,21 @@ def test_guest_table(tmp_path):
     matrix = load_matrix(write(tmp_path, GOOD + '[guest]\nwireguard-tools = { suite = "sid" }\n'))
     assert matrix.guest.wireguard_tools_suite == "sid"
     assert load_matrix(write(tmp_path, GOOD)).guest.wireguard_tools_suite is None
+
+
+@pytest.mark.parametrize("table, message", [
+    ('spars = { suite = "sid" }', "[tools]: unknown key 'spars'"),
+    ('sparse = "sid"', '[tools].sparse: must be a table, not "sid"'),
+    ('sparse = { suite = "sid", version = "1" }', "[tools].sparse: unknown key 'version'"),
+    ('sparse = { suite = "Sid!" }', "[tools].sparse.suite: bad suite name"),
+])
+def test_bad_tools_table_is_named(tmp_path, table, message):
+    with pytest.raises(L2wgError) as err:
+        load_matrix(write(tmp_path, GOOD + f"[tools]\n{table}\n"))
+    assert str(err.value).startswith(f"kernels.toml: {message}")
+
+
+def test_tools_table(tmp_path):
+    matrix = load_matrix(write(tmp_path, GOOD + '[tools]\nsparse = { suite = "sid" }\n'))
+    assert matrix.tools.sparse_suite == "sid"
+    assert load_matrix(write(tmp_path, GOOD)).tools.sparse_suite is None

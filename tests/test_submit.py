@@ -26,6 +26,7 @@ from kernel_files import kernel_files
 from l2wg import cli, submission
 from l2wg import submit as sub
 from l2wg.errors import L2wgError
+from l2wg.progress import silent
 from l2wg.project import Project
 from l2wg.store import sha256_text
 
@@ -647,7 +648,6 @@ def real_project(tmp_path, real_ws) -> Project:
 def real_sources(real_ws, names: tuple[str, ...]) -> Path:
     """The pristine files *names* of the real tree, in a directory of their own."""
     from l2wg import sources, tree
-    from l2wg.progress import silent
 
     project = Project(Path(__file__).resolve().parents[1])
     kernel = project.matrix().get(REAL_KERNEL)
@@ -763,3 +763,52 @@ def test_a_sparse_the_kernel_refuses_is_reported_as_skipped_not_passed():
                                  [], 8, False, checker_skipped=sub.checker_not_run(output))
     text = sub.summary(result)
     assert "sparse (C=2) SKIPPED" in text and "no new W=1/C=2" not in text
+
+
+def sparse_project(tmp_path: Path, archive, tools: str) -> Project:
+    root = tmp_path / "project"
+    root.mkdir(parents=True)
+    (root / "kernels.toml").write_text(
+        f'[debian]\nmirror = "{archive.mirror}"\nkeyring = "{archive.keyring}"\n'
+        f'suites = ["l2wg-test"]\nhost = false\n{tools}\n'
+        '[defaults]\nfragments = []\n[kernels."7.3"]\nsource = { type = "local", path = "/nonexistent" }\n')
+    return Project(root)
+
+
+def kernel_that_accepts(tmp_path: Path, accepted: str) -> Path:
+    """A tree whose scripts/checker-valid.sh (a stand-in) accepts only *accepted*."""
+    clone = tmp_path / "clone"
+    (clone / "scripts").mkdir(parents=True)
+    (clone / "scripts" / "checker-valid.sh").write_text(
+        f'#!/bin/sh\ncase "$1" in {accepted}) echo 1 ;; *) echo 0 ;; esac\n')
+    return clone
+
+
+def test_a_sparse_from_the_tools_suite_runs_where_the_hosts_is_refused(
+        debian_server, ws, tmp_path):
+    _, archive = debian_server
+    project = sparse_project(tmp_path, archive, '[tools]\nsparse = { suite = "l2wg-test" }')
+    clone = kernel_that_accepts(tmp_path, "*/sparse-wrapper")
+    checker = sub.choose_sparse(clone, project, ws, silent(), tmp_path / "log")
+    assert checker.description == "sparse 0.9.9-1 (l2wg-test)"
+    wrapper = Path(checker.make_vars[0].removeprefix("CHECK="))
+    assert checker.make_vars == (f"CHECK={wrapper}",) and wrapper.name == "sparse-wrapper"
+    result = sub.SubmitResult("7.3", 1, "ae67c74", Path("/out"),
+                              [sub.Message(Path("/out/0000.eml"), "s", ("a@b",), (), "")],
+                              [], 8, False, checker=checker.description)
+    assert "no new W=1/C=2 warning in drivers/net/wireguard (sparse: sparse 0.9.9-1 " \
+        "(l2wg-test))" in sub.summary(result)
+
+
+def test_the_hosts_sparse_stays_where_the_kernel_accepts_it_or_nothing_else_is_named(
+        debian_server, ws, tmp_path):
+    _, archive = debian_server
+    with_suite = sparse_project(tmp_path, archive, '[tools]\nsparse = { suite = "l2wg-test" }')
+    host_ok = kernel_that_accepts(tmp_path / "a", "sparse")
+    assert sub.choose_sparse(host_ok, with_suite, ws, silent(), tmp_path / "log") == sub.Checker()
+    # Neither accepted: no CHECK=, so kbuild says it runs none and the gate says SKIPPED.
+    refuses_all = kernel_that_accepts(tmp_path / "b", "nothing")
+    assert sub.choose_sparse(refuses_all, with_suite, ws, silent(),
+                             tmp_path / "log") == sub.Checker()
+    without = sparse_project(tmp_path / "c", archive, "")
+    assert sub.choose_sparse(refuses_all, without, ws, silent(), tmp_path / "log") == sub.Checker()

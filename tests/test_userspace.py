@@ -42,6 +42,22 @@ def test_the_guests_wg_comes_with_its_suites_libc(debian_server, ws, tmp_path):
     assert again == programs
 
 
+def test_the_hosts_sparse_can_come_from_a_suite_with_its_libc(debian_server, ws, tmp_path):
+    _, archive = debian_server
+    apt = Apt.for_suite(ws.apt, "l2wg-test", archive)
+    program = userspace.suite_sparse(apt, ws, silent(), tmp_path / "log")
+    assert program.description == "sparse 0.9.9-1 (l2wg-test)"
+    lib = program.path.parent / "usr" / "lib" / "x86_64-linux-gnu"
+    assert program.path.read_text() == (
+        f"#!/bin/sh\nexec {lib}/ld-linux-x86-64.so.2 --library-path {lib} "
+        f'{program.path.parent}/usr/bin/sparse "$@"\n')
+    # The wrapper runs, and it is the package's sparse that answers.
+    done = subprocess.run([program.path, "--version"], capture_output=True, text=True)
+    host = subprocess.run(["sparse", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == host.stdout != ""
+    assert userspace.suite_sparse(apt, ws, silent(), tmp_path / "log") == program
+
+
 def test_a_suite_without_wireguard_tools_is_one_clear_error(debian_server, ws, tmp_path):
     _, archive = debian_server
     with pytest.raises(L2wgError, match=r"the Debian suite 'l2wg-next' has no wireguard-tools"):

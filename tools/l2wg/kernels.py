@@ -27,8 +27,9 @@ SOURCE_KEYS = {
 KERNEL_KEYS = {"version", "source", "fragments", "arch", "expect", "dkms_headers",
                "min_version", "max_version", "ci"}
 EXPECT_KEYS = {"build", "boot", "xfail"}
-TOP_KEYS = {"default", "canonical", "defaults", "kernels", "debian", "guest"}
+TOP_KEYS = {"default", "canonical", "defaults", "kernels", "debian", "guest", "tools"}
 GUEST_KEYS = {"wireguard-tools"}
+TOOLS_KEYS = {"sparse"}
 DEFAULT_KEYS = {"fragments", "arch"}
 DEBIAN_KEYS = {"mirror", "keyring", "suites", "host"}
 #: The kbuild ARCHes l2wg can both build and boot.  build.IMAGE knows the
@@ -186,6 +187,16 @@ class GuestTools:
 
 
 @dataclass(frozen=True)
+class HostTools:
+    """Host programs taken from a newer suite when the host's are too old ([tools])."""
+
+    #: ``l2wg submit``'s sparse gate runs this suite's sparse when the tree's
+    #: scripts/checker-valid.sh refuses the host's (7.x needs __typeof_unqual__,
+    #: which bookworm's 0.6.4 lacks).  None: the host's sparse, or none.
+    sparse_suite: str | None = None
+
+
+@dataclass(frozen=True)
 class Matrix:
     path: Path
     default: str
@@ -195,6 +206,7 @@ class Matrix:
     canonical: str = ""
     debian: DebianArchive = DebianArchive()
     guest: GuestTools = GuestTools()
+    tools: HostTools = HostTools()
 
     def get(self, name: str) -> Kernel:
         try:
@@ -378,17 +390,27 @@ def _parse_debian(path: Path, raw) -> DebianArchive:
 
 
 def _parse_guest(path: Path, raw) -> GuestTools:
-    where = "[guest]"
-    _check_keys(path, where, raw, GUEST_KEYS)
-    if "wireguard-tools" not in raw:
-        return GuestTools()
-    tools = raw["wireguard-tools"]
-    _check_keys(path, f"{where}.wireguard-tools", tools, {"suite"}, {"suite"})
-    suite = tools["suite"]
+    _check_keys(path, "[guest]", raw, GUEST_KEYS)
+    return GuestTools(wireguard_tools_suite=_program_suite(path, "[guest]", raw,
+                                                           "wireguard-tools"))
+
+
+def _parse_tools(path: Path, raw) -> HostTools:
+    _check_keys(path, "[tools]", raw, TOOLS_KEYS)
+    return HostTools(sparse_suite=_program_suite(path, "[tools]", raw, "sparse"))
+
+
+def _program_suite(path: Path, where: str, raw: dict, program: str) -> str | None:
+    """The suite of ``program = { suite = "..." }`` in the table *where*, if given."""
+    if program not in raw:
+        return None
+    entry = raw[program]
+    _check_keys(path, f"{where}.{program}", entry, {"suite"}, {"suite"})
+    suite = entry["suite"]
     if not isinstance(suite, str) or not SUITE_RE.match(suite):
-        raise _fail(path, f"{where}.wireguard-tools.suite", f"bad suite name {_repr(suite)} "
+        raise _fail(path, f"{where}.{program}.suite", f"bad suite name {_repr(suite)} "
                     "(expected like sid or trixie-backports)")
-    return GuestTools(wireguard_tools_suite=suite)
+    return suite
 
 
 def _parse_dkms_headers(path: Path, where: str, raw) -> tuple[DkmsHeaders, ...]:
@@ -471,6 +493,7 @@ def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
     defaults = _parse_defaults(path, data.get("defaults", {}))
     debian = _parse_debian(path, data.get("debian", {}))
     guest = _parse_guest(path, data.get("guest", {}))
+    tools = _parse_tools(path, data.get("tools", {}))
     if not isinstance(data["kernels"], dict):
         raise _fail(path, "[kernels]", 'must be a table of kernel entries ([kernels."6.12"] '
                     f"...), not {_repr(data['kernels'])}")
@@ -488,7 +511,7 @@ def load_matrix(path: Path, fragments_dir: Path | None = None) -> Matrix:
                                 f"no fragment '{frag}' ({fragments_dir / (frag + '.config')})")
     canonical = _parse_name(path, "canonical", data.get("canonical", default), kernels)
     return Matrix(path=path, default=default, kernels=kernels, canonical=canonical,
-                  debian=debian, guest=guest)
+                  debian=debian, guest=guest, tools=tools)
 
 
 def set_canonical(path: Path, name: str) -> None:

@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import build as builds
-from . import kconfig, sources, store, tree as trees
+from . import kconfig, sources, store, tree as trees, userspace
 from .errors import L2wgError
 from .git import run_git
 from .kernels import Kernel, Matrix
@@ -133,6 +133,7 @@ class SubmitResult:
     mailed: str | None = None      # "reflect" or "send"
     log: Path | None = None
     checker_skipped: str = ""      # why kbuild ran no sparse for C=2 ("": it ran)
+    checker: str = ""              # which sparse ran, when not the host's
 
 
 # the verb ------------------------------------------------------------------
@@ -171,14 +172,16 @@ def submit(project: Project, ws: Workspace, opts: SubmitOptions,
         messages = write_messages(clone, staging, plan.log)
         verify_messages(messages, plan, tree.pristine)
         checks = run_checkpatch(clone, messages, plan.log)
-        skipped = ""
+        skipped, checker = "", Checker()
         if opts.build_check:
+            checker = choose_sparse(clone, project, ws, progress, plan.log)
             skipped = check_bisectable(clone, commits, plan.kernel, project, ws, opts, plan.log,
-                                       progress)
+                                       progress, checker)
     result = SubmitResult(plan.kernel.name, plan.revision, tree.pristine, plan.out,
                           [m.moved_to(plan.out) for m in messages], checks,
                           len(commits) if opts.build_check else 0, range_diff,
-                          plan.record.change_id, log=plan.log, checker_skipped=skipped)
+                          plan.record.change_id, log=plan.log, checker_skipped=skipped,
+                          checker=checker.description)
     if skipped and opts.send:
         raise L2wgError(f"not sent: the sparse gate (C=2) did not run: {skipped}", plan.log)
     if not plan.submission.record_path.is_file():
@@ -549,14 +552,57 @@ def maintained(clone: Path, path: str, log: Path) -> bool:
 WARNING_VARS = ("W=1", "C=2")
 
 
+@dataclass(frozen=True)
+class Checker:
+    """The sparse kbuild runs for C=2: the host's (no make variable), or another's."""
+
+    make_vars: tuple[str, ...] = ()
+    description: str = ""       # "" for the host's own
+
+
+def choose_sparse(clone: Path, project: Project, ws: Workspace, progress: Progress,
+                  log: Path) -> Checker:
+    """The host's sparse when the tree's scripts/checker-valid.sh accepts it, else
+    kernels.toml's ``[tools] sparse`` suite's, when that one is accepted.  When
+    neither is, the host's: kbuild then says it runs none, and the gate is
+    reported SKIPPED (:func:`checker_not_run`)."""
+    if checker_valid(clone, "sparse", log):
+        return Checker()
+    suite = project.matrix().tools.sparse_suite
+    if suite is None:
+        return Checker()
+    apt = sources.debian_apt(suite, project.matrix().debian, ws)
+    program = userspace.suite_sparse(apt, ws, progress, log)
+    if not checker_valid(clone, str(program.path), log):
+        progress.step(f"{program.description} is not accepted by this kernel's "
+                      "scripts/checker-valid.sh either")
+        return Checker()
+    progress.step(f"sparse for C=2: {program.description} (this kernel's "
+                  "scripts/checker-valid.sh refuses the host's)")
+    return Checker((f"CHECK={program.path}",), program.description)
+
+
+def checker_valid(clone: Path, program: str, log: Path) -> bool:
+    """Whether the kernel's own test (scripts/checker-valid.sh, 6.12 on) accepts
+    *program* as its sparse; kernels without the script accept any."""
+    script = clone / "scripts" / "checker-valid.sh"
+    if not script.is_file():
+        return shutil.which(program) is not None
+    done = run(["sh", str(script), program], cwd=clone, log_path=log, check=False,
+               what="scripts/checker-valid.sh")
+    return done.returncode == 0 and done.output.strip().endswith("1")
+
+
 def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: Project,
-                     ws: Workspace, opts: SubmitOptions, log: Path, progress: Progress) -> str:
+                     ws: Workspace, opts: SubmitOptions, log: Path, progress: Progress,
+                     checker: Checker = Checker()) -> str:
     """Configure once at the tip of the series, take the base's W=1/sparse warnings
     in drivers/net/wireguard, then build after every commit: none may add one.
     Returns why kbuild ran no sparse, if it did not ("" when it ran)."""
     build_dir = ws.builds / f"{kernel.name}-{kernel.arch}-submit"
     make = builds.make_command(clone, build_dir, kernel,
-                               builds.BuildOptions(jobs=opts.jobs, make_vars=WARNING_VARS),
+                               builds.BuildOptions(jobs=opts.jobs,
+                                                   make_vars=WARNING_VARS + checker.make_vars),
                                shutil.which("ccache") is not None)
     fragments = [project.fragment(f) for f in kernel.fragments]
     tip_config = build_dir / "l2wg-series-tip.config"
@@ -685,6 +731,8 @@ def summary(result: SubmitResult) -> str:
     if result.built and result.checker_skipped:
         built = f"each of {result.built} patch(es) built on its own, no new W=1 warning in " \
             f"drivers/net/wireguard; sparse (C=2) SKIPPED: {result.checker_skipped}"
+    elif result.built and result.checker:
+        built += f" (sparse: {result.checker})"
     range_diff = f"against v{result.revision - 1}" if result.range_diff else \
         "none (no earlier revision recorded)"
     mailed = {"send": "MAILED to the recipients above; recorded in patches/submission/",

@@ -1,4 +1,5 @@
-"""The check guest's userspace, where the host's own binaries are too old.
+"""Programs from a newer Debian suite, where the host's own are too old: the
+check guest's ``wg``, and the host's ``sparse`` for ``l2wg submit``.
 
 The guest is assembled from this machine's Debian binaries (guest.py).  One
 of them falls behind the kernels the series is carried to: 7.3's
@@ -17,11 +18,20 @@ archive here serves binary packages only, so building wg from its Debian
 source is not an option.)  A newer wg speaks the same generic netlink to
 older kernels.
 
+``sparse`` is the same story on the host: 7.x's scripts/checker-valid.sh
+wants ``__typeof_unqual__``, which bookworm's sparse 0.6.4 does not know, so
+kbuild would run no sparse at all for ``C=2``.  kernels.toml ``[tools]
+sparse = { suite = "sid" }`` names the suite whose sparse :func:`suite_sparse`
+unpacks with that suite's libc, behind a wrapper script that runs it with
+the suite's loader; ``make CHECK=<wrapper>`` then uses it.
+
 Unpacked packages are cached per version under ``$L2WG_HOME/userspace/``.
 """
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import sources, store
@@ -51,26 +61,63 @@ def guest_programs(matrix: Matrix, ws: Workspace, progress: Progress,
 
 def suite_wg(apt: Apt, ws: Workspace, progress: Progress, log: Path) -> GuestPrograms:
     """The suite's wg with the suite's libc, and the /usr/bin/wg wrapper that joins them."""
-    tools = sources.debian_package(WIREGUARD_TOOLS, None, log, apt)
-    libc = sources.debian_package("libc6", None, log, apt)
-    root = ws.root / "userspace" / f"{tools.name}_{tools.version}+{libc.name}_{libc.version}"
-    marker = root / ".l2wg-unpacked"
-    want = f"{tools.sha256} {libc.sha256}\n"
-    if not marker.is_file() or marker.read_text() != want:
-        progress.step(f"unpacking {tools.name} {tools.version} and {libc.name} {libc.version} "
-                      f"from {apt.describe()} for the guest's wg")
-        with store.staging_dir(root) as tmp:
-            for pkg in (tools, libc):
-                deb = sources.fetch_deb(pkg, ws, progress, log, apt)
-                run(["dpkg-deb", "-x", deb, tmp], log_path=log, what=f"dpkg-deb -x {deb.name}")
-                deb.unlink()
-            (tmp / "wg").write_text(wrapper())
-            (tmp / "wg").chmod(0o755)
-            (tmp / ".l2wg-unpacked").write_text(want)
+    root, tools = unpack_with_libc(WIREGUARD_TOOLS, apt, ws, progress, log, "the guest's wg",
+                                   {"wg": wrapper()})
     files = {"/usr/bin/wg": root / "wg", f"{GUEST_DIR}/wg": _one(root, "usr/bin/wg", log)}
     for name in ("libc.so.6", LOADER):
         files[f"{GUEST_DIR}/lib/{name}"] = _one(root, f"usr/lib/x86_64-linux-gnu/{name}", log)
     return GuestPrograms(files, {"wg": f"{tools.name} {tools.version} ({apt.suite})"})
+
+
+@dataclass(frozen=True)
+class HostProgram:
+    """A program of another suite, runnable on this host through its wrapper."""
+
+    path: Path          # the wrapper script: run this
+    description: str    # "sparse 0.6.5~rc1-2 (sid)"
+
+
+def suite_sparse(apt: Apt, ws: Workspace, progress: Progress, log: Path) -> HostProgram:
+    """The suite's sparse with the suite's libc, behind a wrapper (CHECK= for kbuild)."""
+    root, pkg = unpack_with_libc("sparse", apt, ws, progress, log, "the sparse gate", {})
+    program = _one(root, "usr/bin/sparse", log)
+    lib = _one(root, f"usr/lib/x86_64-linux-gnu/{LOADER}", log).parent
+    script = root / "sparse-wrapper"
+    text = host_wrapper(lib, program)
+    if not script.is_file() or script.read_text() != text:
+        script.write_text(text)
+        script.chmod(0o755)
+    return HostProgram(script, f"{pkg.name} {pkg.version} ({apt.suite})")
+
+
+def host_wrapper(lib: Path, program: Path) -> str:
+    """Runs *program* with the loader and libc in *lib*, nothing else of the host's."""
+    return (f"#!/bin/sh\nexec {shlex.quote(str(lib / LOADER))} --library-path "
+            f"{shlex.quote(str(lib))} {shlex.quote(str(program))} \"$@\"\n")
+
+
+def unpack_with_libc(package: str, apt: Apt, ws: Workspace, progress: Progress, log: Path,
+                     purpose: str, scripts: dict[str, str]):
+    """Unpack the suite's *package* and its libc6 into one cached directory (with
+    *scripts*, name -> text, beside them).  (directory, the package)."""
+    pkg = sources.debian_package(package, None, log, apt)
+    libc = sources.debian_package("libc6", None, log, apt)
+    root = ws.root / "userspace" / f"{pkg.name}_{pkg.version}+{libc.name}_{libc.version}"
+    marker = root / ".l2wg-unpacked"
+    want = f"{pkg.sha256} {libc.sha256}\n"
+    if not marker.is_file() or marker.read_text() != want:
+        progress.step(f"unpacking {pkg.name} {pkg.version} and {libc.name} {libc.version} "
+                      f"from {apt.describe()} for {purpose}")
+        with store.staging_dir(root) as tmp:
+            for one in (pkg, libc):
+                deb = sources.fetch_deb(one, ws, progress, log, apt)
+                run(["dpkg-deb", "-x", deb, tmp], log_path=log, what=f"dpkg-deb -x {deb.name}")
+                deb.unlink()
+            for name, text in scripts.items():
+                (tmp / name).write_text(text)
+                (tmp / name).chmod(0o755)
+            (tmp / ".l2wg-unpacked").write_text(want)
+    return root, pkg
 
 
 def wrapper() -> str:
