@@ -179,17 +179,19 @@ load_modules() {
 # Interop: the other guest may still be running checks against this one's
 # site, so keep it up while the other answers on the underlay
 # (L2WG_PEER_UNDERLAY).  The host, which sees both consoles, ends this VM on
-# the first line below once the other has finished; run by hand, it ends after
-# three unanswered probes, or L2WG_HOLD seconds.
+# the first line below once the other has finished (a line every 30 s also
+# keeps a long wait from looking like a hung guest); run by hand, it ends
+# after three unanswered probes, or L2WG_HOLD seconds.
 hold_for_peer() {
-	misses=0
+	misses=0 probes=0
 	up=$(uptime_seconds)
 	end=$((${up%.*} + ${L2WG_HOLD:-600}))
 	while [ "$misses" -lt 3 ]; do
 		up=$(uptime_seconds)
 		[ "${up%.*}" -lt "$end" ] || break
 		if /usr/bin/ping -c 1 -W 1 "$L2WG_PEER_UNDERLAY" >/dev/null 2>&1; then
-			misses=0
+			misses=0 probes=$((probes + 1))
+			[ $((probes % 30)) != 0 ] || echo "# l2wg: holding the site up for the other guest"
 			sleep 1
 		else
 			misses=$((misses + 1))
