@@ -125,6 +125,8 @@ def test_kernels_must_be_matrix_entries_with_a_default_build(project, tmp_path):
         interop.find_guest("b", "dkms:6.12", matrix, ws)
     with pytest.raises(L2wgError, match=r"kernel 6.1 is not built: .* \(run: l2wg build 6.1\)"):
         interop.find_guest("a", "6.1", matrix, ws)
+    with pytest.raises(BadInput, match="unknown kernel"):     # b's name before a's build
+        interop.find_pair(ws, matrix, "6.1", "9.9")
     built(ws.out, "6.1")
     found = interop.find_guest("b", "6.1", matrix, ws)
     assert (found.role, found.kernel, found.label) == ("b", "6.1", "b:6.1")
@@ -140,6 +142,8 @@ def test_cli_refusals_are_one_line(project, tmp_path, capsys):
         assert cli.main(["interop", *args, *common]) == code
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err and text in err, err
+    assert cli.main(["interop", "7.3", "6.1", "--check", "nope", *common[:4]]) == 2
+    assert "unknown check 'nope'" in capsys.readouterr().err
     assert cli.main(["interop", "--list"]) == 0
     assert "topology" in capsys.readouterr().out
 
@@ -342,8 +346,8 @@ def test_real_pair_7_3_and_6_1_passes_the_interop_checks(project, real_ws, guest
     for name in ("7.3", "6.1"):
         if not (real_ws.artifacts(name) / "bzImage").is_file():
             pytest.skip(f"no default build of {name} (l2wg build {name})")
-    result = interop.interop(real_ws, project.matrix(), "7.3", "6.1", progress=silent(),
-                             programs=guest_programs)
+    pair = interop.find_pair(real_ws, project.matrix(), "7.3", "6.1")
+    result = interop.interop(real_ws, pair, progress=silent(), programs=guest_programs)
     assert result.ok, interop.table(result) + "\n" + report.failure_details(result.suites)
     for suite in result.suites:
         assert [c.status for c in suite.checks] == [Status.PASS] * len(suite.checks)

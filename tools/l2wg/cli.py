@@ -600,10 +600,13 @@ def cmd_interop(args) -> int:
         raise BadInput("name two kernels: l2wg interop A B (kernels.toml entries, e.g. 7.3 6.1)")
     project, ws, progress = _context(args)
     matrix = project.matrix()
-    result = interop.interop(ws, matrix, args.kernel_a, args.kernel_b, checks=args.check,
-                             underlay=args.underlay, family=args.family, accel=args.accel,
-                             progress=progress, on_console=print if args.console else None,
-                             programs=guest_programs(matrix, ws, progress))
+    # What was asked for is checked before anything is fetched (the guest's wg).
+    interop.select(args.check)
+    guests = interop.find_pair(ws, matrix, args.kernel_a, args.kernel_b)
+    programs = guest_programs(matrix, ws, progress)
+    result = interop.interop(ws, guests, checks=args.check, underlay=args.underlay,
+                             family=args.family, accel=args.accel, progress=progress,
+                             on_console=print if args.console else None, programs=programs)
     print(interop.table(result))
     details = report.failure_details(result.suites)
     if details:

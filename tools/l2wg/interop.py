@@ -144,6 +144,14 @@ def find_guest(role: str, name: str, matrix: Matrix, ws: Workspace) -> Guest:
     return Guest(role, kernel.name, boot.Artifacts.load(directory))
 
 
+def find_pair(ws: Workspace, matrix: Matrix, kernel_a: str, kernel_b: str
+              ) -> tuple[Guest, Guest]:
+    """Guests a and b; both names are checked before either build."""
+    for name in (kernel_a, kernel_b):
+        entry(name, matrix)
+    return find_guest("a", kernel_a, matrix, ws), find_guest("b", kernel_b, matrix, ws)
+
+
 def config_lines(artifacts: boot.Artifacts) -> set[str]:
     return set(artifacts.config.read_text().splitlines()) if artifacts.config.is_file() \
         else set()
@@ -341,19 +349,16 @@ def new_run_dir(ws: Workspace, guests: Sequence[Guest]) -> Path:
     return run_dir
 
 
-def interop(ws: Workspace, matrix: Matrix, kernel_a: str, kernel_b: str, *,
+def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
             checks: Sequence[str] | None = None, underlay: str = "auto", family: int = 4,
             accel: str | None = None, progress: Progress | None = None,
             on_console: Callable[[str], None] | None = None,
             programs: guest.GuestPrograms = guest.GuestPrograms()) -> InteropResult:
-    """Run the interop checks between *kernel_a* and *kernel_b* (kernels.toml
-    entries with a default build); see the module's docstring."""
+    """Run the interop checks between *guests* (find_pair); see the module's
+    docstring."""
     progress = progress or silent()
     if family not in (4, 6):
         raise BadInput(f"--family {family}: 4 or 6")
-    for name in (kernel_a, kernel_b):   # both names before either build
-        entry(name, matrix)
-    guests = (find_guest("a", kernel_a, matrix, ws), find_guest("b", kernel_b, matrix, ws))
     selected = select(checks)
     chosen = choose_underlay(guests, underlay)
     slowdown = max(boot.timeout_factor(g.artifacts.config) for g in guests)
