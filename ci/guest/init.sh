@@ -3,9 +3,12 @@
 # systems, runs what /l2wg/run.conf asks for, prints the results as KTAP on
 # the serial console and reboots (QEMU runs with -no-reboot, so it exits).
 #
-# run.conf sets L2WG_MODE (checks|script|shell), L2WG_CHECKS, a list of
-# NAME:TIMEOUT (seconds the check may run), L2WG_JOBS (checks at once) and
+# run.conf sets L2WG_MODE (checks|script|shell|interop), L2WG_CHECKS, a list
+# of NAME:TIMEOUT (seconds the check may run), L2WG_JOBS (checks at once) and
 # L2WG_SLOWDOWN (how many times longer the checks' own waits are: lib.sh).
+# Interop mode (l2wg interop: this guest is one site of two, each its own VM)
+# runs the checks of L2WG_CHECK_DIR (/l2wg/interop) one after the other, not
+# isolated: they share the site the first one (topology) sets up.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=vt100
 
@@ -44,10 +47,16 @@ reap_leftovers() {
 # run_isolated NAME LIMIT: run check NAME for at most LIMIT seconds in its
 # own mount namespace, with private /run/netns and /tmp, so that checks never
 # see each other's namespaces or files (and can run side by side).
+# With L2WG_ISOLATE=0 (interop) the check runs in the init's namespaces.
 run_isolated() {
-	L2WG_SKIP_FILE="/run/l2wg/$1.skip" unshare -m sh -c '
-		mount -t tmpfs tmpfs /run/netns && mount -t tmpfs tmpfs /tmp &&
-		exec timeout -s TERM -k 5 "$2" sh "/l2wg/checks/$1.sh"' - "$1" "$2" 2>&1
+	if [ "$L2WG_ISOLATE" = 0 ]; then
+		L2WG_SKIP_FILE="/run/l2wg/$1.skip" timeout -s TERM -k 5 "$2" \
+			sh "$L2WG_CHECK_DIR/$1.sh" 2>&1
+	else
+		L2WG_SKIP_FILE="/run/l2wg/$1.skip" unshare -m sh -c '
+			mount -t tmpfs tmpfs /run/netns && mount -t tmpfs tmpfs /tmp &&
+			exec timeout -s TERM -k 5 "$2" sh "$3/$1.sh"' - "$1" "$2" "$L2WG_CHECK_DIR" 2>&1
+	fi
 	echo $? >"/run/l2wg/$1.rc"
 }
 
@@ -74,7 +83,7 @@ run_sequentially() {
 		start=$(uptime_seconds)
 		run_isolated "$name" "$limit" | sed 's/^/    /'
 		cp /proc/uptime "/run/l2wg/$name.end"
-		reap_leftovers
+		[ "$L2WG_ISOLATE" = 0 ] || reap_leftovers
 		finish_check "$number" "$name" "$limit" "$start"
 		number=$((number + 1))
 	done
@@ -167,15 +176,41 @@ load_modules() {
 	echo "# l2wg: modules loaded: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 }
 
+# Interop: the other guest may still be running checks against this one's
+# site, so keep it up while the other answers on the underlay
+# (L2WG_PEER_UNDERLAY).  The host, which sees both consoles, ends this VM on
+# the first line below once the other has finished (a line every 30 s also
+# keeps a long wait from looking like a hung guest); run by hand, it ends
+# after three unanswered probes, or L2WG_HOLD seconds.
+hold_for_peer() {
+	misses=0 probes=0
+	up=$(uptime_seconds)
+	end=$((${up%.*} + ${L2WG_HOLD:-600}))
+	while [ "$misses" -lt 3 ]; do
+		up=$(uptime_seconds)
+		[ "${up%.*}" -lt "$end" ] || break
+		if /usr/bin/ping -c 1 -W 1 "$L2WG_PEER_UNDERLAY" >/dev/null 2>&1; then
+			misses=0 probes=$((probes + 1))
+			[ $((probes % 30)) != 0 ] || echo "# l2wg: holding the site up for the other guest"
+			sleep 1
+		else
+			misses=$((misses + 1))
+			echo "# l2wg: the other guest does not answer ($misses of 3)"
+		fi
+	done
+}
+
 mount_pseudo_fs
 . /l2wg/run.conf
 export L2WG_SLOWDOWN=${L2WG_SLOWDOWN:-1}
+export L2WG_CHECK_DIR=${L2WG_CHECK_DIR:-/l2wg/checks}
+export L2WG_ISOLATE=${L2WG_ISOLATE:-1}
 load_modules
 echo "L2WG-BOOTED uptime=$(uptime_seconds)"
 wait_for_rng
 echo "# l2wg: rng ready at uptime=$(uptime_seconds)"
 case $L2WG_MODE in
-checks)
+checks | interop)
 	run_checks
 	;;
 script)
@@ -197,4 +232,5 @@ esac
 report_kmemleak
 run_controls
 echo "L2WG-DONE uptime=$(uptime_seconds)"
+[ "$L2WG_MODE" != interop ] || hold_for_peer
 reboot -f

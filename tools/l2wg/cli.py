@@ -173,6 +173,50 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parallel(p)
     _add_common(p)
 
+    p = sub.add_parser("interop", help="two kernels, one QEMU guest each, checks across a "
+                                       "real link between them",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=_paragraphs(
+                                   "Boot the default builds (l2wg build) of kernels A and B at "
+                                   "the same time, each in its own QEMU guest (one CPU), joined "
+                                   "by an underlay link between the VMs; each guest is a site "
+                                   "(a LAN host, a bridge, l2wg0 with the other guest as its "
+                                   "peer, with keys made for the run), and runs the checks of "
+                                   "ci/interop/ from its side, so each runs both ways.  Results: "
+                                   "one table with a column per guest, and results.json, "
+                                   "junit.xml, interop.json, both console logs and the exact "
+                                   "QEMU commands in $L2WG_HOME/interop/A-B/<stamp>/ "
+                                   "(latest: the newest).\n\n"
+                                   "Underlays: virtio-net (a NIC in each guest, joined by QEMU's "
+                                   "-netdev dgram on 127.0.0.1; needs CONFIG_PCI, "
+                                   "CONFIG_VIRTIO_PCI and CONFIG_VIRTIO_NET, from "
+                                   "ci/kconfig/base.config) or ppp-serial (PPP on a second "
+                                   "serial port, joined by a TCP chardev on 127.0.0.1; for "
+                                   "kernels built without the NIC).  No root, tap or bridge on "
+                                   "the host.\n\n"
+                                   "Not yet supported: Debian's own kernels with the DKMS module "
+                                   "(dkms:6.12) -- they are refused."),
+                       epilog="examples:\n  l2wg interop 7.3 6.1\n  l2wg interop 6.1 7.3 "
+                              "--check ping\n  l2wg interop 7.3 7.3 --underlay ppp-serial "
+                              "--family 6\n  l2wg interop --list\n")
+    p.add_argument("kernel_a", nargs="?", metavar="A", help="kernels.toml entry of guest a")
+    p.add_argument("kernel_b", nargs="?", metavar="B", help="kernels.toml entry of guest b")
+    p.add_argument("--check", action="append", metavar="NAME",
+                   help="run only this check (repeatable; topology always runs first); "
+                        "see --list")
+    p.add_argument("--list", action="store_true", help="list the interop checks and exit")
+    p.add_argument("--underlay", choices=["auto", "virtio-net", "ppp-serial"], default="auto",
+                   help="the link between the guests (default: %(default)s, the first both "
+                        "kernels can drive, in that order)")
+    p.add_argument("--family", type=int, choices=[4, 6], default=4,
+                   help="address family of the WireGuard endpoints on the underlay "
+                        "(default: %(default)s)")
+    p.add_argument("--accel", choices=["kvm", "tcg"],
+                   help="force an accelerator instead of the cached probe")
+    p.add_argument("--console", action="store_true",
+                   help="show both guests' consoles as they run (prefixed a:/b:)")
+    _add_common(p)
+
     from . import submit
 
     p = sub.add_parser("rebase", help="carry the series to another kernel version",
@@ -545,6 +589,39 @@ def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress,
     return f"{label}: the boot did not pass"
 
 
+def cmd_interop(args) -> int:
+    from . import interop, report
+    from .userspace import guest_programs
+
+    if args.list:
+        print(interop.describe())
+        return 0
+    if not args.kernel_a or not args.kernel_b:
+        raise BadInput("name two kernels: l2wg interop A B (kernels.toml entries, e.g. 7.3 6.1)")
+    project, ws, progress = _context(args)
+    matrix = project.matrix()
+    # What was asked for is checked before anything is fetched (the guest's wg).
+    interop.select(args.check)
+    guests = interop.find_pair(ws, matrix, args.kernel_a, args.kernel_b)
+    programs = guest_programs(matrix, ws, progress)
+    result = interop.interop(ws, guests, checks=args.check, underlay=args.underlay,
+                             family=args.family, accel=args.accel, progress=progress,
+                             on_console=print if args.console else None, programs=programs)
+    print(interop.table(result))
+    details = report.failure_details(result.suites)
+    if details:
+        print(details)
+    print(f"l2wg: run directory {result.run_dir} (console-a.log, console-b.log; "
+          "command-a.sh and command-b.sh are the QEMU commands)")
+    if not result.ok:
+        failed = [f"{s.label} {c.name}" for s in result.suites for c in s.checks
+                  if c.status.value == "fail"]
+        errors = [f"{s.label}: {e.splitlines()[0]}" for s in result.suites for e in s.errors]
+        raise CheckFailed("; ".join(errors + ([f"check(s) failed: {', '.join(failed)}"]
+                                              if failed else [])) or "the pair did not pass")
+    return 0
+
+
 def cmd_dkms(args) -> int:
     from . import packages
     from .kernels import DkmsHeaders
@@ -683,7 +760,7 @@ def submit_options(args) -> SubmitOptions:
                          build_check=not args.skip_build_check, jobs=args.jobs)
 
 
-COMMANDS = {"rebase": cmd_rebase, "submit": cmd_submit, "ci": cmd_ci, "ci-files": cmd_ci_files, "kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "dkms": cmd_dkms,
+COMMANDS = {"rebase": cmd_rebase, "submit": cmd_submit, "ci": cmd_ci, "ci-files": cmd_ci_files, "kernels": cmd_kernels, "build": cmd_build, "boot": cmd_boot, "interop": cmd_interop, "dkms": cmd_dkms,
             "deb": cmd_deb, "bench": cmd_bench}
 
 

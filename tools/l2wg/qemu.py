@@ -53,6 +53,9 @@ class Machine:
     #: Connect the serial console (multiplexed with the QEMU monitor:
     #: Ctrl-A X quits) to this terminal instead of capturing it.
     interactive: bool = False
+    #: More devices, at the end of the command line: the underlay NIC or
+    #: serial port that joins two guests (interop.py).
+    extra_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def command(machine: Machine) -> list[str]:
     argv += ["-m", str(machine.memory_mb), "-smp", str(machine.cpus),
              "-nographic", "-no-reboot",
              "-kernel", str(machine.kernel), "-initrd", str(machine.initrd),
-             "-append", machine.append]
+             "-append", machine.append, *machine.extra_args]
     return argv
 
 

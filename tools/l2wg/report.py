@@ -4,6 +4,8 @@ shown as a terminal table.
 A :class:`SuiteReport` is one kernel's run.  The writers take a sequence of
 them, so a matrix over several kernels is the same call with more suites:
 one JUnit ``<testsuite>`` per kernel, one table row per check and kernel.
+``l2wg interop`` has one suite per guest of a pair (``guest`` names its
+role), shown side by side by :func:`guest_table`.
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ class SuiteReport:
     console_log: str = ""
     #: Problems outside any single check: kernel reports, a hung guest.
     errors: list[str] = field(default_factory=list)
+    #: Which guest of an interop pair ran it ("a", "b"); "" for a single boot.
+    guest: str = ""
+
+    @property
+    def label(self) -> str:
+        """The kernel, and for a guest of a pair its role: "a:7.3"."""
+        return f"{self.guest}:{self.kernel}" if self.guest else self.kernel
 
     def count(self, status: Status) -> int:
         return sum(1 for c in self.checks if c.status is status)
@@ -103,7 +112,7 @@ def load_json(path: Path) -> list[SuiteReport]:
                                   checks=checks, seconds=s["seconds"],
                                   command=s.get("command", ""),
                                   console_log=s.get("console_log", ""),
-                                  errors=s.get("errors", [])))
+                                  errors=s.get("errors", []), guest=s.get("guest", "")))
     return suites
 
 
@@ -123,7 +132,7 @@ def junit_element(suites: Sequence[SuiteReport]) -> ET.Element:
 
 
 def junit_suite(suite: SuiteReport) -> ET.Element:
-    el = ET.Element("testsuite", name=f"l2wg.{suite.kernel}", tests=str(len(suite.checks)),
+    el = ET.Element("testsuite", name=f"l2wg.{suite.label}", tests=str(len(suite.checks)),
                     failures=str(suite.count(Status.FAIL)),
                     errors=str(len(suite.errors)), skipped=str(suite.count(Status.SKIP)),
                     time=f"{suite.seconds:.2f}")
@@ -132,7 +141,7 @@ def junit_suite(suite: SuiteReport) -> ET.Element:
                         ("command", suite.command), ("console_log", suite.console_log)):
         ET.SubElement(props, "property", name=name, value=xml_safe(value))
     for check in suite.checks:
-        el.append(junit_case(suite.kernel, check))
+        el.append(junit_case(suite.label, check))
     if suite.errors:
         ET.SubElement(el, "system-err").text = xml_safe("\n".join(suite.errors))
     return el
@@ -169,7 +178,7 @@ def summary_table(suites: Sequence[SuiteReport]) -> str:
     rows = [("kernel", "check", "result", "time", "detail")]
     for suite in suites:
         for c in suite.checks:
-            rows.append((suite.kernel, c.name, MARK[c.status], f"{c.seconds:.1f}s",
+            rows.append((suite.label, c.name, MARK[c.status], f"{c.seconds:.1f}s",
                          c.reason[:70]))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
@@ -180,9 +189,34 @@ def summary_table(suites: Sequence[SuiteReport]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def guest_table(suites: Sequence[SuiteReport]) -> str:
+    """One row per check and one column per suite (the guests of an interop pair,
+    each running the checks from its side), then each suite's totals."""
+    names = list(dict.fromkeys(c.name for s in suites for c in s.checks))
+    by_suite = [{c.name: c for c in s.checks} for s in suites]
+    rows = [("check", *(s.label for s in suites), "detail")]
+    for name in names:
+        cells, details = [], []
+        for suite, checks in zip(suites, by_suite):
+            c = checks.get(name)
+            cells.append(f"{MARK[c.status]} {c.seconds:.1f}s" if c else "-")
+            if c and c.reason:
+                details.append(f"{suite.guest or suite.kernel}: {c.reason}")
+        rows.append((name, *cells, "; ".join(details)[:90]))
+    count = len(suites) + 1
+    widths = [max(len(r[i]) for r in rows) for i in range(count)]
+    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(count)) + "  " + r[-1]
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths) + "  ------")
+    for suite in suites:
+        lines.append(suite_line(suite))
+        lines.extend(f"  ! {e.splitlines()[0]}" for e in suite.errors)
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def suite_line(suite: SuiteReport) -> str:
     verdict = "ok" if suite.ok else "FAILED"
-    return (f"{suite.kernel}: {verdict}: {suite.count(Status.PASS)} passed, "
+    return (f"{suite.label}: {verdict}: {suite.count(Status.PASS)} passed, "
             f"{suite.count(Status.FAIL)} failed, {suite.count(Status.SKIP)} skipped "
             f"in {suite.seconds:.1f}s ({suite.accelerator})")
 
@@ -193,8 +227,8 @@ def failure_details(suites: Sequence[SuiteReport]) -> str:
     for suite in suites:
         for c in suite.checks:
             if c.status is Status.FAIL and c.excerpt:
-                parts.append(f"--- {suite.kernel} {c.name}: {c.reason}\n{c.excerpt}")
+                parts.append(f"--- {suite.label} {c.name}: {c.reason}\n{c.excerpt}")
         for e in suite.errors:
             if "\n" in e:
-                parts.append(f"--- {suite.kernel}: {e}")
+                parts.append(f"--- {suite.label}: {e}")
     return "\n".join(parts)

@@ -10,6 +10,7 @@ global state.  The default root is ``$L2WG_HOME``, else
     out/       artifacts per kernel: bzImage, config, build.log, metadata.json
     guest/     cached initramfs images
     apt/       l2wg's own apt configuration per Debian suite (see apt.py)
+    interop/   l2wg interop runs: A-B/<stamp>/ per pair of kernels
 
     @property
     chroots/   Debian suites for DKMS proofs: mmdebstrap bases and package layers (chroot.py)
@@ -66,6 +67,11 @@ class Workspace:
     @property
     def chroots(self) -> Path:
         return self.root / "chroots"
+
+    @property
+    def interop(self) -> Path:
+        """Runs of ``l2wg interop`` (interop.py), per pair of kernels."""
+        return self.root / "interop"
 
     @property
     def logs(self) -> Path:

@@ -1,0 +1,357 @@
+"""l2wg interop: the pair's QEMU command lines, each guest's run.conf, the
+ending of the pair, the results side by side; and, with built kernels, a real
+pair (integration)."""
+
+import json
+import shlex
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from l2wg import boot, cli, interop, qemu, report
+from l2wg.errors import BadInput, L2wgError
+from l2wg.ktap import Status
+from l2wg.progress import silent
+from l2wg.workspace import Workspace
+
+KEYS = {"a": interop.Keypair("aPriv+/=", "aPub+/="), "b": interop.Keypair("bPriv+/=", "bPub+/=")}
+VIRTIO = ("CONFIG_PCI=y", "CONFIG_VIRTIO_PCI=y", "CONFIG_VIRTIO_NET=y")
+PPP = ("CONFIG_PPP=y", "CONFIG_PPP_ASYNC=y", "CONFIG_SERIAL_8250=y")
+
+
+def built(tmp_path: Path, name: str, *config: str) -> boot.Artifacts:
+    """A fake build: bzImage, metadata.json and a config with *config* lines."""
+    directory = tmp_path / name
+    directory.mkdir(parents=True)
+    (directory / "bzImage").write_bytes(b"kernel")
+    (directory / "metadata.json").write_text(json.dumps({"kernel": name}))
+    (directory / "config").write_text("\n".join(config) + "\n")
+    return boot.Artifacts.load(directory)
+
+
+def guests(tmp_path, config_a=VIRTIO + PPP, config_b=VIRTIO + PPP):
+    return (interop.Guest("a", "7.3", built(tmp_path, "7.3", *config_a)),
+            interop.Guest("b", "6.1", built(tmp_path, "6.1", *config_b)))
+
+
+def arg_after(argv, option, nth=0):
+    return [argv[i + 1] for i, word in enumerate(argv) if word == option][nth]
+
+
+# --- QEMU command lines -----------------------------------------------------------
+
+def test_virtio_net_pair_crosses_its_udp_ports(tmp_path):
+    link = interop.Link("virtio-net", (40001, 40002))
+    a, b = guests(tmp_path)
+    argv_a = qemu.command(interop.machine(a, tmp_path / "ia.gz", link, "tcg"))
+    argv_b = qemu.command(interop.machine(b, tmp_path / "ib.gz", link, "tcg"))
+    assert arg_after(argv_a, "-netdev") == (
+        "dgram,id=u0,local.type=inet,local.host=127.0.0.1,local.port=40001,"
+        "remote.type=inet,remote.host=127.0.0.1,remote.port=40002")
+    assert "local.port=40002" in arg_after(argv_b, "-netdev")
+    assert "remote.port=40001" in arg_after(argv_b, "-netdev")
+    assert arg_after(argv_a, "-device") == "virtio-net-pci,netdev=u0,mac=52:54:00:4c:32:01"
+    assert arg_after(argv_b, "-device") == "virtio-net-pci,netdev=u0,mac=52:54:00:4c:32:02"
+    for argv, kernel, initrd in ((argv_a, "7.3", "ia.gz"), (argv_b, "6.1", "ib.gz")):
+        assert arg_after(argv, "-smp") == "1" and arg_after(argv, "-accel") == "tcg"
+        assert arg_after(argv, "-kernel") == str(tmp_path / kernel / "bzImage")
+        assert arg_after(argv, "-initrd") == str(tmp_path / initrd)
+        assert arg_after(argv, "-nic") == "none"       # no default e1000 and its iPXE ROM
+        assert "-serial" not in argv                   # the console stays -nographic's
+
+
+def test_ppp_serial_pair_listens_on_a_and_connects_from_b(tmp_path):
+    link = interop.Link("ppp-serial", (40003,))
+    argv_a = list(interop.underlay_args(link, "a"))
+    argv_b = list(interop.underlay_args(link, "b"))
+    assert arg_after(argv_a, "-chardev") == \
+        "socket,id=u0,host=127.0.0.1,port=40003,server=on,wait=off"
+    assert arg_after(argv_b, "-chardev") == "socket,id=u0,host=127.0.0.1,port=40003,reconnect=1"
+    for argv in (argv_a, argv_b):
+        # ttyS0 stays the console (an explicit -serial drops -nographic's own), ttyS1 the link
+        assert [arg_after(argv, "-serial", n) for n in (0, 1)] == ["mon:stdio", "chardev:u0"]
+
+
+def test_the_underlay_comes_last_and_plain_machines_are_unchanged(tmp_path):
+    extra = ("-nic", "none", "-device", "x")
+    argv = qemu.command(qemu.Machine(Path("k"), Path("i"), extra_args=extra))
+    assert tuple(argv[-4:]) == extra
+    assert qemu.command(qemu.Machine(Path("k"), Path("i")))[-2] == "-append"
+
+
+def test_free_ports_are_distinct_and_bindable():
+    import socket
+
+    ports = interop.free_ports(2, socket.SOCK_DGRAM)
+    assert len(set(ports)) == 2 and all(1024 <= p < 65536 for p in ports)
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", port))
+    assert len(interop.new_link("ppp-serial").ports) == 1
+    assert len(interop.new_link("virtio-net").ports) == 2
+
+
+# --- the underlay a pair of kernels can drive ------------------------------------------
+
+def test_auto_prefers_the_nic_and_falls_back_to_ppp_on_the_serial_port(tmp_path):
+    assert interop.choose_underlay(guests(tmp_path / "1")) == "virtio-net"
+    assert interop.choose_underlay(guests(tmp_path / "2", config_b=PPP)) == "ppp-serial"
+    assert interop.choose_underlay(guests(tmp_path / "3"), "ppp-serial") == "ppp-serial"
+
+
+def test_an_underlay_a_kernel_cannot_drive_names_the_missing_options(tmp_path):
+    pair = guests(tmp_path, config_b=PPP)
+    with pytest.raises(L2wgError, match="6.1 lacks CONFIG_PCI, CONFIG_VIRTIO_PCI, "
+                                        "CONFIG_VIRTIO_NET .*l2wg build"):
+        interop.choose_underlay(pair, "virtio-net")
+    with pytest.raises(L2wgError, match="no underlay both kernels can drive"):
+        interop.choose_underlay(guests(tmp_path / "x", config_a=("CONFIG_PCI=y",)))
+    with pytest.raises(BadInput, match="unknown underlay"):
+        interop.choose_underlay(pair, "tap")
+
+
+# --- which kernels --------------------------------------------------------------------
+
+def test_kernels_must_be_matrix_entries_with_a_default_build(project, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    matrix = project.matrix()
+    with pytest.raises(BadInput, match="unknown kernel '9.9'"):
+        interop.find_guest("a", "9.9", matrix, ws)
+    with pytest.raises(BadInput, match="dkms:6.12: Debian kernels with the DKMS module are "
+                                       "not supported by l2wg interop yet"):
+        interop.find_guest("b", "dkms:6.12", matrix, ws)
+    with pytest.raises(L2wgError, match=r"kernel 6.1 is not built: .* \(run: l2wg build 6.1\)"):
+        interop.find_guest("a", "6.1", matrix, ws)
+    with pytest.raises(BadInput, match="unknown kernel"):     # b's name before a's build
+        interop.find_pair(ws, matrix, "6.1", "9.9")
+    built(ws.out, "6.1")
+    found = interop.find_guest("b", "6.1", matrix, ws)
+    assert (found.role, found.kernel, found.label) == ("b", "6.1", "b:6.1")
+    assert found.artifacts.bzimage == ws.out / "6.1" / "bzImage"
+
+
+def test_cli_refusals_are_one_line(project, tmp_path, capsys):
+    common = ["--project", str(project.root), "--workspace", str(tmp_path / "ws"), "-q"]
+    for args, code, text in ((["7.3", "dkms:6.12"], 2, "not supported by l2wg interop yet"),
+                             (["7.3", "9.9"], 2, "unknown kernel '9.9'"),
+                             (["7.3"], 2, "name two kernels"),
+                             (["7.3", "6.1"], 1, "kernel 7.3 is not built")):
+        assert cli.main(["interop", *args, *common]) == code
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err and text in err, err
+    assert cli.main(["interop", "7.3", "6.1", "--check", "nope", *common[:4]]) == 2
+    assert "unknown check 'nope'" in capsys.readouterr().err
+    assert cli.main(["interop", "--list"]) == 0
+    assert "topology" in capsys.readouterr().out
+
+
+def test_the_help_says_dkms_kernels_are_not_supported_yet(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["interop", "--help"])
+    assert "dkms:6.12" in capsys.readouterr().out
+
+
+# --- checks and run.conf -----------------------------------------------------------------
+
+def test_topology_runs_first_and_only_once():
+    assert [c.name for c in interop.select(None)][0] == "topology"
+    assert {c.name for c in interop.select(None)} >= {"topology", "ping", "arp", "frames"}
+    assert [c.name for c in interop.select(["ping", "topology"])] == ["topology", "ping"]
+    with pytest.raises(BadInput, match="unknown check 'nope'"):
+        interop.select(["nope"])
+
+
+def sourced(conf: str, tmp_path: Path, names: list[str]) -> dict[str, str]:
+    """The variables *conf* sets, as a POSIX sh sourcing it sees them."""
+    path = tmp_path / "run.conf"
+    path.write_text(conf)
+    script = f". {shlex.quote(str(path))}\n" + "".join(f'printf "%s\\n" "${n}"\n' for n in names)
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    return dict(zip(names, out.splitlines()))
+
+
+def test_each_role_gets_its_own_private_key_and_the_other_ones_public_key(tmp_path):
+    link = interop.Link("ppp-serial", (40003,), family=6)
+    selected = interop.select(["ping"])
+    names = ["L2WG_MODE", "L2WG_CHECKS", "L2WG_JOBS", "L2WG_CHECK_DIR", "L2WG_ISOLATE",
+             "L2WG_ROLE", "L2WG_UNDERLAY", "L2WG_UNDERLAY_MAC", "L2WG_FAMILY",
+             "L2WG_PEER_UNDERLAY", "L2WG_PRIVATE_KEY", "L2WG_PEER_PUBLIC_KEY", "L2WG_HOLD"]
+    a = sourced(interop.run_conf("a", link, selected, KEYS, hold=500), tmp_path, names)
+    b = sourced(interop.run_conf("b", link, selected, KEYS), tmp_path, names)
+    assert a == {"L2WG_MODE": "interop", "L2WG_CHECKS": "topology:150 ping:60", "L2WG_JOBS": "1",
+                 "L2WG_CHECK_DIR": "/l2wg/interop", "L2WG_ISOLATE": "0", "L2WG_ROLE": "a",
+                 "L2WG_UNDERLAY": "ppp-serial", "L2WG_UNDERLAY_MAC": "52:54:00:4c:32:01",
+                 "L2WG_FAMILY": "6", "L2WG_PEER_UNDERLAY": "192.168.0.2",
+                 "L2WG_PRIVATE_KEY": "aPriv+/=", "L2WG_PEER_PUBLIC_KEY": "bPub+/=",
+                 "L2WG_HOLD": "500"}
+    assert (b["L2WG_ROLE"], b["L2WG_PRIVATE_KEY"], b["L2WG_PEER_PUBLIC_KEY"],
+            b["L2WG_PEER_UNDERLAY"]) == ("b", "bPriv+/=", "aPub+/=", "192.168.0.1")
+
+
+def test_the_overlay_carries_run_conf_the_config_and_the_interop_checks(tmp_path):
+    a, _ = guests(tmp_path)
+    files = interop.overlay_files(a, "L2WG_MODE=interop\n")
+    assert files["l2wg/run.conf"] == b"L2WG_MODE=interop\n"
+    assert b"CONFIG_PPP_ASYNC=y" in files["l2wg/kconfig"]
+    assert {"l2wg/interop/lib.sh", "l2wg/interop/topology.sh", "l2wg/interop/ping.sh"} <= \
+        set(files)
+
+
+def test_keys_come_from_the_hosts_wg(tmp_path):
+    keys = interop.make_keys(tmp_path / "log")
+    assert keys["a"] != keys["b"]
+    for pair in keys.values():
+        assert len(pair.private) == len(pair.public) == 44 and pair.public.endswith("=")
+    assert "wg genkey" in (tmp_path / "log").read_text()
+
+
+# --- ending the pair --------------------------------------------------------------------
+
+def fake_boot(scripts: dict[str, list[tuple[float, str]]], stopped_at: dict[str, float]):
+    """A stand-in for qemu.boot: each machine prints its (delay, line) script,
+    repeating its last line (the hold's probes) until stop() says so."""
+    start = time.monotonic()
+
+    def boot_one(machine, log, *, timeout, idle_timeout, stop, on_line=None):
+        role = machine.append
+        lines = list(scripts[role])
+        text = []
+        for n in range(400):
+            delay, line = lines[min(n, len(lines) - 1)]
+            time.sleep(delay)
+            text.append(line)
+            if stop(line):
+                stopped_at[role] = time.monotonic() - start
+                break
+        return qemu.Console(command="q", accel="tcg", log=log, text="\n".join(text),
+                            seconds=0.0, returncode=-9, ended_by=None)
+    return boot_one
+
+
+def test_a_guest_that_finished_first_holds_until_the_other_has_finished(monkeypatch, tmp_path):
+    stopped: dict[str, float] = {}
+    scripts = {"a": [(0.01, "L2WG-BOOTED"), (0.01, qemu.DONE_MARKER), (0.02, "# probe")],
+               "b": [(0.01, "L2WG-BOOTED"), (0.3, "ok 1 topology"), (0.01, qemu.DONE_MARKER),
+                     (0.02, "# probe")]}
+    monkeypatch.setattr(qemu, "boot", fake_boot(scripts, stopped))
+    machines = {r: qemu.Machine(Path("k"), Path("i"), append=r) for r in ("a", "b")}
+    consoles = interop.boot_pair(machines, tmp_path, timeout=10, idle_timeout=10)
+    assert consoles["a"].finished and consoles["b"].finished
+    assert stopped["a"] >= stopped["b"] >= 0.3     # a held on until b was done
+    assert consoles["a"].text.count("# probe") >= 5
+
+
+def test_a_guest_whose_peer_died_is_ended_too(monkeypatch, tmp_path):
+    stopped: dict[str, float] = {}
+    scripts = {"a": [(0.01, qemu.DONE_MARKER), (0.02, "# probe")],
+               "b": [(0.05, "Kernel panic - not syncing")]}
+
+    base = fake_boot(scripts, stopped)
+
+    def boot_one(machine, log, **kw):
+        if machine.append == "b":   # b's QEMU exits without a done marker
+            time.sleep(0.1)
+            return qemu.Console("q", "tcg", log, "Kernel panic", 0.1, 0, None)
+        return base(machine, log, **kw)
+    monkeypatch.setattr(qemu, "boot", boot_one)
+    machines = {r: qemu.Machine(Path("k"), Path("i"), append=r) for r in ("a", "b")}
+    consoles = interop.boot_pair(machines, tmp_path, timeout=10, idle_timeout=10)
+    assert "a" in stopped and not consoles["b"].finished
+
+
+# --- results side by side ------------------------------------------------------------------
+
+CONSOLE = """L2WG-BOOTED uptime=3.0
+KTAP version 1
+1..2
+# l2wg: begin topology
+    KTAP version 1
+    1..1
+    ok 1 underlay ppp-serial up
+# l2wg: end topology exit=0 seconds=4.50
+ok 1 topology
+# l2wg: begin ping
+    KTAP version 1
+    1..2
+    ok 1 ipv4 to the other site's host
+    # $ nsx h ping -6 -c 3 fd10::1
+    not ok 2 ipv6 to the other site's host
+# l2wg: end ping exit=1 seconds=3.00
+{ping}
+L2WG-DONE uptime=12.0
+"""
+
+
+def suites(tmp_path):
+    selected = interop.select(["ping"])
+    out = []
+    for role, kernel, ping in (("a", "7.3", "ok 2 ping"), ("b", "6.1", "not ok 2 ping")):
+        text = CONSOLE.format(ping=ping)
+        if role == "a":
+            text = text.replace("    not ok 2 ipv6", "    ok 2 ipv6")
+        console = qemu.Console("qemu ...", "tcg", tmp_path / f"console-{role}.log", text, 12.0,
+                               -9, None, qemu.find_reports(text))
+        suite = boot.suite_report(kernel, "tcg", selected, console)
+        suite.guest = role
+        out.append(suite)
+    return out
+
+
+def test_one_table_with_a_column_per_guest(tmp_path):
+    a, b = suites(tmp_path)
+    assert a.ok and not b.ok
+    lines = report.guest_table([a, b]).splitlines()
+    assert lines[0].split() == ["check", "a:7.3", "b:6.1", "detail"]
+    assert lines[2].split()[:5] == ["topology", "PASS", "4.5s", "PASS", "4.5s"]
+    assert lines[3].split()[:5] == ["ping", "PASS", "3.0s", "FAIL", "3.0s"]
+    assert "b: $ nsx h ping -6 -c 3 fd10::1 (1 of 2 failed)" in lines[3]
+    assert lines[4].startswith("a:7.3: ok: 2 passed") and lines[5].startswith("b:6.1: FAILED")
+
+
+def test_results_json_and_junit_keep_each_guest_apart(tmp_path):
+    a, b = suites(tmp_path)
+    report.write_json([a, b], tmp_path / "results.json")
+    back = report.load_json(tmp_path / "results.json")
+    assert [(s.guest, s.kernel, s.label) for s in back] == [("a", "7.3", "a:7.3"),
+                                                              ("b", "6.1", "b:6.1")]
+    report.write_junit([a, b], tmp_path / "junit.xml")
+    names = [el.get("name") for el in ET.parse(tmp_path / "junit.xml").getroot()]
+    assert names == ["l2wg.a:7.3", "l2wg.b:6.1"]
+    single = report.SuiteReport(kernel="6.12", accelerator="tcg", checks=[], seconds=1.0)
+    assert single.label == "6.12"       # a single boot's suite is named as before
+
+
+def test_the_summary_records_the_pair(tmp_path):
+    a, b = suites(tmp_path)
+    pair = guests(tmp_path)
+    result = interop.InteropResult(
+        guests=pair, link=interop.Link("ppp-serial", (40003,)), run_dir=tmp_path,
+        accelerator=qemu.Accelerator("tcg", "requested"), suites=[a, b],
+        commands={"a": "qemu a", "b": "qemu b"}, seconds=29.3)
+    interop.write_results(result)
+    data = json.loads((tmp_path / "interop.json").read_text())
+    assert data["kernels"] == {"a": "7.3", "b": "6.1"} and data["underlay"] == "ppp-serial"
+    assert data["seconds"] == 29.3 and data["ok"] is False
+    assert (tmp_path / "results.json").is_file() and (tmp_path / "junit.xml").is_file()
+    assert interop.table(result).startswith("interop 7.3 <-> 6.1 over ppp-serial")
+
+
+# --- a real pair -----------------------------------------------------------------------------
+
+@pytest.mark.integration
+def test_real_pair_7_3_and_6_1_passes_the_interop_checks(project, real_ws, guest_programs):
+    for name in ("7.3", "6.1"):
+        if not (real_ws.artifacts(name) / "bzImage").is_file():
+            pytest.skip(f"no default build of {name} (l2wg build {name})")
+    pair = interop.find_pair(real_ws, project.matrix(), "7.3", "6.1")
+    result = interop.interop(real_ws, pair, progress=silent(), programs=guest_programs)
+    assert result.ok, interop.table(result) + "\n" + report.failure_details(result.suites)
+    for suite in result.suites:
+        assert [c.status for c in suite.checks] == [Status.PASS] * len(suite.checks)
+        assert [c.name for c in suite.checks][0] == "topology"
+    for name in ("console-a.log", "console-b.log", "command-a.sh", "command-b.sh",
+                 "results.json", "junit.xml", "interop.json"):
+        assert (result.run_dir / name).is_file(), name

@@ -1,0 +1,436 @@
+"""Interop: two kernels, one QEMU guest each, one bridged l2wireguard link
+between them.
+
+``l2wg interop A B`` boots the default builds of kernels A and B at the same
+time, each in its own QEMU guest (TCG, one CPU).  Each guest is one site::
+
+    h -- br0 [guest a: kernel A] l2wg0 ==wg over u0== l2wg0 [guest b: kernel B] br0 -- h
+
+``u0`` is the underlay, a link between the two VMs that needs no root, tap
+or bridge on the host:
+
+``virtio-net``
+    a virtio-net NIC in each guest, the two joined by QEMU's ``-netdev
+    dgram`` (UDP on 127.0.0.1, QEMU >= 7.2).  The kernels need CONFIG_PCI,
+    CONFIG_VIRTIO_PCI and CONFIG_VIRTIO_NET (ci/kconfig/base.config).
+``ppp-serial``
+    PPP on a second serial port (ttyS1) of each guest, the two joined by a
+    TCP chardev on 127.0.0.1: what a kernel without a NIC driver still has
+    (CONFIG_PPP_ASYNC, for the pppoe check).  Slower, but a real link
+    between two kernels all the same.
+
+``auto`` takes the first both kernels can drive.  Each guest's init
+(ci/guest/init.sh, ``L2WG_MODE=interop``) runs the checks of ci/interop/
+one after the other: ``topology`` first (it sets the site up and waits for
+the other's), then the others, each from its own side -- so every check
+runs both ways.  The keys are made with ``wg genkey`` for each run.
+
+The host sees both consoles: a guest that has finished keeps its site up
+while the other still answers, and is ended once both have finished.  Each
+console's KTAP becomes a SuiteReport (``guest`` = its role), written as
+results.json and junit.xml and shown with one column per guest, in
+``$L2WG_HOME/interop/A-B/<stamp>/`` with both console logs and the exact
+QEMU commands.
+
+Debian's own kernels with the DKMS module (``dkms:6.12``) are a later step.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import boot, guest, ktap, qemu, report
+from . import checks as checks_mod
+from .errors import BadInput, L2wgError
+from .kernels import Kernel, Matrix
+from .progress import Progress, silent
+from .report import SuiteReport
+from .runner import run
+from .workspace import Workspace
+
+INTEROP_DIR = checks_mod.CHECKS_DIR.parent / "interop"
+#: The check that sets up each site; always run, and first.
+TOPOLOGY = "topology"
+ROLES = ("a", "b")
+UNDERLAYS = ("virtio-net", "ppp-serial")
+#: What each underlay needs in a kernel's config.
+UNDERLAY_CONFIG = {
+    "virtio-net": ("CONFIG_PCI", "CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_NET"),
+    "ppp-serial": ("CONFIG_PPP", "CONFIG_PPP_ASYNC", "CONFIG_SERIAL_8250"),
+}
+#: The underlay NIC's MAC address per role (locally administered).
+UNDERLAY_MAC = {"a": "52:54:00:4c:32:01", "b": "52:54:00:4c:32:02"}
+#: The underlay addresses the init's hold probes (ci/interop/lib.sh has the same).
+UNDERLAY_IP = {"a": "192.168.0.1", "b": "192.168.0.2"}
+MEMORY_MB = 512
+CPUS = 1
+
+
+@dataclass(frozen=True)
+class Keypair:
+    private: str
+    public: str
+
+
+@dataclass(frozen=True)
+class Guest:
+    """One side of the pair: a role and the kernel build it boots."""
+
+    role: str
+    kernel: str
+    artifacts: boot.Artifacts
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.kernel}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """The underlay between the two guests and the ports it uses on 127.0.0.1."""
+
+    underlay: str
+    #: virtio-net: the UDP port of a, then b's; ppp-serial: the one TCP port.
+    ports: tuple[int, ...]
+    #: The address family of the WireGuard endpoints over the underlay.
+    family: int = 4
+
+
+@dataclass
+class InteropResult:
+    """The outcome of one ``l2wg interop`` run."""
+
+    guests: tuple[Guest, Guest]
+    link: Link
+    run_dir: Path
+    accelerator: qemu.Accelerator
+    suites: list[SuiteReport]
+    commands: dict[str, str]
+    #: Wall time from the first QEMU's start to the last one's end.
+    seconds: float
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(s.ok for s in self.suites)
+
+
+# --- the kernels ---------------------------------------------------------------
+
+def entry(name: str, matrix: Matrix) -> Kernel:
+    """The kernels.toml entry *name*; BadInput for anything else."""
+    if name.startswith("dkms:"):
+        raise BadInput(f"{name}: Debian kernels with the DKMS module are not supported by "
+                       "l2wg interop yet; name kernels.toml entries (e.g. 7.3 6.1)")
+    return matrix.get(name)
+
+
+def find_guest(role: str, name: str, matrix: Matrix, ws: Workspace) -> Guest:
+    """The default build of kernels.toml entry *name*; one clear error if there is
+    none (or the name is not a kernels.toml entry)."""
+    kernel = entry(name, matrix)
+    directory = ws.artifacts(kernel.name, "default")
+    if not (directory / "bzImage").is_file() or not (directory / "metadata.json").is_file():
+        raise L2wgError(f"kernel {kernel.name} is not built: no bzImage and metadata.json "
+                        f"in {directory} (run: l2wg build {kernel.name})")
+    return Guest(role, kernel.name, boot.Artifacts.load(directory))
+
+
+def find_pair(ws: Workspace, matrix: Matrix, kernel_a: str, kernel_b: str
+              ) -> tuple[Guest, Guest]:
+    """Guests a and b; both names are checked before either build."""
+    for name in (kernel_a, kernel_b):
+        entry(name, matrix)
+    return find_guest("a", kernel_a, matrix, ws), find_guest("b", kernel_b, matrix, ws)
+
+
+def config_lines(artifacts: boot.Artifacts) -> set[str]:
+    return set(artifacts.config.read_text().splitlines()) if artifacts.config.is_file() \
+        else set()
+
+
+def missing_config(artifacts: boot.Artifacts, underlay: str) -> list[str]:
+    """The options *underlay* needs that the kernel does not have built in."""
+    lines = config_lines(artifacts)
+    return [opt for opt in UNDERLAY_CONFIG[underlay] if f"{opt}=y" not in lines]
+
+
+def choose_underlay(guests: Sequence[Guest], requested: str = "auto") -> str:
+    """*requested*, or with "auto" the first of UNDERLAYS both kernels can drive."""
+    if requested not in ("auto", *UNDERLAYS):
+        raise BadInput(f"unknown underlay {requested!r} (auto, {', '.join(UNDERLAYS)})")
+    for underlay in UNDERLAYS if requested == "auto" else (requested,):
+        lacking = {g.kernel: missing_config(g.artifacts, underlay) for g in guests}
+        if not any(lacking.values()):
+            return underlay
+        if requested != "auto":
+            what = "; ".join(f"{k} lacks {', '.join(v)}" for k, v in lacking.items() if v)
+            raise L2wgError(f"underlay {underlay}: {what} (rebuild: l2wg build KERNEL)")
+    raise L2wgError("no underlay both kernels can drive: " + "; ".join(
+        f"{u} needs {', '.join(UNDERLAY_CONFIG[u])}" for u in UNDERLAYS))
+
+
+# --- the checks ------------------------------------------------------------------
+
+def select(names: Sequence[str] | None) -> list[checks_mod.Check]:
+    """The interop checks named (default: all), with topology first."""
+    chosen = checks_mod.select(names, INTEROP_DIR)
+    topology = checks_mod.discover(INTEROP_DIR)[TOPOLOGY]
+    return [topology] + [c for c in chosen if c.name != TOPOLOGY]
+
+
+def describe() -> str:
+    return checks_mod.describe(INTEROP_DIR)
+
+
+def make_keys(log: Path) -> dict[str, Keypair]:
+    """A fresh WireGuard keypair per role, from the host's wg."""
+    keys = {}
+    for role in ROLES:
+        private = run(["wg", "genkey"], log_path=log, what="wg genkey").output.strip()
+        public = run(["wg", "pubkey"], input=private + "\n", log_path=log,
+                     what="wg pubkey").output.strip()
+        keys[role] = Keypair(private, public)
+    return keys
+
+
+def other(role: str) -> str:
+    return ROLES[1 - ROLES.index(role)]
+
+
+def run_conf(role: str, link: Link, selected: Sequence[checks_mod.Check],
+             keys: dict[str, Keypair], slowdown: int = 1, hold: int = 600) -> str:
+    """/l2wg/run.conf of the guest in *role*: boot.run_conf's settings, then
+    the interop ones (ci/interop/lib.sh reads them)."""
+    settings = {
+        "L2WG_CHECK_DIR": "/l2wg/interop",
+        "L2WG_ISOLATE": "0",
+        "L2WG_ROLE": role,
+        "L2WG_UNDERLAY": link.underlay,
+        "L2WG_UNDERLAY_MAC": UNDERLAY_MAC[role],
+        "L2WG_FAMILY": str(link.family),
+        "L2WG_PEER_UNDERLAY": UNDERLAY_IP[other(role)],
+        "L2WG_PRIVATE_KEY": keys[role].private,
+        "L2WG_PEER_PUBLIC_KEY": keys[other(role)].public,
+        "L2WG_HOLD": str(hold),
+    }
+    return boot.run_conf("interop", selected, 1, slowdown) + "".join(
+        f"{name}={shlex.quote(value)}\n" for name, value in settings.items())
+
+
+def overlay_files(g: Guest, conf: str) -> dict[str, bytes]:
+    """The per-run files of a guest: boot's (kernel config, modules), its
+    run.conf and the interop checks."""
+    files = boot.overlay_files(g.artifacts, "interop", [], None)
+    files["l2wg/run.conf"] = conf.encode()
+    for script in sorted(INTEROP_DIR.glob("*.sh")):
+        files[f"l2wg/interop/{script.name}"] = script.read_bytes()
+    return files
+
+
+# --- QEMU -----------------------------------------------------------------------
+
+def free_ports(count: int, kind: socket.SocketKind) -> tuple[int, ...]:
+    """*count* distinct ports on 127.0.0.1 that are free now (UDP or TCP)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, kind)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return tuple(s.getsockname()[1] for s in sockets)
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def new_link(underlay: str, family: int = 4) -> Link:
+    if underlay == "virtio-net":
+        return Link(underlay, free_ports(2, socket.SOCK_DGRAM), family)
+    return Link(underlay, free_ports(1, socket.SOCK_STREAM), family)
+
+
+def underlay_args(link: Link, role: str) -> tuple[str, ...]:
+    """The QEMU arguments of *role*'s end of the underlay.  No default NIC (QEMU
+    adds a user-mode e1000 otherwise, and SeaBIOS runs its iPXE ROM at boot)."""
+    if link.underlay == "virtio-net":
+        mine, theirs = (link.ports if role == "a" else link.ports[::-1])
+        return ("-nic", "none", "-netdev", f"dgram,id=u0,local.type=inet,local.host=127.0.0.1,"
+                           f"local.port={mine},remote.type=inet,remote.host=127.0.0.1,"
+                           f"remote.port={theirs}",
+                "-device", f"virtio-net-pci,netdev=u0,mac={UNDERLAY_MAC[role]}")
+    # A second -serial replaces -nographic's default one: name the console too.
+    # a listens, b connects (and retries until a's QEMU listens).
+    port = link.ports[0]
+    end = "server=on,wait=off" if role == "a" else "reconnect=1"
+    return ("-nic", "none", "-serial", "mon:stdio",
+            "-chardev", f"socket,id=u0,host=127.0.0.1,port={port},{end}",
+            "-serial", "chardev:u0")
+
+
+def machine(g: Guest, initrd: Path, link: Link, accel: str) -> qemu.Machine:
+    return qemu.Machine(kernel=g.artifacts.bzimage, initrd=initrd, accel=accel,
+                        memory_mb=MEMORY_MB, cpus=CPUS,
+                        extra_args=underlay_args(link, g.role))
+
+
+def time_limits(selected: Sequence[checks_mod.Check]) -> tuple[float, float]:
+    """(whole run, longest console silence) of each guest, in seconds; a guest
+    may wait for the other one all along, so its limit covers both."""
+    whole, idle = boot.time_limits("checks", selected)
+    assert whole is not None and idle is not None
+    return 2 * whole, idle
+
+
+def boot_pair(machines: dict[str, qemu.Machine], run_dir: Path, *, timeout: float,
+              idle_timeout: float,
+              on_line: dict[str, Callable[[str], None]] | None = None
+              ) -> dict[str, qemu.Console]:
+    """Boot both guests at once (a first); end each once both have printed
+    their done marker (or the other's QEMU has ended)."""
+    finished = {role: threading.Event() for role in machines}
+
+    def stopper(role: str) -> Callable[[str], bool]:
+        def stop(line: str) -> bool:
+            if qemu.DONE_MARKER in line:
+                finished[role].set()
+            return finished[role].is_set() and finished[other(role)].is_set()
+        return stop
+
+    def one(role: str) -> qemu.Console:
+        try:
+            return qemu.boot(machines[role], run_dir / f"console-{role}.log", timeout=timeout,
+                             idle_timeout=idle_timeout, stop=stopper(role),
+                             on_line=(on_line or {}).get(role))
+        finally:
+            finished[role].set()
+
+    with ThreadPoolExecutor(max_workers=len(machines)) as pool:
+        futures = {role: pool.submit(one, role) for role in machines}
+        return {role: future.result() for role, future in futures.items()}
+
+
+class LiveStatus:
+    """One guest's console lines to --console (prefixed), its results to the progress."""
+
+    def __init__(self, label: str, progress: Progress,
+                 on_console: Callable[[str], None] | None):
+        self.label = label
+        self.progress = progress
+        self.on_console = on_console
+
+    def __call__(self, line: str) -> None:
+        line = line.replace("\r", "")
+        if self.on_console:
+            self.on_console(f"[{self.label}] {line}")
+        if not line.startswith(" ") and (test := ktap.parse_result(line)):
+            self.progress.update(f"{self.label} {test.name}: {test.status.value.upper()}",
+                                 force=True)
+
+
+# --- the run ----------------------------------------------------------------------
+
+def new_run_dir(ws: Workspace, guests: Sequence[Guest]) -> Path:
+    base = ws.interop / "-".join(g.kernel for g in guests)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    run_dir, n = base / stamp, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base / f"{stamp}-{n}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
+            checks: Sequence[str] | None = None, underlay: str = "auto", family: int = 4,
+            accel: str | None = None, progress: Progress | None = None,
+            on_console: Callable[[str], None] | None = None,
+            programs: guest.GuestPrograms = guest.GuestPrograms()) -> InteropResult:
+    """Run the interop checks between *guests* (find_pair); see the module's
+    docstring."""
+    progress = progress or silent()
+    if family not in (4, 6):
+        raise BadInput(f"--family {family}: 4 or 6")
+    selected = select(checks)
+    chosen = choose_underlay(guests, underlay)
+    slowdown = max(boot.timeout_factor(g.artifacts.config) for g in guests)
+    selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
+    timeout, idle = time_limits(selected)
+
+    run_dir = new_run_dir(ws, guests)
+    log = run_dir / "interop.log"
+    base = guest.build_initramfs(ws, run_dir / "guest.log", programs)
+    progress.step(guest.describe(base))
+    accelerator = qemu.Accelerator(accel, "requested") if accel else \
+        qemu.accelerator(ws, guests[0].artifacts.bzimage, run_dir / "accel-probe.log")
+    progress.step(f"accelerator: {accelerator.name} ({accelerator.reason})")
+    keys = make_keys(log)
+    link = new_link(chosen, family)
+    machines, commands = {}, {}
+    for g in guests:
+        conf = run_conf(g.role, link, selected, keys, slowdown, hold=int(timeout))
+        overlay = guest.write_overlay(run_dir / f"overlay-{g.role}.cpio.gz",
+                                      overlay_files(g, conf), log)
+        initrd = guest.combine([base.path, overlay], run_dir / f"initrd-{g.role}.gz")
+        overlay.unlink()
+        machines[g.role] = machine(g, initrd, link, accelerator.name)
+        commands[g.role] = shlex.join(qemu.command(machines[g.role]))
+        (run_dir / f"command-{g.role}.sh").write_text(f"#!/bin/sh\n{commands[g.role]}\n")
+    progress.step(f"booting {guests[0].label} and {guests[1].label} over {link.underlay} "
+                  f"(127.0.0.1 ports {', '.join(map(str, link.ports))}), "
+                  f"checks: {' '.join(c.name for c in selected)}")
+    start = time.monotonic()
+    consoles = boot_pair(machines, run_dir, timeout=timeout, idle_timeout=idle,
+                         on_line={g.role: LiveStatus(g.label, progress, on_console)
+                                  for g in guests})
+    seconds = time.monotonic() - start
+    progress.done()
+
+    suites = []
+    for g in guests:
+        suite = boot.suite_report(g.kernel, accelerator.name, selected, consoles[g.role])
+        suite.guest = g.role
+        suites.append(suite)
+    result = InteropResult(guests=guests, link=link, run_dir=run_dir, accelerator=accelerator,
+                           suites=suites, commands=commands, seconds=seconds)
+    write_results(result)
+    link_latest(run_dir)
+    return result
+
+
+def summary(result: InteropResult) -> dict:
+    """interop.json: what ran, over what, how long."""
+    return {"kernels": {g.role: g.kernel for g in result.guests},
+            "underlay": result.link.underlay, "family": result.link.family,
+            "ports": list(result.link.ports), "accelerator": result.accelerator.name,
+            "seconds": round(result.seconds, 2),
+            "guest_seconds": {s.guest: round(s.seconds, 2) for s in result.suites},
+            "commands": result.commands, "ok": result.ok}
+
+
+def write_results(result: InteropResult) -> None:
+    report.write_json(result.suites, result.run_dir / "results.json")
+    report.write_junit(result.suites, result.run_dir / "junit.xml")
+    (result.run_dir / "interop.json").write_text(json.dumps(summary(result), indent=2) + "\n")
+
+
+def link_latest(run_dir: Path) -> None:
+    latest = run_dir.parent / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run_dir.name)
+
+
+def table(result: InteropResult) -> str:
+    a, b = result.guests
+    head = (f"interop {a.kernel} <-> {b.kernel} over {result.link.underlay} "
+            f"(IPv{result.link.family} endpoints): {result.seconds:.1f}s")
+    return head + "\n" + report.guest_table(result.suites)
