@@ -149,6 +149,12 @@ def test_time_limits_grow_with_the_checks():
     assert boot.time_limits("shell", []) == (None, None)
 
 
+def test_a_sanitizer_kernels_boot_gets_its_slowdown_too():
+    plain, _ = boot.time_limits("checks", selected("ping"))
+    slow, idle = boot.time_limits("checks", selected("ping"), 15)
+    assert slow - plain == boot.BOOT_BUDGET * 14 and idle >= boot.BOOT_BUDGET * 15
+
+
 def test_a_sanitizer_kernel_gives_the_checks_more_time(tmp_path):
     plain, debug, absent = tmp_path / "plain", tmp_path / "debug", tmp_path / "absent"
     plain.write_text("CONFIG_WIREGUARD=y\n# CONFIG_KASAN is not set\n")
