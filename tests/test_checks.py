@@ -246,3 +246,22 @@ def test_selftests_skip_the_ratelimiter_only_where_the_kernel_does(tmp_path):
     assert rc == 1
     assert selftest_results(out)[2] == ("ratelimiter", "fail",
                                         "no 'ratelimiter self-tests' line in dmesg")
+
+
+def test_required_configs_follow_continuation_lines_and_keep_order():
+    script = ("#!/bin/sh\n. lib.sh\nrequire_config CONFIG_VETH CONFIG_BRIDGE\n"
+              "echo require_config CONFIG_NOT_A_CALL\n"
+              "\trequire_config CONFIG_DUMMY \\\n\tCONFIG_VETH CONFIG_IP_NF_NAT\n"
+              "require_tool /usr/bin/bash\n")
+    assert checks.required_configs(script) == (
+        "CONFIG_VETH", "CONFIG_BRIDGE", "CONFIG_DUMMY", "CONFIG_IP_NF_NAT")
+
+
+def test_every_shipped_check_states_its_kernel_options():
+    """The DKMS guest loads modules from these lines: a check without them would
+    run on Debian's kernel with its modules missing."""
+    found = checks.discover()
+    assert found["pppoe"].configs == ("CONFIG_BRIDGE", "CONFIG_VETH", "CONFIG_PPP",
+                                      "CONFIG_PPPOE", "CONFIG_PPP_ASYNC")
+    assert "CONFIG_IPV6_MULTIPLE_TABLES" in found["netns"].configs    # a continued line
+    assert [name for name, check in found.items() if not check.configs] == []

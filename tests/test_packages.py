@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from l2wg import packages
+from l2wg import distkernel, packages
 from l2wg.errors import L2wgError
 from l2wg.kernels import DebianArchive, Kernel, SourceSpec
 
@@ -276,3 +276,41 @@ def test_packages_are_listed_in_the_build_metadata(tmp_path):
                                 "dkms": [str(tmp_path / "l2wireguard-dkms.deb")]}
     assert meta["kernel"] == "6.12"
     packages.record_in_metadata(tmp_path / "none", "deb", [])   # no build: nothing to do
+
+
+def fake_dist_kernel(root: Path, config: str, modules_dep: str) -> distkernel.DistKernel:
+    release = "9.9.1+deb99-amd64"
+    (root / "boot").mkdir(parents=True)
+    (root / "boot" / f"config-{release}").write_text(config)
+    modules = root / "lib" / "modules" / release
+    modules.mkdir(parents=True)
+    (modules / "modules.dep").write_text(modules_dep)
+    return distkernel.DistKernel(release, f"linux-image-{release}", "9.9.1-1", root)
+
+
+def test_check_options_become_the_modules_the_kbuild_lines_name(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "drivers/net/ppp").mkdir(parents=True)
+    (tree / "drivers/net/ppp/Makefile").write_text(
+        "obj-$(CONFIG_PPP) += ppp_generic.o\nobj-$(CONFIG_PPPOE) += pppox.o \\\n\tpppoe.o\n")
+    (tree / "net/bridge").mkdir(parents=True)
+    (tree / "net/bridge/Makefile").write_text("obj-$(CONFIG_BRIDGE) += bridge.o\nbridge-y := br.o\n")
+    (tree / "net/Makefile").write_text("obj-$(CONFIG_BRIDGE) += bridge/\n")
+    dist = fake_dist_kernel(
+        tmp_path / "dist",
+        "CONFIG_PPP=m\nCONFIG_PPPOE=m\nCONFIG_BRIDGE=m\nCONFIG_IPV6=y\n# CONFIG_DUMMY is not set\n",
+        "kernel/drivers/net/ppp/ppp_generic.ko.xz:\n"
+        "kernel/drivers/net/ppp/pppox.ko.xz: kernel/drivers/net/ppp/ppp_generic.ko.xz\n"
+        "kernel/drivers/net/ppp/pppoe.ko.xz: kernel/drivers/net/ppp/pppox.ko.xz\n"
+        "kernel/net/bridge/bridge.ko.xz:\n")
+    wanted = ["CONFIG_BRIDGE", "CONFIG_PPPOE", "CONFIG_IPV6", "CONFIG_DUMMY", "CONFIG_BRIDGE"]
+    assert distkernel.modules_for_configs(dist, tree, wanted) == ["bridge", "pppox", "pppoe"]
+
+
+def test_a_module_option_no_kbuild_line_names_is_an_error(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "Makefile").write_text("obj-$(CONFIG_OTHER) += other.o\n")
+    dist = fake_dist_kernel(tmp_path / "dist", "CONFIG_VETH=m\n", "kernel/other.ko.xz:\n")
+    with pytest.raises(L2wgError, match=r"CONFIG_VETH=m, but no obj-\$\(CONFIG_VETH\) line"):
+        distkernel.modules_for_configs(dist, tree, ["CONFIG_VETH"])

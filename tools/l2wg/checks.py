@@ -3,11 +3,15 @@
 A check's second line is its one-line description.  An optional header line
 ``# l2wg: slow timeout=300`` marks it as left out of the default set
 (``slow``) and sets how long the guest lets it run (``timeout``, seconds).
-``lib.sh`` holds the helpers the checks source and is not a check.
+``lib.sh`` holds the helpers the checks source and is not a check.  The
+kernel options a check needs are its ``require_config`` lines: the guest
+skips the check without them, and a modular kernel's guest loads the modules
+that provide them (packages.py).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,7 @@ class Check:
     description: str
     slow: bool = False
     timeout: int = DEFAULT_TIMEOUT
+    configs: tuple[str, ...] = ()     # the CONFIG_ options of its require_config lines
 
 
 def parse_header(path: Path) -> Check:
@@ -45,7 +50,21 @@ def parse_header(path: Path) -> Check:
         elif not description:
             description = text
     return Check(name=path.stem, path=path, description=description, slow=slow,
-                 timeout=timeout)
+                 timeout=timeout, configs=required_configs(path.read_text()))
+
+
+REQUIRE_CONFIG = re.compile(r"^\s*require_config\b((?:[^\n]*\\\n)*[^\n]*)", re.MULTILINE)
+
+
+def required_configs(script: str) -> tuple[str, ...]:
+    """The CONFIG_ options named by the ``require_config`` calls in *script*
+    (continuation lines included), in order, each once."""
+    found: dict[str, None] = {}
+    for match in REQUIRE_CONFIG.finditer(script):
+        for word in match.group(1).replace("\\\n", " ").split():
+            if word.startswith("CONFIG_"):
+                found[word] = None
+    return tuple(found)
 
 
 def discover(directory: Path = CHECKS_DIR) -> dict[str, Check]:

@@ -5,7 +5,10 @@ and unpacked there -- never installed on the host.  It comes from the host's
 apt sources or, through l2wg's private apt configuration, from any suite of
 the archive (l2wg.apt).  ``module_closure`` follows ``modules.dep`` so the
 guest can insmod a module's dependencies in order, decompressed from the
-package's ``.ko.xz`` files.
+package's ``.ko.xz`` files.  ``modules_for_configs`` names the modules that
+provide a set of kernel options: the package's config says which options are
+modules (``=m``), and the kernel tree's own kbuild lines
+(``obj-$(CONFIG_FOO) += foo.o``) say which module each one is.
 
 Two layouts: up to 6.x, linux-image-R holds /boot/vmlinuz-R, /boot/config-R
 and /lib/modules/R.  From 7.x (trixie-backports, sid), linux-image-R is an
@@ -18,6 +21,8 @@ unpacked into the same directory.
 from __future__ import annotations
 
 import lzma
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,3 +152,54 @@ def decompressed(module: Path, dest: Path) -> Path:
     data = module.read_bytes()
     target.write_bytes(lzma.decompress(data) if module.name.endswith(".xz") else data)
     return target
+
+
+def config_values(config: Path) -> dict[str, str]:
+    """A kernel .config as {CONFIG_FOO: value}; options that are not set are absent."""
+    values = {}
+    for line in config.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.startswith("CONFIG_"):
+            values[name] = value
+    return values
+
+
+KBUILD_OBJ = re.compile(r"^obj-\$\((CONFIG_\w+)\)\s*[+:]?=((?:[^\n]*\\\n)*[^\n]*)",
+                        re.MULTILINE)
+
+
+def kbuild_objects(tree: Path, symbols: set[str]) -> dict[str, list[str]]:
+    """{CONFIG_FOO: [object names]} from the ``obj-$(CONFIG_FOO) += foo.o bar.o``
+    lines of every Makefile and Kbuild file in *tree*, for the options in *symbols*."""
+    found: dict[str, list[str]] = {}
+    for makefile in (*tree.rglob("Makefile"), *tree.rglob("Kbuild")):
+        text = makefile.read_text(errors="replace")
+        if "obj-$(CONFIG_" not in text:
+            continue
+        for match in KBUILD_OBJ.finditer(text):
+            if match.group(1) in symbols:
+                objects = match.group(2).replace("\\\n", " ").split()
+                found.setdefault(match.group(1), []).extend(
+                    word.removesuffix(".o") for word in objects if word.endswith(".o"))
+    return found
+
+
+def modules_for_configs(kernel: DistKernel, tree: Path, symbols: Iterable[str]) -> list[str]:
+    """The modules *kernel* must load for *symbols* to hold: those options the
+    package builds as modules, named by *tree*'s kbuild lines.  Built-in
+    options need nothing and unset ones cannot be had (the check that needs
+    one skips, saying so).  An ``=m`` option that no kbuild line of *tree*
+    turns into a module of the package is an error, not a silent gap."""
+    values = config_values(kernel.config)
+    wanted = [symbol for symbol in dict.fromkeys(symbols) if values.get(symbol) == "m"]
+    objects = kbuild_objects(tree, set(wanted))
+    shipped = read_modules_dep(kernel.modules)
+    modules: list[str] = []
+    for symbol in wanted:
+        names = [name.replace("-", "_") for name in objects.get(symbol, [])]
+        names = [name for name in names if name in shipped]
+        if not names:
+            raise L2wgError(f"{kernel.package}: {symbol}=m, but no obj-$({symbol}) line of "
+                            f"{tree} names a module the package ships")
+        modules.extend(name for name in names if name not in modules)
+    return modules

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import chroot, distkernel, sources, stamps, store
+from . import checks, chroot, distkernel, sources, stamps, store
 from .apt import Apt
 from .errors import BuildError, L2wgError, failing_as
 from .kernels import HOST_SUITE, DebianArchive, DkmsHeaders, Kernel
@@ -337,13 +337,6 @@ def dkms_build(src: DkmsSource, deb: Path, headers: DkmsHeaders, archive: Debian
 
 # the stage: l2wg dkms ----------------------------------------------------------
 
-#: What the check suite needs loaded on a modular distribution kernel (pppoe-server
-#: runs pppd on a pty, which needs the async PPP line discipline; oversize and
-#: fuzz redirect a port into l2wg0 with tc's clsact qdisc, matchall and mirred).
-CHECK_MODULES = ("veth", "bridge", "8021q", "pppoe", "ppp_async",
-                 "sch_ingress", "cls_matchall", "act_mirred")
-
-
 @dataclass
 class DkmsProof:
     """One headers package the DKMS module was built for, and a bootable guest of it."""
@@ -452,6 +445,13 @@ def image_apt(headers: DkmsHeaders, project: Project, ws: Workspace) -> Apt:
     return sources.debian_apt(suite, project.matrix().debian, ws)
 
 
+def check_modules(dist: distkernel.DistKernel, tree: Path) -> list[str]:
+    """What the default checks need loaded on Debian's modular kernel: the modules
+    behind their ``require_config`` options (a new check's needs come with it)."""
+    configs = [c for check in checks.select(None) for c in check.configs]
+    return distkernel.modules_for_configs(dist, tree, configs)
+
+
 def guest_artifacts(kernel: Kernel, tree: Path, headers: DkmsHeaders, module: Path, out: Path,
                     ws: Workspace, progress: Progress, log: Path, apt: Apt) -> Path:
     """An artifacts directory `l2wg boot` can run: Debian's vmlinuz + the modules to load."""
@@ -462,7 +462,7 @@ def guest_artifacts(kernel: Kernel, tree: Path, headers: DkmsHeaders, module: Pa
         shutil.copy2(dist.vmlinuz, tmp / "bzImage")
         shutil.copy2(dist.config, tmp / "config")
         modules = []
-        for path in distkernel.module_closure(dist, [MODULE, *CHECK_MODULES]):
+        for path in distkernel.module_closure(dist, [MODULE, *check_modules(dist, tree)]):
             if path.name.split(".ko")[0] == MODULE:
                 path = module
             modules.append(distkernel.decompressed(path, tmp / "modules").name)
