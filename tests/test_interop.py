@@ -63,6 +63,39 @@ def test_virtio_net_pair_crosses_its_udp_ports(tmp_path):
         assert "-serial" not in argv                   # the console stays -nographic's
 
 
+def test_each_guest_gets_a_lan_port_of_two_nics_joined_to_each_other(tmp_path):
+    link = interop.Link("virtio-net", (40001, 40002), lan_ports=(40011, 40012, 40021, 40022))
+    for role, (port, host) in (("a", (40011, 40012)), ("b", (40021, 40022))):
+        argv = list(interop.lan_args(link, role))
+        netdevs = [arg_after(argv, "-netdev", n) for n in (0, 1)]
+        assert f"id=lan0,local.type=inet,local.host=127.0.0.1,local.port={port}," in netdevs[0]
+        assert netdevs[0].endswith(f"remote.port={host}")
+        assert f"id=lanh,local.type=inet,local.host=127.0.0.1,local.port={host}," in netdevs[1]
+        assert netdevs[1].endswith(f"remote.port={port}")
+        assert [arg_after(argv, "-device", n) for n in (0, 1)] == [
+            f"virtio-net-pci,netdev=lan0,mac={interop.LAN_MAC[role]}",
+            f"virtio-net-pci,netdev=lanh,mac={interop.LAN_HOST_MAC[role]}"]
+    a, _ = guests(tmp_path)
+    argv_a = qemu.command(interop.machine(a, tmp_path / "ia.gz", link, "tcg"))
+    assert argv_a.count("virtio-net-pci,netdev=u0,mac=52:54:00:4c:32:01") == 1
+    assert sum(word.startswith("virtio-net-pci,") for word in argv_a) == 3
+    new = interop.new_link("virtio-net")
+    assert len(set(new.ports + new.lan_ports)) == 6
+
+
+def test_no_lan_port_without_a_nic_and_run_conf_says_which_macs(tmp_path):
+    assert interop.lan_args(interop.Link("ppp-serial", (40003,)), "a") == ()
+    assert interop.new_link("ppp-serial").lan_ports == ()
+    names = ["L2WG_LAN_MAC", "L2WG_LAN_HOST_MAC"]
+    selected = interop.select(["ping"])
+    nic = interop.Link("virtio-net", (1, 2), lan_ports=(3, 4, 5, 6))
+    assert sourced(interop.run_conf("b", nic, selected, KEYS), tmp_path, names) == {
+        "L2WG_LAN_MAC": "52:54:00:4c:33:02", "L2WG_LAN_HOST_MAC": "52:54:00:4c:34:02"}
+    ppp = interop.Link("ppp-serial", (40003,))
+    assert sourced(interop.run_conf("b", ppp, selected, KEYS), tmp_path, names) == {
+        "L2WG_LAN_MAC": "", "L2WG_LAN_HOST_MAC": ""}
+
+
 def test_ppp_serial_pair_listens_on_a_and_connects_from_b(tmp_path):
     link = interop.Link("ppp-serial", (40003,))
     argv_a = list(interop.underlay_args(link, "a"))

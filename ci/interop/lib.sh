@@ -36,6 +36,24 @@ require_topology() {
 	LAN_MTU=$(cat /sys/class/net/l2wg0/mtu)
 }
 
+# nic_by_mac MAC NAME: the network device with MAC (as the host gave it to
+# QEMU) renamed NAME.
+nic_by_mac() {
+	for dev in /sys/class/net/*; do
+		[ "$(cat "$dev/address")" = "$1" ] || continue
+		ip link set "${dev##*/}" name "$2"
+		return
+	done
+	echo "no network device has MAC $1 (is CONFIG_VIRTIO_NET in this kernel?)"
+	ls /sys/class/net
+	return 1
+}
+
+# handshake_done_on DEV: every peer of DEV (in this namespace) has done a handshake.
+handshake_done_on() {
+	wg show "$1" latest-handshakes | awk '$2 == 0 { bad = 1 } END { exit bad || NR == 0 }'
+}
+
 # peer_answers ADDR: ADDR answers one ping from the LAN host.
 peer_answers() {
 	nsx "$HOST" ping -c 1 -W 1 "$1" >/dev/null 2>&1

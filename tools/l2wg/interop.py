@@ -19,7 +19,14 @@ or bridge on the host:
     (CONFIG_PPP_ASYNC, for the pppoe check).  Slower, but a real link
     between two kernels all the same.
 
-``auto`` takes the first both kernels can drive.  Each guest's init
+``auto`` takes the first both kernels can drive.  Over virtio-net each
+guest also gets a LAN port: two more virtio-net NICs, ``lan0`` and
+``lanh``, joined to each other (``-netdev dgram`` again), standing for a
+switch port and the LAN host behind it.  The ``redirect`` check sends that
+port's VLAN into l2wireguard with tc, the use case of people who tried it
+with an L3 ``wg0``.
+
+  Each guest's init
 (ci/guest/init.sh, ``L2WG_MODE=interop``) runs the checks of ci/interop/
 one after the other: ``topology`` first (it sets the site up and waits for
 the other's), then the others, each from its own side -- so every check
@@ -68,6 +75,9 @@ UNDERLAY_CONFIG = {
 }
 #: The underlay NIC's MAC address per role (locally administered).
 UNDERLAY_MAC = {"a": "52:54:00:4c:32:01", "b": "52:54:00:4c:32:02"}
+#: The LAN port's NIC and the NIC of the LAN host behind it, per role.
+LAN_MAC = {"a": "52:54:00:4c:33:01", "b": "52:54:00:4c:33:02"}
+LAN_HOST_MAC = {"a": "52:54:00:4c:34:01", "b": "52:54:00:4c:34:02"}
 #: The underlay addresses the init's hold probes (ci/interop/lib.sh has the same).
 UNDERLAY_IP = {"a": "192.168.0.1", "b": "192.168.0.2"}
 MEMORY_MB = 512
@@ -102,6 +112,9 @@ class Link:
     ports: tuple[int, ...]
     #: The address family of the WireGuard endpoints over the underlay.
     family: int = 4
+    #: virtio-net: the UDP ports of a's LAN port pair (lan0, lanh), then b's;
+    #: none over ppp-serial (a kernel without a NIC driver has no LAN port).
+    lan_ports: tuple[int, ...] = ()
 
 
 @dataclass
@@ -222,6 +235,8 @@ def run_conf(role: str, link: Link, selected: Sequence[checks_mod.Check],
         "L2WG_PEER_PUBLIC_KEY": keys[other(role)].public,
         "L2WG_HOLD": str(hold),
     }
+    if link.lan_ports:
+        settings |= {"L2WG_LAN_MAC": LAN_MAC[role], "L2WG_LAN_HOST_MAC": LAN_HOST_MAC[role]}
     return boot.run_conf("interop", selected, 1, slowdown) + "".join(
         f"{name}={shlex.quote(value)}\n" for name, value in settings.items())
 
@@ -254,7 +269,8 @@ def free_ports(count: int, kind: socket.SocketKind) -> tuple[int, ...]:
 
 def new_link(underlay: str, family: int = 4) -> Link:
     if underlay == "virtio-net":
-        return Link(underlay, free_ports(2, socket.SOCK_DGRAM), family)
+        ports = free_ports(6, socket.SOCK_DGRAM)
+        return Link(underlay, ports[:2], family, lan_ports=ports[2:])
     return Link(underlay, free_ports(1, socket.SOCK_STREAM), family)
 
 
@@ -263,10 +279,7 @@ def underlay_args(link: Link, role: str) -> tuple[str, ...]:
     adds a user-mode e1000 otherwise, and SeaBIOS runs its iPXE ROM at boot)."""
     if link.underlay == "virtio-net":
         mine, theirs = (link.ports if role == "a" else link.ports[::-1])
-        return ("-nic", "none", "-netdev", f"dgram,id=u0,local.type=inet,local.host=127.0.0.1,"
-                           f"local.port={mine},remote.type=inet,remote.host=127.0.0.1,"
-                           f"remote.port={theirs}",
-                "-device", f"virtio-net-pci,netdev=u0,mac={UNDERLAY_MAC[role]}")
+        return ("-nic", "none") + dgram_nic("u0", UNDERLAY_MAC[role], mine, theirs)
     # A second -serial replaces -nographic's default one: name the console too.
     # a listens, b connects (and retries until a's QEMU listens).
     port = link.ports[0]
@@ -276,10 +289,27 @@ def underlay_args(link: Link, role: str) -> tuple[str, ...]:
             "-serial", "chardev:u0")
 
 
+def dgram_nic(name: str, mac: str, local: int, remote: int) -> tuple[str, ...]:
+    """A virtio-net NIC whose frames go to UDP port *remote* on 127.0.0.1."""
+    return ("-netdev", f"dgram,id={name},local.type=inet,local.host=127.0.0.1,"
+                       f"local.port={local},remote.type=inet,remote.host=127.0.0.1,"
+                       f"remote.port={remote}",
+            "-device", f"virtio-net-pci,netdev={name},mac={mac}")
+
+
+def lan_args(link: Link, role: str) -> tuple[str, ...]:
+    """*role*'s LAN port: lan0 and lanh, each the other's only neighbour."""
+    if not link.lan_ports:
+        return ()
+    port, host = link.lan_ports[0:2] if role == "a" else link.lan_ports[2:4]
+    return (dgram_nic("lan0", LAN_MAC[role], port, host)
+            + dgram_nic("lanh", LAN_HOST_MAC[role], host, port))
+
+
 def machine(g: Guest, initrd: Path, link: Link, accel: str) -> qemu.Machine:
     return qemu.Machine(kernel=g.artifacts.bzimage, initrd=initrd, accel=accel,
                         memory_mb=MEMORY_MB, cpus=CPUS,
-                        extra_args=underlay_args(link, g.role))
+                        extra_args=underlay_args(link, g.role) + lan_args(link, g.role))
 
 
 def time_limits(selected: Sequence[checks_mod.Check]) -> tuple[float, float]:
@@ -410,7 +440,8 @@ def summary(result: InteropResult) -> dict:
     """interop.json: what ran, over what, how long."""
     return {"kernels": {g.role: g.kernel for g in result.guests},
             "underlay": result.link.underlay, "family": result.link.family,
-            "ports": list(result.link.ports), "accelerator": result.accelerator.name,
+            "ports": list(result.link.ports), "lan_ports": list(result.link.lan_ports),
+            "accelerator": result.accelerator.name,
             "seconds": round(result.seconds, 2),
             "guest_seconds": {s.guest: round(s.seconds, 2) for s in result.suites},
             "commands": result.commands, "ok": result.ok}
