@@ -363,13 +363,11 @@ def test_make_config_on_real_tree(real_ws, project, tmp_path, name):
 
 def cached_archive(kernel, ws):
     """The kernel's source archive if the workspace cache holds it (where sources.py keeps
-    it), else None.  Asks apt-cache, never the network."""
+    it), else None.  Reads the cache only, never apt or the network."""
     spec = kernel.source
     if spec.type == "debian":
-        try:
-            version = spec.version or sources.debian_candidate(spec.package,
-                                                               ws.logs / "test-kconfig.log")
-        except L2wgError:
+        version = spec.version or sources.last_fetched_version(ws, spec.package, spec.suite)
+        if not version:
             return None
         path = ws.sources / "debian" / f"{spec.package}_{version}.tar.xz"
     elif spec.type == "tarball":

@@ -394,7 +394,10 @@ def test_cached_debian_source_works_offline(debian_server, ws, quiet, tmp_path, 
     server, archive = debian_server
     kernel = load_matrix(suite_matrix(tmp_path, archive)).get("9.9")
     pinned = replace(kernel, source=replace(kernel.source, version="9.9.1-1"))
+    assert sources.last_fetched_version(ws, "linux-source-9.9", kernel.source.suite) is None
     latest = sources.fetch(kernel, ws, quiet)
+    assert sources.last_fetched_version(ws, "linux-source-9.9", kernel.source.suite) == \
+        latest.detail
     old = sources.fetch(pinned, ws, quiet)
     server.stop()                                   # from here on: no archive
     conf = tmp_path / "apt.conf"                    # (and no waiting for apt's retries)

@@ -158,6 +158,12 @@ def _latest_record(ws: Workspace, package: str, suite: str | None) -> Path:
     return ws.sources / "debian" / f"{package}@{suite or 'host'}.json"
 
 
+def last_fetched_version(ws: Workspace, package: str, suite: str | None) -> str | None:
+    """The version of *package* from *suite* last fetched into the cache, if any;
+    reads the cache only, never apt or the network."""
+    return (store.read_json(_latest_record(ws, package, suite)) or {}).get("version")
+
+
 def _cached_debian(kernel: Kernel, package: str, version: str, ws: Workspace,
                    progress: Progress) -> Source | None:
     """*package*=*version*'s tarball from the cache, if it is there and verified."""
