@@ -1,6 +1,7 @@
 """The guest initramfs: inputs, cache key, libraries, archives."""
 
 import gzip
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -99,3 +100,26 @@ def test_rawframe_helper_is_static_and_fills_patterns(tmp_path):
     assert "00" not in [out.stdout[i:i + 2] for i in range(0, 10, 2)]
     ldd = subprocess.run(["ldd", binary], capture_output=True, text=True)
     assert "not a dynamic executable" in ldd.stdout + ldd.stderr
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("unshare") is None
+                    or os.geteuid() != 0, reason="needs gcc, and root for a network namespace")
+def test_rawframe_recv_ends_after_its_quiet_time_whatever_else_the_link_carries(tmp_path):
+    """Frames the receiver does not keep must not restart its quiet time: a
+    check that waits for quiet while a ping runs would otherwise wait as long
+    as the ping does (multipeer did, until its timeout)."""
+    binary = guest.build_rawframe(Workspace(tmp_path), tmp_path / "log")
+    other = "ffffffffffff" + "020000000001" + "88b5" + "00" * 46
+    (tmp_path / "frames").write_text(f"{other}\n" * 100)
+    script = f"""
+ip link add v1 type veth peer name v2 && ip link set v1 up && ip link set v2 up || exit 9
+( while :; do {binary} send v1 {tmp_path}/frames 2000; done ) &
+talker=$!
+timeout 20 {binary} recv v2 300 5 {tmp_path}/ready 020000999999 >{tmp_path}/kept
+echo "recv exit $?"
+kill $talker
+"""
+    done = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True,
+                          text=True, timeout=60)
+    assert "recv exit 0" in done.stdout, done.stdout + done.stderr
+    assert (tmp_path / "kept").read_text() == ""

@@ -356,8 +356,8 @@ RAWFRAME=/usr/bin/rawframe
 # rawframe_recv NS DEV MAX OUTFILE [QUIET_MS [MATCH]]: start a receiver in
 # the background and wait until it listens.  It keeps the frames that MATCH
 # (a source MAC in hex, or OFFSET:HEX; default: all) and stops after MAX of
-# them or QUIET_MS (default 1000, times L2WG_SLOWDOWN) without a frame; then
-# `wait $RAWFRAME_PID`.
+# them or QUIET_MS (default 1000, times L2WG_SLOWDOWN) without one (frames it
+# does not keep do not count); then `wait $RAWFRAME_PID`.
 rawframe_recv() {
 	rm -f "$4.ready"
 	nsx "$1" "$RAWFRAME" recv "$2" $((${5:-1000} * ${L2WG_SLOWDOWN:-1})) "$3" "$4.ready" $6 >"$4" &

@@ -8,10 +8,12 @@
  *                                     pausing PAUSE_US microseconds after each
  *   rawframe recv IFACE MS MAX READY [MATCH]
  *                                     print each received frame as hex, one per
- *                                     line, until MAX frames or MS ms of quiet;
- *                                     touch READY once the socket listens; with
- *                                     MATCH, only frames with those bytes:
- *                                     OFFSET:HEX, or just HEX for a source MAC
+ *                                     line, until MAX frames or MS ms without
+ *                                     one; touch READY once the socket listens;
+ *                                     with MATCH, only frames with those bytes
+ *                                     (OFFSET:HEX, or just HEX for a source
+ *                                     MAC), and other traffic does not count
+ *                                     as a frame for the MS ms either
  *   rawframe fill LEN SEED ZEROS      print LEN payload bytes in hex: a pattern
  *                                     from SEED, the last ZEROS bytes zero
  *   rawframe macflood IFACE COUNT DST SEED
@@ -37,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_FRAME 65536
@@ -190,6 +193,14 @@ static void report_drops(int fd)
 		fprintf(stderr, "rawframe: the socket dropped %u frames\n", stats.tp_drops);
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
 static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *ready,
 		    const char *match_spec)
 {
@@ -198,6 +209,7 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 	char control[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	int fd = open_socket(ifname);
 	long count = 0;
+	long deadline;
 
 	if (fd < 0)
 		return die(ifname);
@@ -206,6 +218,7 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 		return 2;
 	}
 	close(open(ready, O_CREAT | O_WRONLY, 0644));
+	deadline = now_ms() + quiet_ms;
 	while (count < max) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		struct sockaddr_ll from;
@@ -215,9 +228,12 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 			.msg_iov = &iov, .msg_iovlen = 1,
 			.msg_control = control, .msg_controllen = sizeof(control),
 		};
-		long n;
+		long n, left = deadline - now_ms();
 
-		if (poll(&pfd, 1, quiet_ms) <= 0)
+		/* Only a kept frame restarts the quiet time: other traffic on
+		 * the link (a ping, neighbour discovery) must not keep the
+		 * receiver waiting for ever. */
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
 			break;
 		n = recvmsg(fd, &msg, 0);
 		if (n < 0)
@@ -228,6 +244,7 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 			continue;
 		print_hex(buf, n);
 		count++;
+		deadline = now_ms() + quiet_ms;
 	}
 	report_drops(fd);
 	return 0;
