@@ -12,7 +12,9 @@ or bridge on the host:
 ``virtio-net``
     a virtio-net NIC in each guest, the two joined by QEMU's ``-netdev
     dgram`` (UDP on 127.0.0.1, QEMU >= 7.2).  The kernels need CONFIG_PCI,
-    CONFIG_VIRTIO_PCI and CONFIG_VIRTIO_NET (ci/kconfig/base.config).
+    CONFIG_VIRTIO_PCI and CONFIG_VIRTIO_NET, which ci/kconfig/base.config
+    does not have yet (adding them rebuilds every matrix kernel); until
+    then ``auto`` finds no NIC and takes PPP.
 ``ppp-serial``
     PPP on a second serial port (ttyS1) of each guest, the two joined by a
     TCP chardev on 127.0.0.1: what a kernel without a NIC driver still has
