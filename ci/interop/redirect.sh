@@ -4,7 +4,7 @@
 . /l2wg/interop/lib.sh
 require_config CONFIG_PACKET CONFIG_VLAN_8021Q CONFIG_NET_SCH_INGRESS CONFIG_NET_CLS_MATCHALL \
 	CONFIG_NET_ACT_MIRRED
-require_tool "$RAWFRAME"
+require_tool "$RAWFRAME" /usr/sbin/tc
 [ -n "$L2WG_LAN_MAC" ] ||
 	ktap_skip_all "no LAN port: it is two more virtio-net NICs, and the underlay is $L2WG_UNDERLAY"
 
@@ -21,6 +21,7 @@ fi
 # site's LAN host (or to a group address).
 SRC=024c3252440$N
 PEER_SRC=024c3252440$PEER_N
+LAN_HOST=$(mac_hex "$L2WG_LAN_HOST_MAC")
 PEER_LAN_HOST=$(mac_hex "52:54:00:4c:34:0$PEER_N")
 
 lan_port_up() {
@@ -52,21 +53,22 @@ tunnel_up() {
 }
 
 redirect_up() {
-	tc qdisc add dev lan0.$VID clsact &&
-		tc filter add dev lan0.$VID ingress matchall action mirred egress redirect dev l2wg1 &&
-		tc qdisc add dev l2wg1 clsact &&
-		tc filter add dev l2wg1 ingress matchall action mirred egress redirect dev lan0.$VID
+	/usr/sbin/tc qdisc add dev lan0.$VID clsact &&
+		/usr/sbin/tc filter add dev lan0.$VID ingress matchall action mirred egress redirect dev l2wg1 &&
+		/usr/sbin/tc qdisc add dev l2wg1 clsact &&
+		/usr/sbin/tc filter add dev l2wg1 ingress matchall action mirred egress redirect dev lan0.$VID
 }
 
-# frames FROM: the frames FROM sends, as hex, from 60 bytes up to the largest
-# l2wg1 takes (MTU + Ethernet header + two VLAN tags).
+# FROM=SRC TO=DST frames: the frames SRC sends to DST (or to a group), as
+# hex, from 60 bytes up to the largest l2wg1 takes (MTU + Ethernet header +
+# two VLAN tags).
 frames() {
-	for args in "$PEER_LAN_HOST 88b5 60 0 1" "$PEER_LAN_HOST 88b5 61 0 2" \
-		"$PEER_LAN_HOST 88b5 1000 0 3" "$PEER_LAN_HOST 88b5 $MAX 0 4" \
-		"$PEER_LAN_HOST 88b5 $((MAX + 8)) 0 5" "$PEER_LAN_HOST 88b5 200 100 6" \
+	for args in "$TO 88b5 60 0 1" "$TO 88b5 61 0 2" \
+		"$TO 88b5 1000 0 3" "$TO 88b5 $MAX 0 4" \
+		"$TO 88b5 $((MAX + 8)) 0 5" "$TO 88b5 200 100 6" \
 		"ffffffffffff 88b5 60 0 7" "0180c200000e 88cc 300 20 8" \
-		"$PEER_LAN_HOST 8847 64 0 9" "$PEER_LAN_HOST 0064aaaa03 114 0 10" \
-		"$PEER_LAN_HOST 8100006588b5 300 8 11"; do
+		"$TO 8847 64 0 9" "$TO 0064aaaa03 114 0 10" \
+		"$TO 8100006588b5 300 8 11"; do
 		set -- $args
 		header="$1$FROM$2"
 		echo "$header$("$RAWFRAME" fill $(($3 - ${#header} / 2)) "$5" "$4")"
@@ -107,8 +109,8 @@ MAX=$((MTU + 14))
 # First one frame over the limit: dropped and counted, never sent.  Were it
 # sent, it would be among the first COUNT frames the other site keeps.
 "$RAWFRAME" fill $((MAX + 9 - 14)) 12 0 | sed "s/^/$PEER_LAN_HOST${SRC}88b5/" >"$L2WG_DIR/sent"
-FROM=$SRC frames >>"$L2WG_DIR/sent"
-FROM=$PEER_SRC frames >"$L2WG_DIR/expected"
+FROM=$SRC TO=$PEER_LAN_HOST frames >>"$L2WG_DIR/sent"
+FROM=$PEER_SRC TO=$LAN_HOST frames >"$L2WG_DIR/expected"
 COUNT=$(wc -l <"$L2WG_DIR/expected")
 rawframe_recv "$LAN" lanh.$VID "$COUNT" "$L2WG_DIR/received" 30000 "$PEER_SRC" ||
 	{ teardown; ktap_abort "the receiver did not start"; }
