@@ -39,7 +39,7 @@ def test_make_command_follows_kbuild_conventions(project, ws, tmp_path):
     cmd = builds.make_command(tmp_path / "src", tmp_path / "o", kernel, opts, use_ccache=True)
     assert cmd[:3] == ["make", "-C", str(tmp_path / "src")]
     assert {f"O={tmp_path / 'o'}", "ARCH=x86_64", "-j7", "LLVM=1", "CC=ccache clang",
-            "W=1"} <= set(cmd)
+            "CCACHE_DEPEND=1", "W=1"} <= set(cmd)
     assert builds.build_dir_for(kernel, opts, ws).name == "6.12-x86_64-default-llvm"
 
 

