@@ -383,7 +383,10 @@ def test_real_pair_7_3_and_6_1_passes_the_interop_checks(project, real_ws, guest
     result = interop.interop(real_ws, pair, progress=silent(), programs=guest_programs)
     assert result.ok, interop.table(result) + "\n" + report.failure_details(result.suites)
     for suite in result.suites:
-        assert [c.status for c in suite.checks] == [Status.PASS] * len(suite.checks)
+        statuses = {c.name: c.status for c in suite.checks}
+        if result.link.underlay == "ppp-serial":      # no NIC, so no LAN port to redirect
+            assert statuses.pop("redirect") is Status.SKIP
+        assert set(statuses.values()) == {Status.PASS}, statuses
         assert [c.name for c in suite.checks][0] == "topology"
     for name in ("console-a.log", "console-b.log", "command-a.sh", "command-b.sh",
                  "results.json", "junit.xml", "interop.json"):
