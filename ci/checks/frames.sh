@@ -9,21 +9,10 @@ SRC=024c32574701     # only the test frames carry this source MAC
 BCAST=ffffffffffff
 LLDP=0180c200000e
 EAPOL=0180c2000003
-STP=0180c2000000
 
-# frame DST TYPE LEN ZEROS SEED: hex of a LEN-byte frame from $SRC; TYPE is
-# the hex after the MACs (ethertype, length, or tag + ethertype).
+# frame DST TYPE LEN ZEROS SEED: a frame from $SRC (eth_frame).
 frame() {
-	header="$1$SRC$2"
-	payload=$(($3 - ${#header} / 2))
-	echo "$header$("$RAWFRAME" fill "$payload" "$5" "$4")"
-}
-
-# The STP configuration BPDU: 802.3 length 38, LLC 42 42 03, 35 bytes of
-# BPDU, padded with zeros to 60 bytes.
-bpdu() {
-	echo "$STP${SRC}0026424203000000000080000200000000010000000080000200000000018001000014000200" \
-		"0f000000000000000000" | tr -d ' '
+	eth_frame "$SRC" "$@"
 }
 
 # expect NAME FRAME...: add frames to the sent set under a test name.
@@ -65,7 +54,7 @@ expect "0x88b5 broadcast" "$(frame $BCAST 88b5 60 0 12)" "$(frame $BCAST 88b5 "$
 expect "LLDP 0x88cc" "$(frame $LLDP 88cc 60 0 14)" "$(frame $LLDP 88cc 300 20 15)"
 expect "MPLS 0x8847" "$(frame "$HB" 8847 64 0 16)" "$(frame "$HB" 8847 "$MAX" 0 17)"
 expect "EAPOL 0x888e" "$(frame $EAPOL 888e 60 0 18)" "$(frame $EAPOL 888e 113 0 19)"
-expect "STP BPDU (802.3/LLC)" "$(bpdu)"
+expect "STP BPDU (802.3/LLC)" "$(stp_bpdu "$SRC")"
 expect "802.3/LLC with length field" "$(frame "$HB" 0064aaaa03 114 0 20)" \
 	"$(frame "$HB" 002e424203 60 10 21)"
 expect "802.1Q tagged 0x88b5" "$(frame "$HB" 8100006488b5 64 0 22)" \

@@ -370,6 +370,22 @@ rawframe_send() {
 	nsx "$1" "$RAWFRAME" send "$2" "$3" $4
 }
 
+# eth_frame SRC DST TYPE LEN ZEROS SEED: hex of a LEN-byte frame from SRC to
+# DST (MACs in hex); TYPE is the hex after the MACs (ethertype, length, or
+# tag + ethertype); the payload is rawframe's pattern from SEED, its last
+# ZEROS bytes zero.
+eth_frame() {
+	_header="$2$1$3"
+	echo "$_header$("$RAWFRAME" fill $(($4 - ${#_header} / 2)) "$6" "$5")"
+}
+
+# stp_bpdu SRC: the STP configuration BPDU from SRC: 802.3 length 38, LLC
+# 42 42 03, 35 bytes of BPDU, padded with zeros to 60 bytes.
+stp_bpdu() {
+	echo "0180c2000000${1}0026424203000000000080000200000000010000000080000200000000018001000014000200" \
+		"0f000000000000000000" | tr -d ' '
+}
+
 # hex of a MAC address: 02:00:00:00:00:01 -> 020000000001
 mac_hex() {
 	echo "$1" | tr -d ':'

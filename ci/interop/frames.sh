@@ -11,21 +11,6 @@ PEER_SRC=024c3257470$PEER_N
 BCAST=ffffffffffff
 LLDP=0180c200000e
 EAPOL=0180c2000003
-STP=0180c2000000
-
-# frame FROM DST TYPE LEN ZEROS SEED: hex of a LEN-byte frame; TYPE is the
-# hex after the MACs (ethertype, length, or tag + ethertype).
-frame() {
-	header="$2$1$3"
-	payload=$(($4 - ${#header} / 2))
-	echo "$header$("$RAWFRAME" fill "$payload" "$6" "$5")"
-}
-
-# The STP configuration BPDU from FROM, padded with zeros to 60 bytes.
-bpdu() {
-	echo "$STP${1}0026424203000000000080000200000000010000000080000200000000018001000014000200" \
-		"0f000000000000000000" | tr -d ' '
-}
 
 GROUPS="0x88b5 unicast, 60 bytes to the MTU|frames ending in zero bytes|0x88b5 broadcast|LLDP 0x88cc|MPLS 0x8847|EAPOL 0x888e|STP BPDU (802.3/LLC)|802.3/LLC with length field|802.1Q tagged 0x88b5"
 
@@ -37,25 +22,25 @@ frames() {
 	for args in "88b5 60 0 1" "88b5 61 0 2" "88b5 64 3 3" "88b5 128 0 4" "88b5 1000 0 5" \
 		"88b5 $((MAX - 1)) 0 6" "88b5 $MAX 0 7"; do
 		set -- $args
-		echo "0x88b5 unicast, 60 bytes to the MTU|$(frame "$f" "$to" "$1" "$2" "$3" "$4")"
+		echo "0x88b5 unicast, 60 bytes to the MTU|$(eth_frame "$f" "$to" "$1" "$2" "$3" "$4")"
 	done
 	for args in "60 46 8" "61 1 9" "200 100 10" "$MAX 64 11"; do
 		set -- $args
-		echo "frames ending in zero bytes|$(frame "$f" "$to" 88b5 "$1" "$2" "$3")"
+		echo "frames ending in zero bytes|$(eth_frame "$f" "$to" 88b5 "$1" "$2" "$3")"
 	done
-	echo "0x88b5 broadcast|$(frame "$f" $BCAST 88b5 60 0 12)"
-	echo "0x88b5 broadcast|$(frame "$f" $BCAST 88b5 "$MAX" 0 13)"
-	echo "LLDP 0x88cc|$(frame "$f" $LLDP 88cc 60 0 14)"
-	echo "LLDP 0x88cc|$(frame "$f" $LLDP 88cc 300 20 15)"
-	echo "MPLS 0x8847|$(frame "$f" "$to" 8847 64 0 16)"
-	echo "MPLS 0x8847|$(frame "$f" "$to" 8847 "$MAX" 0 17)"
-	echo "EAPOL 0x888e|$(frame "$f" $EAPOL 888e 60 0 18)"
-	echo "EAPOL 0x888e|$(frame "$f" $EAPOL 888e 113 0 19)"
-	echo "STP BPDU (802.3/LLC)|$(bpdu "$f")"
-	echo "802.3/LLC with length field|$(frame "$f" "$to" 0064aaaa03 114 0 20)"
-	echo "802.3/LLC with length field|$(frame "$f" "$to" 002e424203 60 10 21)"
-	echo "802.1Q tagged 0x88b5|$(frame "$f" "$to" 8100006488b5 64 0 22)"
-	echo "802.1Q tagged 0x88b5|$(frame "$f" "$to" 8100006488b5 300 8 23)"
+	echo "0x88b5 broadcast|$(eth_frame "$f" $BCAST 88b5 60 0 12)"
+	echo "0x88b5 broadcast|$(eth_frame "$f" $BCAST 88b5 "$MAX" 0 13)"
+	echo "LLDP 0x88cc|$(eth_frame "$f" $LLDP 88cc 60 0 14)"
+	echo "LLDP 0x88cc|$(eth_frame "$f" $LLDP 88cc 300 20 15)"
+	echo "MPLS 0x8847|$(eth_frame "$f" "$to" 8847 64 0 16)"
+	echo "MPLS 0x8847|$(eth_frame "$f" "$to" 8847 "$MAX" 0 17)"
+	echo "EAPOL 0x888e|$(eth_frame "$f" $EAPOL 888e 60 0 18)"
+	echo "EAPOL 0x888e|$(eth_frame "$f" $EAPOL 888e 113 0 19)"
+	echo "STP BPDU (802.3/LLC)|$(stp_bpdu "$f")"
+	echo "802.3/LLC with length field|$(eth_frame "$f" "$to" 0064aaaa03 114 0 20)"
+	echo "802.3/LLC with length field|$(eth_frame "$f" "$to" 002e424203 60 10 21)"
+	echo "802.1Q tagged 0x88b5|$(eth_frame "$f" "$to" 8100006488b5 64 0 22)"
+	echo "802.1Q tagged 0x88b5|$(eth_frame "$f" "$to" 8100006488b5 300 8 23)"
 }
 
 # arrived GROUP: each frame of GROUP the other site sent arrived exactly once.
