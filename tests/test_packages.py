@@ -260,7 +260,7 @@ def test_dkms_module_on_debians_own_kernel_passes_the_checks(project, real_ws, n
         assert proof.chroot.startswith(f"{proof.headers.suite}-")
         assert proof.vermagic.startswith(f"{proof.release} ")
         passed_suite(boot.boot(real_ws, proof.boot_artifacts, progress=silent(),
-                               programs=guest_programs))
+                               cpus=packages.DISTRIBUTION_GUEST_CPUS, programs=guest_programs))
     assert host_state() == host          # nothing installed on the host, nothing mounted
 
 

@@ -640,6 +640,7 @@ def cmd_dkms(args) -> int:
         if proof.boot_artifacts is not None:
             failures.append(_boot_and_report(
                 ws, proof.boot_artifacts, proof.release, progress, checks=args.check,
+                cpus=packages.DISTRIBUTION_GUEST_CPUS,
                 programs=guest_programs(project.matrix(), ws, progress)))
     _checked(failures)
     return 0

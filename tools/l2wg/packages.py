@@ -337,6 +337,13 @@ def dkms_build(src: DkmsSource, deb: Path, headers: DkmsHeaders, archive: Debian
 
 # the stage: l2wg dkms ----------------------------------------------------------
 
+#: vCPUs of the guest that boots Debian's own (SMP) kernel with the module.  With
+#: two, TCG once took an "Oops: int3" in __netif_receive_skb_core on 7.3.4: a
+#: static branch being patched (a check adding a tc qdisc) while the other vCPU
+#: ran it, which real CPUs serialize and TCG here did not.  Our own kernels are
+#: uniprocessor, so one vCPU is what they use anyway.
+DISTRIBUTION_GUEST_CPUS = 1
+
 @dataclass
 class DkmsProof:
     """One headers package the DKMS module was built for, and a bootable guest of it."""
