@@ -3,14 +3,6 @@
 . /l2wg/checks/lib.sh
 require_config CONFIG_BRIDGE CONFIG_VETH CONFIG_IPV6
 
-# neigh_is NS ADDR MAC: NS's neighbour entry for ADDR has MAC.
-neigh_is() {
-	entry=$(ip -n "$1" neigh show "$2" dev eth0)
-	echo "$entry"
-	case $entry in *"lladdr $3"*) return 0 ;; esac
-	return 1
-}
-
 # garp_seen: a gratuitous ARP from ha arrives at hb as a broadcast.  The
 # receiver keeps the first broadcast ARP frame from ha, and waits up to 5 s
 # for it (arping starts slowly on a sanitizer kernel).

@@ -391,6 +391,14 @@ mac_hex() {
 	echo "$1" | tr -d ':'
 }
 
+# neigh_is NS ADDR MAC: NS's neighbour entry for ADDR on eth0 has MAC.
+neigh_is() {
+	_entry=$(ip -n "$1" neigh show "$2" dev eth0)
+	echo "$_entry"
+	case $_entry in *"lladdr $3"*) return 0 ;; esac
+	return 1
+}
+
 # handshake_done NS DEV: every peer of DEV has completed a handshake.
 handshake_done() {
 	nsx "$1" wg show "$2" latest-handshakes | awk '$2 == 0 { bad = 1 } END { exit bad || NR == 0 }'

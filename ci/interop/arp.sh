@@ -2,14 +2,6 @@
 # ARP and IPv6 neighbour discovery resolve the other site's LAN host across the tunnel, and both bridges (br0 and l2wg0's own table) learn where it is.
 . /l2wg/interop/lib.sh
 
-# neigh_is ADDR MAC: h's neighbour entry for ADDR has MAC.
-neigh_is() {
-	entry=$(ip -n "$HOST" neigh show "$1" dev eth0)
-	echo "$entry"
-	case $entry in *"lladdr $2"*) return 0 ;; esac
-	return 1
-}
-
 # The bridge's port for the other host is l2wg0; l2wg0's own FDB sends its
 # MAC to the other guest's endpoint.
 fdb_learned() {
@@ -23,8 +15,8 @@ ip -n "$HOST" neigh flush all
 ktap_test "arping the other site's host" nsx "$HOST" arping -f -c 3 -w 5 -I eth0 "$PEER_IP"
 ip -n "$HOST" neigh flush all
 nsx "$HOST" ping -c 1 -W 3 "$PEER_IP" >/dev/null
-ktap_test "its MAC learned via ARP" neigh_is "$PEER_IP" "$PEER_MAC"
+ktap_test "its MAC learned via ARP" neigh_is "$HOST" "$PEER_IP" "$PEER_MAC"
 nsx "$HOST" ping -6 -c 1 -W 3 "$PEER_IP6" >/dev/null
-ktap_test "its MAC learned via NDP" neigh_is "$PEER_IP6" "$PEER_MAC"
+ktap_test "its MAC learned via NDP" neigh_is "$HOST" "$PEER_IP6" "$PEER_MAC"
 ktap_test "br0 and l2wg0 learned its MAC" fdb_learned
 ktap_finish

@@ -27,7 +27,7 @@ from . import boot as boots
 from .guest import GuestPrograms
 from .userspace import guest_programs
 from . import build as builds
-from . import packages, stamps, store
+from . import packages, qemu, stamps, store
 from .errors import BuildError, CheckFailed, L2wgError
 from .kernels import Expect, Kernel
 from .progress import Progress
@@ -162,7 +162,7 @@ class _Runner:
             self._programs = guest_programs(self.project.matrix(), self.ws, self.progress)
         return self._programs
 
-    def boot(self, artifacts: Path, stage: str, cpus: int = 2) -> StageResult:
+    def boot(self, artifacts: Path, stage: str, cpus: int = qemu.Machine.cpus) -> StageResult:
         """The checks on *artifacts*, or their last passing results if nothing changed."""
         stamp = stamps.Stamp(artifacts / "boot" / "checks.stamp.json")
         key = boots.checks_key(self.ws, artifacts, self.opts.checks, self.opts.parallel,
