@@ -152,7 +152,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     if cpus < 1:
         raise BadInput(f"--cpus {cpus}: a guest needs at least one CPU")
 
-    run_dir = run_dir or new_run_dir(artifacts.directory, mode)
+    run_dir = run_dir or new_run_dir(artifacts.directory / "boot", mode)
     run_dir.mkdir(parents=True, exist_ok=True)
     base = guest.build_initramfs(ws, run_dir / "guest.log", programs)
     progress.step(guest.describe(base))
@@ -197,7 +197,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     for control in controls:
         progress.step(f"positive control {control.describe()}" if control.ok
                       else control.describe())
-    link_latest(artifacts.directory, run_dir)
+    link_latest(artifacts.directory / "boot", run_dir)
     return result
 
 
@@ -221,20 +221,21 @@ def checks_key(ws: Workspace, artifacts_dir: Path, checks: Sequence[str] | None 
         "checks": run_conf("checks", selected, jobs)})
 
 
-def new_run_dir(artifacts_dir: Path, mode: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    run_dir = artifacts_dir / "boot" / f"{stamp}-{mode}"
-    n = 1
+def new_run_dir(base: Path, suffix: str = "") -> Path:
+    """A new directory in *base* named by the UTC time (and *suffix*), for one run."""
+    name = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + (f"-{suffix}" if suffix else "")
+    run_dir, n = base / name, 1
     while run_dir.exists():
         n += 1
-        run_dir = artifacts_dir / "boot" / f"{stamp}-{mode}-{n}"
+        run_dir = base / f"{name}-{n}"
     run_dir.mkdir(parents=True)
     return run_dir
 
 
-def link_latest(artifacts_dir: Path, run_dir: Path) -> None:
-    latest = artifacts_dir / "boot" / "latest"
-    if run_dir.parent != latest.parent:
+def link_latest(base: Path, run_dir: Path) -> None:
+    """*base*/latest points to *run_dir*, when that is a run of *base*."""
+    latest = base / "latest"
+    if run_dir.parent != base:
         return
     if latest.is_symlink() or latest.exists():
         latest.unlink()

@@ -370,17 +370,6 @@ class LiveStatus:
 
 # --- the run ----------------------------------------------------------------------
 
-def new_run_dir(ws: Workspace, guests: Sequence[Guest]) -> Path:
-    base = ws.interop / "-".join(g.kernel for g in guests)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    run_dir, n = base / stamp, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base / f"{stamp}-{n}"
-    run_dir.mkdir(parents=True)
-    return run_dir
-
-
 def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
             checks: Sequence[str] | None = None, underlay: str = "auto", family: int = 4,
             accel: str | None = None, progress: Progress | None = None,
@@ -397,7 +386,7 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
     selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
     timeout, idle = time_limits(selected)
 
-    run_dir = new_run_dir(ws, guests)
+    run_dir = boot.new_run_dir(ws.interop / "-".join(g.kernel for g in guests))
     log = run_dir / "interop.log"
     base = guest.build_initramfs(ws, run_dir / "guest.log", programs)
     progress.step(guest.describe(base))
@@ -434,7 +423,7 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
     result = InteropResult(guests=guests, link=link, run_dir=run_dir, accelerator=accelerator,
                            suites=suites, commands=commands, seconds=seconds)
     write_results(result)
-    link_latest(run_dir)
+    boot.link_latest(run_dir.parent, run_dir)
     return result
 
 
@@ -453,13 +442,6 @@ def write_results(result: InteropResult) -> None:
     report.write_json(result.suites, result.run_dir / "results.json")
     report.write_junit(result.suites, result.run_dir / "junit.xml")
     (result.run_dir / "interop.json").write_text(json.dumps(summary(result), indent=2) + "\n")
-
-
-def link_latest(run_dir: Path) -> None:
-    latest = run_dir.parent / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    latest.symlink_to(run_dir.name)
 
 
 def table(result: InteropResult) -> str:
