@@ -12,11 +12,13 @@ A unit test that asks for the real workspace is an error at collection.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import loopback
 import pytest
+from prebuild import Prebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -30,11 +32,15 @@ from l2wg.workspace import Workspace  # noqa: E402
 #: newest line (the one the series is made on), 6.12, and the oldest.  `l2wg ci`
 #: covers every ci = true line; test_kernels checks this list against the matrix.
 INTEGRATION_KERNELS = ["7.3", "6.12", "6.1"]
+#: Each integration kernel as a parameter marked with the build its test needs.
+BUILT_KERNELS = [pytest.param(name, id=name, marks=pytest.mark.builds(name))
+                 for name in INTEGRATION_KERNELS]
 
 
 #: Fixtures that reach outside a unit test's temporary directories.
 INTEGRATION_ONLY = ("real_ws", "guest_programs")
 LOOPBACK = pytest.StashKey[str | None]()
+PREBUILD = pytest.StashKey[Prebuild]()
 
 
 def pytest_configure(config):
@@ -49,14 +55,68 @@ def pytest_report_header(config):
     return config.stash.get(LOOPBACK, None)
 
 
+def kernels_built_for(item) -> list[str]:
+    """The integration kernels whose build *item* needs (its ``builds`` marks)."""
+    wanted = {name for mark in item.iter_markers("builds") for name in mark.args}
+    return [name for name in INTEGRATION_KERNELS if name in wanted]
+
+
+def run_order(item) -> int:
+    """Unit tests first; then the tests of each kernel, in the order they are built
+    (a test of two kernels goes with the later one); then the integration tests
+    that need no build, once none is running (they may touch the kernel trees)."""
+    if item.get_closest_marker("integration") is None:
+        return -1
+    built = kernels_built_for(item)
+    return max(map(INTEGRATION_KERNELS.index, built)) if built else len(INTEGRATION_KERNELS)
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Unit tests never use the real workspace: that is what integration tests are for."""
+    """Unit tests never use the real workspace: that is what integration tests are for.
+    Then order the tests by what they wait for, and start the builds they need
+    (tests/prebuild.py): L2WG_PREBUILD=0 builds in the tests themselves."""
     for item in items:
         if item.get_closest_marker("integration") is None:
             used = sorted(set(INTEGRATION_ONLY) & set(getattr(item, "fixturenames", ())))
             if used:
                 raise pytest.UsageError(f"{item.nodeid}: a unit test uses {', '.join(used)} "
                                         "(the real workspace): mark it integration")
+    items.sort(key=run_order)      # stable: within a group the order stays pytest's
+    needed = {name for item in items for name in kernels_built_for(item)}
+    if not needed or config.option.collectonly or os.environ.get("L2WG_PREBUILD") == "0":
+        return
+    kernels = [name for name in INTEGRATION_KERNELS if name in needed]
+    config.stash[PREBUILD] = Prebuild(ROOT, kernels, Workspace.default().logs).start()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before its fixtures: wait for the builds the test needs, or for all of them."""
+    prebuild = item.config.stash.get(PREBUILD, None)
+    if prebuild is None or item.get_closest_marker("integration") is None:
+        return
+    needed = kernels_built_for(item)
+    if not needed:
+        prebuild.wait_all()
+        return
+    for name in needed:
+        outcome = prebuild.wait(name)
+        if outcome and outcome.returncode != 0:
+            pytest.fail(f"the background build of {name} failed (exit {outcome.returncode}); "
+                        f"its output: {outcome.log}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    prebuild = config.stash.get(PREBUILD, None)
+    if prebuild is not None and prebuild.outcomes:
+        terminalreporter.write_line(f"background builds: {prebuild.summary()}")
+
+
+def pytest_unconfigure(config):
+    prebuild = config.stash.get(PREBUILD, None)
+    if prebuild is not None:
+        prebuild.stop()
 
 
 @pytest.fixture(scope="session")

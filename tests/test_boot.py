@@ -186,3 +186,24 @@ def test_patched_kernel_log_passes_every_check_with_its_time():
     multipeer = by_name(suite)["multipeer"]
     assert len(multipeer.subtests) == 9
     assert all(s.status is Status.PASS for s in multipeer.subtests)
+
+
+def test_runs_started_together_get_their_own_directories(tmp_path):
+    """Boots side by side (tests/test_matrix.py) start in the same second."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: boot.new_run_dir(tmp_path / "boot", "checks"), range(16)))
+    assert len(set(made)) == 16 and all(d.is_dir() for d in made)
+    assert all(d.parent == tmp_path / "boot" for d in made)
+
+
+def test_latest_moves_to_the_newest_run_without_a_gap(tmp_path):
+    base = tmp_path / "boot"
+    first, second = boot.new_run_dir(base, "a"), boot.new_run_dir(base, "b")
+    boot.link_latest(base, first)
+    boot.link_latest(base, second)
+    assert (base / "latest").resolve() == second.resolve()
+    assert sorted(p.name for p in base.iterdir()) == sorted([first.name, second.name, "latest"])
+    boot.link_latest(base, tmp_path / "elsewhere")           # not a run of base: untouched
+    assert (base / "latest").resolve() == second.resolve()

@@ -14,6 +14,8 @@ from l2wg.errors import L2wgError
 from l2wg.kconfig import read_config
 from l2wg.progress import silent
 
+from conftest import BUILT_KERNELS
+
 LOG = """\
   CC      drivers/net/wireguard/device.o
 /work/t/drivers/net/wireguard/device.c:12:5: warning: no previous prototype for 'x' [-Wmissing-prototypes]
@@ -44,7 +46,7 @@ def test_make_command_follows_kbuild_conventions(project, ws, tmp_path):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", ["6.12", "6.1"])
+@pytest.mark.parametrize("name", [p for p in BUILT_KERNELS if p.id in ("6.12", "6.1")])
 def test_real_build_leaves_artifacts_and_metadata(project, real_ws, name):
     kernel = project.matrix().get(name)
     series = project.series()
@@ -67,6 +69,7 @@ def test_real_build_leaves_artifacts_and_metadata(project, real_ws, name):
 
 
 @pytest.mark.integration
+@pytest.mark.builds("6.12")
 def test_failed_build_names_its_log_and_keeps_previous_artifacts(project, real_ws, tmp_path):
     kernel = project.matrix().get("6.12")
     out = real_ws.artifacts("6.12")
@@ -82,6 +85,7 @@ def test_failed_build_names_its_log_and_keeps_previous_artifacts(project, real_w
 
 
 @pytest.mark.integration
+@pytest.mark.builds("6.12")
 def test_unchanged_build_is_up_to_date_and_rebuild_makes_anyway(project, real_ws):
     kernel = project.matrix().get("6.12")
     first = builds.build(kernel, project, real_ws, BuildOptions(), silent())

@@ -375,6 +375,7 @@ def test_the_summary_records_the_pair(tmp_path):
 # --- a real pair -----------------------------------------------------------------------------
 
 @pytest.mark.integration
+@pytest.mark.builds("7.3", "6.1")
 def test_real_pair_7_3_and_6_1_passes_the_interop_checks(project, real_ws, guest_programs):
     # Built here when no earlier test has (a cold CI workspace); up to date otherwise.
     for name in ("7.3", "6.1"):

@@ -13,7 +13,7 @@ from l2wg import distkernel, packages
 from l2wg.errors import L2wgError
 from l2wg.kernels import DebianArchive, Kernel, SourceSpec
 
-from conftest import INTEGRATION_KERNELS
+from conftest import BUILT_KERNELS
 
 
 @pytest.mark.parametrize("release, inside", [
@@ -217,7 +217,7 @@ DEB_CHECKS = ["selftests", "ping", "frames"]
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", INTEGRATION_KERNELS)
+@pytest.mark.parametrize("name", BUILT_KERNELS)
 def test_deb_pkg_kernel_boots_and_passes_the_checks(project, real_ws, name, guest_programs):
     from l2wg import boot
     from l2wg.build import BuildOptions
@@ -242,7 +242,7 @@ def test_deb_pkg_kernel_boots_and_passes_the_checks(project, real_ws, name, gues
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", INTEGRATION_KERNELS)
+@pytest.mark.parametrize("name", BUILT_KERNELS)
 def test_dkms_module_on_debians_own_kernel_passes_the_checks(project, real_ws, name,
                                                              guest_programs):
     from l2wg import boot

@@ -12,9 +12,12 @@ into ``ARTIFACTS/boot/<stamp>-<mode>/``: ``console.log``, ``results.json``,
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
 import shlex
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -222,14 +225,20 @@ def checks_key(ws: Workspace, artifacts_dir: Path, checks: Sequence[str] | None 
 
 
 def new_run_dir(base: Path, suffix: str = "") -> Path:
-    """A new directory in *base* named by the UTC time (and *suffix*), for one run."""
+    """A new directory in *base* named by the UTC time (and *suffix*), for one run.
+
+    Two runs started in the same second (boots side by side) get -2, -3, ...:
+    mkdir itself decides which name is whose."""
     name = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + (f"-{suffix}" if suffix else "")
-    run_dir, n = base / name, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base / f"{name}-{n}"
-    run_dir.mkdir(parents=True)
-    return run_dir
+    base.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        run_dir = base / (name if n == 1 else f"{name}-{n}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
 
 
 def link_latest(base: Path, run_dir: Path) -> None:
@@ -237,9 +246,12 @@ def link_latest(base: Path, run_dir: Path) -> None:
     latest = base / "latest"
     if run_dir.parent != base:
         return
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    latest.symlink_to(run_dir.name)
+    # A new link renamed over the old one: never a moment without one, and
+    # two runs ending together cannot trip over each other's unlink.
+    part = base / f".latest.{os.getpid()}.{threading.get_ident()}"
+    part.unlink(missing_ok=True)
+    part.symlink_to(run_dir.name)
+    os.replace(part, latest)
 
 
 def run_conf(mode: str, selected: Sequence[checks_mod.Check], jobs: int = 1,

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import store
 from .checks import CHECKS_DIR
 from .errors import L2wgError, MissingTool
 from .runner import run
@@ -181,10 +181,9 @@ def build_rawframe(ws: Workspace, log: Path) -> Path:
     binary = ws.guest / "helpers" / f"rawframe-{digest}"
     if not binary.exists():
         binary.parent.mkdir(parents=True, exist_ok=True)
-        tmp = binary.with_suffix(".tmp")
-        run(["gcc", "-static", "-O2", "-Wall", "-o", tmp, RAWFRAME_SOURCE],
-            log_path=log, what="building the rawframe helper")
-        tmp.rename(binary)
+        with store.staging_file(binary) as tmp:
+            run(["gcc", "-static", "-O2", "-Wall", "-o", tmp, RAWFRAME_SOURCE],
+                log_path=log, what="building the rawframe helper")
     return binary
 
 
@@ -285,13 +284,12 @@ def build_initramfs(ws: Workspace, log: Path | None = None,
         install_programs(staging, files, log)
         install_busybox_applets(staging, log)
         install_scripts(staging, rawframe)
-        partial = image.with_name(image.name + ".partial")
-        pack(staging, partial, log)
-        partial.rename(image)
-    (ws.guest / f"initramfs-{key}.json").write_text(json.dumps(
-        {"key": key, "inputs": [str(f) for f in files], "format": FORMAT,
-         "replaced": {k: str(v) for k, v in extra.files.items()},
-         "versions": extra.versions}, indent=1))
+        with store.staging_file(image) as partial:
+            pack(staging, partial, log)
+    store.write_json(ws.guest / f"initramfs-{key}.json", {
+        "key": key, "inputs": [str(f) for f in files], "format": FORMAT,
+        "replaced": {k: str(v) for k, v in extra.files.items()},
+        "versions": extra.versions})
     return Initramfs(image, key, image.stat().st_size, time.monotonic() - start, False)
 
 

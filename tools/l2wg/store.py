@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import types
 import typing
 from collections.abc import Iterator
@@ -41,9 +42,8 @@ def sha256_text(*parts: str | bytes) -> str:
 def write_json(path: Path, data: object) -> None:
     """Write *data* as JSON atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    with staging_file(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_json(path: Path) -> dict | None:
@@ -143,9 +143,12 @@ def staging_dir(final: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def staging_file(final: Path) -> Iterator[Path]:
-    """A temporary file path beside *final*; renamed to *final* on success."""
+    """A temporary file path beside *final*; renamed to *final* on success.
+
+    The name is the process's and the thread's own: two writers of the same
+    file (boots side by side making the same guest image) never share it."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.part")
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.part")
     try:
         yield tmp
     except BaseException:
