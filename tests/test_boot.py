@@ -207,3 +207,22 @@ def test_latest_moves_to_the_newest_run_without_a_gap(tmp_path):
     assert sorted(p.name for p in base.iterdir()) == sorted([first.name, second.name, "latest"])
     boot.link_latest(base, tmp_path / "elsewhere")           # not a run of base: untouched
     assert (base / "latest").resolve() == second.resolve()
+
+
+def test_the_guests_cpus_come_from_the_request_then_the_artifacts_then_the_default(tmp_path):
+    from l2wg.errors import BadInput
+
+    for name in ("ours", "debian"):
+        (tmp_path / name).mkdir()
+    ours = boot.Artifacts.load(fake_artifacts(tmp_path / "ours"))
+    assert ours.cpus() == qemu.Machine.cpus and ours.cpus(4) == 4
+    debian = fake_artifacts(tmp_path / "debian")
+    meta = json.loads((debian / "metadata.json").read_text())
+    (debian / "metadata.json").write_text(json.dumps({**meta, "guest_cpus": 1}))
+    assert boot.Artifacts.load(debian).cpus() == 1
+    assert boot.Artifacts.load(debian).cpus(2) == 2            # --cpus still decides
+    with pytest.raises(BadInput, match="--cpus 0: a guest needs at least one CPU"):
+        boot.Artifacts.load(debian).cpus(0)
+    (debian / "metadata.json").write_text(json.dumps({**meta, "guest_cpus": "two"}))
+    with pytest.raises(L2wgError, match="guest_cpus must be a positive integer, not 'two'"):
+        boot.Artifacts.load(debian)

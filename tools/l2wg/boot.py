@@ -62,6 +62,9 @@ class Artifacts:
     #: Modules to insmod before the checks, in order (a distribution
     #: kernel with a DKMS module: see packages.guest_artifacts).
     modules: tuple[Path, ...] = ()
+    #: The vCPUs its guest is booted with, when the build says (metadata.json
+    #: "guest_cpus": packages.DISTRIBUTION_GUEST_CPUS for Debian's kernels).
+    guest_cpus: int | None = None
 
     @classmethod
     def load(cls, directory: Path) -> "Artifacts":
@@ -78,9 +81,22 @@ class Artifacts:
         if missing:
             raise L2wgError(f"{directory}: modules listed in metadata.json are missing: "
                             f"{', '.join(missing)}")
+        guest_cpus = meta.get("guest_cpus")
+        if guest_cpus is not None and (not isinstance(guest_cpus, int) or guest_cpus < 1):
+            raise L2wgError(f"{meta_path}: guest_cpus must be a positive integer, "
+                            f"not {guest_cpus!r}")
         return cls(directory=directory, bzimage=bzimage, config=directory / "config",
                    kernel=str(meta.get("kernel") or directory.name), tree=tree,
-                   modules=modules)
+                   modules=modules, guest_cpus=guest_cpus)
+
+    def cpus(self, requested: int | None = None) -> int:
+        """The guest's vCPUs: *requested* (--cpus), else what the build declares,
+        else qemu.Machine's default."""
+        if requested is not None:
+            if requested < 1:
+                raise BadInput(f"--cpus {requested}: a guest needs at least one CPU")
+            return requested
+        return self.guest_cpus or qemu.Machine.cpus
 
 
 @dataclass
@@ -130,7 +146,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
          script: Path | None = None, shell: bool = False, accel: str | None = None,
          run_dir: Path | None = None, progress: Progress | None = None,
          on_console: Callable[[str], None] | None = None,
-         jobs: int = PARALLEL_CHECKS, cpus: int = qemu.Machine.cpus,
+         jobs: int = PARALLEL_CHECKS, cpus: int | None = None,
          programs: guest.GuestPrograms = guest.GuestPrograms()) -> BootResult:
     """Boot the kernel in *artifacts_dir* and run *checks* (default: the fast
     set), or *script* (a file run by the guest's sh), or an interactive
@@ -139,7 +155,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     *on_console* sees every console line (``--debug``).  *jobs* > 1 runs
     that many checks side by side (each isolated; output printed per check
     when it ends, so a kernel report can then not be tied to one check).
-    *cpus* is the guest's CPU count (QEMU -smp)."""
+    *cpus* is the guest's CPU count (QEMU -smp; default: Artifacts.cpus)."""
     progress = progress or silent()
     if sum(bool(x) for x in (checks, script, shell)) > 1:
         raise BadInput("choose one of --check, --script and --shell")
@@ -152,8 +168,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
         selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
     if script is not None and not Path(script).is_file():
         raise BadInput(f"--script {script}: no such file")
-    if cpus < 1:
-        raise BadInput(f"--cpus {cpus}: a guest needs at least one CPU")
+    cpus = artifacts.cpus(cpus)
 
     run_dir = run_dir or new_run_dir(artifacts.directory / "boot", mode)
     run_dir.mkdir(parents=True, exist_ok=True)

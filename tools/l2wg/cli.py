@@ -167,9 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accel", choices=["kvm", "tcg"],
                    help="force an accelerator instead of the cached probe")
     p.add_argument("--console", action="store_true", help="show the guest console as it runs")
-    p.add_argument("--cpus", type=int, default=2, metavar="N",
-                   help="the guest's CPUs (QEMU -smp; default: %(default)s); e.g. 4 for "
-                        "tools/bench-throughput --flows 4")
+    p.add_argument("--cpus", type=int, metavar="N",
+                   help="the guest's CPUs (QEMU -smp; default: what the artifacts' "
+                        "metadata.json declares, else 2: 1 for Debian's kernels with the "
+                        "DKMS module); e.g. 4 for tools/bench-throughput --flows 4")
     _add_parallel(p)
     _add_common(p)
 
@@ -640,7 +641,6 @@ def cmd_dkms(args) -> int:
         if proof.boot_artifacts is not None:
             failures.append(_boot_and_report(
                 ws, proof.boot_artifacts, proof.release, progress, checks=args.check,
-                cpus=packages.DISTRIBUTION_GUEST_CPUS,
                 programs=guest_programs(project.matrix(), ws, progress)))
     _checked(failures)
     return 0

@@ -337,7 +337,8 @@ def dkms_build(src: DkmsSource, deb: Path, headers: DkmsHeaders, archive: Debian
 
 # the stage: l2wg dkms ----------------------------------------------------------
 
-#: vCPUs of the guest that boots Debian's own (SMP) kernel with the module.  With
+#: vCPUs of the guest that boots Debian's own (SMP) kernel with the module, declared
+#: in its artifacts' metadata.json (boot.Artifacts.cpus reads it).  With
 #: two, TCG once took an "Oops: int3" in __netif_receive_skb_core on 7.3.4: a
 #: static branch being patched (a check adding a tc qdisc) while the other vCPU
 #: ran it, which real CPUs serialize and TCG here did not.  Our own kernels are
@@ -475,7 +476,7 @@ def guest_artifacts(kernel: Kernel, tree: Path, headers: DkmsHeaders, module: Pa
             modules.append(distkernel.decompressed(path, tmp / "modules").name)
         store.write_json(tmp / "metadata.json", {
             "kernel": kernel.name, "version": release, "tree": str(tree),
-            "image": "bzImage", "modules": modules,
+            "image": "bzImage", "modules": modules, "guest_cpus": DISTRIBUTION_GUEST_CPUS,
             "source": f"debian:{dist.package}={dist.version} + dkms {module}"})
     return target
 

@@ -27,7 +27,7 @@ from . import boot as boots
 from .guest import GuestPrograms
 from .userspace import guest_programs
 from . import build as builds
-from . import packages, qemu, stamps, store
+from . import packages, stamps, store
 from .errors import BuildError, CheckFailed, L2wgError
 from .kernels import Expect, Kernel
 from .progress import Progress
@@ -162,7 +162,7 @@ class _Runner:
             self._programs = guest_programs(self.project.matrix(), self.ws, self.progress)
         return self._programs
 
-    def boot(self, artifacts: Path, stage: str, cpus: int = qemu.Machine.cpus) -> StageResult:
+    def boot(self, artifacts: Path, stage: str) -> StageResult:
         """The checks on *artifacts*, or their last passing results if nothing changed."""
         stamp = stamps.Stamp(artifacts / "boot" / "checks.stamp.json")
         key = boots.checks_key(self.ws, artifacts, self.opts.checks, self.opts.parallel,
@@ -178,7 +178,7 @@ class _Runner:
                                suites=suites)
         stamp.clear()
         result = boots.boot(self.ws, artifacts, checks=self.opts.checks, progress=self.progress,
-                            jobs=self.opts.parallel, cpus=cpus, programs=self.programs())
+                            jobs=self.opts.parallel, programs=self.programs())
         suite = result.suite
         status, detail = _suite_status([suite] if suite else [], self.kernel.expect.xfail)
         if suite is None:
@@ -196,7 +196,7 @@ class _Runner:
         if not made.proofs:
             return StageResult(self.kernel.name, "dkms", "skip",
                                detail="no dkms_headers in kernels.toml for this kernel")
-        booted = [self.boot(p.boot_artifacts, "dkms", packages.DISTRIBUTION_GUEST_CPUS)
+        booted = [self.boot(p.boot_artifacts, "dkms")
                   for p in made.proofs]
         suites = [s for b in booted for s in b.suites]
         status, detail = _suite_status(suites, self.kernel.expect.xfail)
