@@ -230,3 +230,62 @@ def test_report_template_ships_with_the_package():
     setup = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert any(dep.startswith("jinja2") for dep in setup["project"]["dependencies"])
     assert "*.j2" in setup["tool"]["setuptools"]["package-data"]["l2wg"]
+
+
+def line(name: str, dkms: bool = False) -> Kernel:
+    from l2wg.kernels import DkmsHeaders
+
+    headers = (DkmsHeaders.parse(f"linux-headers-{name}-amd64"),) if dkms else ()
+    return Kernel(name, SourceSpec(type="debian", package=f"linux-source-{name}"), version=name,
+                  dkms_headers=headers)
+
+
+def test_interop_pairs_the_newest_line_with_the_oldest_and_with_its_dkms_kernel():
+    kernels = [line("6.12"), line("7.3", dkms=True), line("6.1"), line("7.2")]
+    assert pipeline.interop_pairs(kernels) == [("7.3", "6.1"), ("7.3", "dkms:7.3")]
+    assert pipeline.interop_pairs([line("6.12"), line("6.1")]) == [("6.12", "6.1")]
+    assert pipeline.interop_pairs([line("6.12")]) == []          # one kernel: no pair
+    assert pipeline.interop_pairs([]) == []
+
+
+def built(*names: str, failed: tuple[str, ...] = ()) -> list:
+    return [pipeline.KernelRun(n, [pipeline.StageResult(n, "build",
+                                                        "fail" if n in failed else "pass")])
+            for n in names]
+
+
+def test_a_pair_that_cannot_run_is_skipped_with_its_reason(ws):
+    opts = pipeline.PipelineOptions()
+    runs = built("7.3", "6.1", failed=("6.1",))
+    for pair, why in ((("7.3", "dkms:7.3"), "Debian's kernel with the DKMS module (dkms:7.3) "
+                                             "is not supported by l2wg interop yet"),
+                      (("7.3", "6.1"), "the build of 6.1 did not pass in this run")):
+        run = pipeline.run_pair(pair, runs, None, ws, opts, silent())
+        assert run.kernel == "+".join(pair) and run.ok
+        assert [(s.stage, s.status, s.detail) for s in run.stages] == [("interop", "skip", why)]
+    debug = pipeline.PipelineOptions(build=pipeline.builds.BuildOptions(variant="debug"))
+    assert pipeline.pair_skip_reason(("7.3", "6.1"), built("7.3", "6.1"), debug) == \
+        "interop boots default builds, not the debug variant"
+
+
+def test_a_pair_whose_kernels_are_not_built_fails_with_the_interop_error(ws, project):
+    run = pipeline.run_pair(("7.3", "6.1"), built("7.3", "6.1"), project, ws,
+                            pipeline.PipelineOptions(), silent())
+    (stage,) = run.stages
+    assert (stage.stage, stage.status, stage.kind) == ("interop", "fail", L2wgError.kind)
+    assert stage.detail.startswith("kernel 7.3 is not built") and not run.ok
+
+
+def test_the_pair_gets_a_row_and_its_guests_a_column_in_the_table():
+    a, b = suite(("ping", Status.PASS, "")), suite(("ping", Status.FAIL, "lost"))
+    runs = built("7.3", "6.1") + [pipeline.KernelRun("7.3+6.1", [pipeline.StageResult(
+        "7.3+6.1", "interop", "fail", suites=[a, b], detail="over virtio-net: 6.12: ping")])]
+    text = dashboard.table(runs)
+    assert "7.3+6.1" in text and "interop" in text
+    kernels, checks = dashboard.matrix_rows(runs)
+    assert kernels[0] == ["kernel", "build", "interop"]
+    assert ["7.3+6.1", "-", dashboard.SYMBOL["fail"]] in kernels
+    assert checks[0] == ["check", "7.3+6.1 interop"]
+    assert checks[1] == ["ping", dashboard.check_cell(runs[-1].stages[0], "ping")] and \
+        checks[1][1] != dashboard.check_cell(pipeline.StageResult("x", "boot", "pass",
+                                                                  suites=[a]), "ping")

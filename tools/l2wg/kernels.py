@@ -49,6 +49,11 @@ DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 DEBIAN_SUITES = ("trixie", "trixie-backports", "sid", "bookworm-backports")
 
 
+
+def version_key(version: str) -> tuple[int, ...]:
+    """'7.3' -> (7, 3): kernel lines and versions in numeric order (6.12 after 6.1)."""
+    return tuple(int(p) for p in re.findall(r"\d+", version))
+
 @dataclass(frozen=True)
 class DebianArchive:
     """The Debian archive that suites other than the host's come from ([debian])."""

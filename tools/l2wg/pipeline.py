@@ -6,6 +6,10 @@ the module, check), deb-pkg (package, unpack, boot, check).  A failing
 stage fails that kernel's later stages as "skipped: <stage> failed", and
 the run goes on with the next kernel.  Everything cached is reused.
 
+Then the pairs (interop_pairs): ``l2wg interop`` between the newest and the
+oldest line run, each guest on its own kernel over a virtual NIC; a pair is
+a row of its own ("7.3+6.1") with one stage, interop.
+
 kernels.toml's ``expect`` says what failures are expected: a check in
 ``xfail`` failing does not fail its boot; with ``build = false`` the build
 stage failing to build (the series does not apply, the config or make
@@ -24,18 +28,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import boot as boots
+from . import interop
 from .guest import GuestPrograms
 from .userspace import guest_programs
 from . import build as builds
 from . import packages, stamps, store
 from .errors import BuildError, CheckFailed, L2wgError
-from .kernels import Expect, Kernel
+from .kernels import Expect, Kernel, version_key
 from .progress import Progress
 from .project import Project
 from .report import SuiteReport, load_json
 from .workspace import Workspace
 
-STAGES = ("build", "boot", "dkms", "deb")
+#: Each kernel's own stages, in order; then the stage of a pair of kernels.
+KERNEL_STAGES = ("build", "boot", "dkms", "deb")
+PAIR_STAGE = "interop"
+STAGES = (*KERNEL_STAGES, PAIR_STAGE)
+#: A pair's second guest as Debian's kernel with the DKMS module ("dkms:7.3").
+DKMS_PREFIX = "dkms:"
 
 
 @dataclass
@@ -234,7 +244,65 @@ def run_kernel(kernel: Kernel, project: Project, ws: Workspace, opts: PipelineOp
     return runner.run
 
 
+def interop_pairs(kernels: list[Kernel]) -> list[tuple[str, str]]:
+    """The pairs interop runs on: the newest line's kernel with the oldest's, and
+    Debian's kernel with the DKMS module of the newest ("dkms:7.3") with the newest."""
+    if not kernels:
+        return []
+    newest = max(kernels, key=lambda k: version_key(k.line))
+    oldest = min(kernels, key=lambda k: version_key(k.line))
+    pairs = [(newest.name, oldest.name)] if newest.line != oldest.line else []
+    if newest.dkms_headers:
+        pairs.append((newest.name, DKMS_PREFIX + newest.name))
+    return pairs
+
+
+def pair_skip_reason(pair: tuple[str, str], runs: list[KernelRun],
+                     opts: PipelineOptions) -> str:
+    """Why *pair* cannot run interop in this run, or ''."""
+    dkms = [k for k in pair if k.startswith(DKMS_PREFIX)]
+    if dkms:
+        return (f"Debian's kernel with the DKMS module ({dkms[0]}) is not supported by "
+                "l2wg interop yet")
+    if opts.build.variant != "default":
+        return f"interop boots default builds, not the {opts.build.variant} variant"
+    built = {r.kernel for r in runs for s in r.stages if s.stage == "build" and s.status == "pass"}
+    unbuilt = [k for k in pair if k not in built]
+    return f"the build of {', '.join(unbuilt)} did not pass in this run" if unbuilt else ""
+
+
+def run_pair(pair: tuple[str, str], runs: list[KernelRun], project: Project, ws: Workspace,
+             opts: PipelineOptions, progress: Progress) -> KernelRun:
+    """The interop stage of *pair*: skipped, with the reason, when a guest cannot be had."""
+    name = "+".join(pair)
+    why = pair_skip_reason(pair, runs, opts)
+    if why:
+        return KernelRun(name, [StageResult(name, PAIR_STAGE, "skip", detail=why)])
+    progress.step(f"{name}: {PAIR_STAGE}")
+    start = time.monotonic()
+    try:
+        guests = interop.find_pair(ws, project.matrix(), *pair)
+        result = interop.interop(ws, guests, progress=progress,
+                                 programs=guest_programs(project.matrix(), ws, progress))
+        status, detail = _suite_status(result.suites, {})
+        if not result.ok and status == "pass":
+            status, detail = "fail", "; ".join(result.errors)
+        stage = StageResult(name, PAIR_STAGE, status, suites=result.suites,
+                            detail=f"over {result.link.underlay}: {detail}",
+                            log=str(result.run_dir / "interop.json"),
+                            kind="" if status == "pass" else CheckFailed.kind)
+    except L2wgError as error:
+        stage = StageResult(name, PAIR_STAGE, "fail", detail=error.message,
+                            log=str(error.log) if error.log else None, kind=error.kind)
+    stage.seconds = round(time.monotonic() - start, 1)
+    return KernelRun(name, [stage])
+
+
 def run_matrix(kernels: list[Kernel], project: Project, ws: Workspace, opts: PipelineOptions,
                progress: Progress) -> list[KernelRun]:
-    """Every kernel in turn; a failing kernel does not stop the others."""
-    return [run_kernel(k, project, ws, opts, progress) for k in kernels]
+    """Every kernel in turn (a failing kernel does not stop the others), then the pairs."""
+    runs = [run_kernel(k, project, ws, opts, progress) for k in kernels]
+    if PAIR_STAGE in opts.stages:
+        runs += [run_pair(pair, runs, project, ws, opts, progress)
+                 for pair in interop_pairs(kernels)]
+    return runs

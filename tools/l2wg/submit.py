@@ -44,7 +44,7 @@ from . import build as builds
 from . import kconfig, sources, store, tree as trees, userspace
 from .errors import L2wgError
 from .git import run_git
-from .kernels import Kernel, Matrix
+from .kernels import Kernel, Matrix, version_key
 from .progress import Progress
 from .project import Project
 from .runner import Completed, run
@@ -228,10 +228,6 @@ def default_base(matrix: Matrix) -> str:
         raise L2wgError(f"{matrix.path}: no kernel available offline to base the series on; "
                         "pass --base KERNEL")
     return max(offline, key=lambda k: version_key(k.line)).name
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version))
 
 
 # git and b4 in the submission clone -------------------------------------------
