@@ -1,4 +1,5 @@
 #!/bin/sh
+# l2wg: timeout=120
 # A peer sending from endless new MACs fills only its own share of the FDB: another peer's new host is still learned, unicast to it reaches only that peer, and the refusals are counted (ethtool -S).
 . /l2wg/checks/lib.sh
 require_config CONFIG_VETH CONFIG_PACKET CONFIG_BRIDGE
@@ -29,7 +30,7 @@ flood() {
 	lost_before=$(stat_of c l2wg0 tx_dropped)
 	nsx c "$RAWFRAME" macflood l2wg0 "$FLOOD" "$(mac_hex "$(mac_of a l2wg0)")" 7
 	# The frames are decrypted on a asynchronously: wait until no more come in.
-	wait_until 60 arrivals_settled
+	wait_until 30 arrivals_settled
 	rc=$?
 	echo "c sent $FLOOD frames and dropped $(lost) of them itself (tx_dropped);" \
 		"$(arrived) arrived at a, which refused $(refused) for c's limit"
