@@ -543,7 +543,9 @@ def cmd_boot(args) -> int:
     artifacts = args.artifacts or ws.artifacts(kernel.name, args.variant)
     from .userspace import guest_programs
 
-    _checked([_boot_and_report(ws, artifacts, kernel.name, progress, checks=args.check,
+    # --artifacts names its own kernel (its metadata.json), not the default entry's.
+    label = "" if args.artifacts else kernel.name
+    _checked([_boot_and_report(ws, artifacts, label, progress, checks=args.check,
                                script=args.script, shell=args.shell, accel=args.accel,
                                on_console=print if args.console else None,
                                jobs=max(1, args.parallel), cpus=args.cpus,
@@ -561,10 +563,11 @@ def _checked(failures: list[str | None]) -> None:
 def _boot_and_report(ws, artifacts: Path, label: str, progress: Progress,
                      **options) -> str | None:
     """Boot *artifacts*, print the results table (or the script's output); what did not
-    pass, in a line, or None."""
+    pass, in a line, or None.  *label* names the boot (default: the artifacts' kernel)."""
     from . import boot, report
 
     result = boot.boot(ws, artifacts, progress=progress, **options)
+    label = label or result.kernel
     if result.suite is not None:
         print(report.summary_table([result.suite]))
         details = report.failure_details([result.suite])
