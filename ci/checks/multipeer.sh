@@ -38,6 +38,12 @@ three_sites() {
 			n=$((n + 1))
 		done
 		nsx "$s" wg set l2wg0 private-key "$L2WG_DIR/$s.key" listen-port 51820 $peers
+		# No IPv6 on l2wg0: a's router solicitations, sent with a growing
+		# interval long after link up, are flooded to c and teach c a's MAC
+		# again.  c's own l2wireguard then keeps c's spoofed frames from
+		# a's MAC away from a (never back to the peer a source was learned
+		# on), and the last test counted 1 of its 5 frames on 6.1.
+		nsx "$s" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/l2wg0/disable_ipv6'
 		ip -n "$s" link set l2wg0 up
 	done
 }
