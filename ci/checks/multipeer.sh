@@ -43,7 +43,7 @@ three_sites() {
 		# again.  c's own l2wireguard then keeps c's spoofed frames from
 		# a's MAC away from a (never back to the peer a source was learned
 		# on), and the last test counted 1 of its 5 frames on 6.1.
-		nsx "$s" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/l2wg0/disable_ipv6'
+		nsx "$s" sysctl -qw net.ipv6.conf.l2wg0.disable_ipv6=1
 		ip -n "$s" link set l2wg0 up
 	done
 }

@@ -12,7 +12,6 @@ into ``ARTIFACTS/boot/<stamp>-<mode>/``: ``console.log``, ``results.json``,
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -246,14 +245,14 @@ def new_run_dir(base: Path, suffix: str = "") -> Path:
     mkdir itself decides which name is whose."""
     name = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + (f"-{suffix}" if suffix else "")
     base.mkdir(parents=True, exist_ok=True)
-    for n in itertools.count(1):
-        run_dir = base / (name if n == 1 else f"{name}-{n}")
+    run_dir, n = base / name, 1
+    while True:
         try:
             run_dir.mkdir()
             return run_dir
         except FileExistsError:
-            continue
-    raise AssertionError("unreachable")
+            n += 1
+            run_dir = base / f"{name}-{n}"
 
 
 def link_latest(base: Path, run_dir: Path) -> None:

@@ -123,6 +123,23 @@ def same_kernel(a: Path, b: Path) -> str | None:
     return sums[0][0]
 
 
+def timed_stage(row: str, name: str, body: Callable[[], StageResult],
+                progress: Progress) -> StageResult:
+    """Run stage *name* of *row* (a kernel, or a pair): its result with its seconds, and
+    an error turned into a failed stage that keeps the error's message, log and kind."""
+    progress.step(f"{row}: {name}")
+    start = time.monotonic()
+    try:
+        result = body()
+    except L2wgError as error:
+        result = StageResult(row, name, "fail", detail=error.message,
+                             log=str(error.log) if error.log else None, kind=error.kind)
+    if result.status == "fail" and not result.kind:
+        result.kind = CheckFailed.kind      # a boot whose checks did not pass
+    result.seconds = round(time.monotonic() - start, 1)
+    return result
+
+
 class _Runner:
     """Runs one kernel's stages in order, turning errors into stage results."""
 
@@ -144,16 +161,7 @@ class _Runner:
             self.run.stages.append(StageResult(self.kernel.name, name, "skip",
                                                detail=f"{needs} {why}"))
             return
-        self.progress.step(f"{self.kernel.name}: {name}")
-        start = time.monotonic()
-        try:
-            result = body()
-        except L2wgError as error:
-            result = StageResult(self.kernel.name, name, "fail", detail=error.message,
-                                 log=str(error.log) if error.log else None, kind=error.kind)
-        if result.status == "fail" and not result.kind:
-            result.kind = CheckFailed.kind      # a boot whose checks did not pass
-        result.seconds = round(time.monotonic() - start, 1)
+        result = timed_stage(self.kernel.name, name, body, self.progress)
         self.run.stages.append(expected(result, self.kernel.expect))
 
     def build(self) -> StageResult:
@@ -206,8 +214,7 @@ class _Runner:
         if not made.proofs:
             return StageResult(self.kernel.name, "dkms", "skip",
                                detail="no dkms_headers in kernels.toml for this kernel")
-        booted = [self.boot(p.boot_artifacts, "dkms")
-                  for p in made.proofs]
+        booted = [self.boot(p.boot_artifacts, "dkms") for p in made.proofs]
         suites = [s for b in booted for s in b.suites]
         status, detail = _suite_status(suites, self.kernel.expect.xfail)
         if any(b.status == "fail" for b in booted):
@@ -278,24 +285,19 @@ def run_pair(pair: tuple[str, str], runs: list[KernelRun], project: Project, ws:
     why = pair_skip_reason(pair, runs, opts)
     if why:
         return KernelRun(name, [StageResult(name, PAIR_STAGE, "skip", detail=why)])
-    progress.step(f"{name}: {PAIR_STAGE}")
-    start = time.monotonic()
-    try:
+
+    def body() -> StageResult:
         guests = interop.find_pair(ws, project.matrix(), *pair)
         result = interop.interop(ws, guests, progress=progress,
                                  programs=guest_programs(project.matrix(), ws, progress))
         status, detail = _suite_status(result.suites, {})
         if not result.ok and status == "pass":
             status, detail = "fail", "; ".join(result.errors)
-        stage = StageResult(name, PAIR_STAGE, status, suites=result.suites,
-                            detail=f"over {result.link.underlay}: {detail}",
-                            log=str(result.run_dir / "interop.json"),
-                            kind="" if status == "pass" else CheckFailed.kind)
-    except L2wgError as error:
-        stage = StageResult(name, PAIR_STAGE, "fail", detail=error.message,
-                            log=str(error.log) if error.log else None, kind=error.kind)
-    stage.seconds = round(time.monotonic() - start, 1)
-    return KernelRun(name, [stage])
+        return StageResult(name, PAIR_STAGE, status, suites=result.suites,
+                           detail=f"over {result.link.underlay}: {detail}",
+                           log=str(result.run_dir / "interop.json"))
+
+    return KernelRun(name, [timed_stage(name, PAIR_STAGE, body, progress)])
 
 
 def run_matrix(kernels: list[Kernel], project: Project, ws: Workspace, opts: PipelineOptions,
