@@ -37,16 +37,22 @@ UPSTREAM_TESTS = "tools/testing/selftests/wireguard"
 NETNS_SH = f"{UPSTREAM_TESTS}/netns.sh"
 END_RE = re.compile(r"l2wg: end (?P<name>\S+) exit=(?P<rc>\d+) seconds=(?P<seconds>[\d.]+)")
 SCRIPT_EXIT_RE = re.compile(r"^L2WG-SCRIPT-EXIT (\d+)\s*$", re.MULTILINE)
-# Sanitizers slow a TCG guest down 5x (6.12's debug variant) to 15x (6.1's):
-# on a kernel with any of them, every check may run SANITIZER_SLOWDOWN times
-# its usual timeout, and the checks' own waits (lib.sh: wait_until, the
-# raw-frame receivers' quiet time) are as many times longer.
-SANITIZERS = ("CONFIG_KASAN", "CONFIG_UBSAN", "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_KMEMLEAK")
-SANITIZER_SLOWDOWN = 5
-# KASAN on two guest CPUs under TCG (the debug variant is SMP): a check took
-# 150 s that takes 13 s on the uniprocessor debug kernel and 5 s without
-# sanitizers (7.3, allowedips).  Debian's SMP kernels have UBSAN, not KASAN.
-SMP_KASAN_SLOWDOWN = 15
+# How much slower a TCG guest runs a check, by the options of its kernel's
+# config that cost the time: the largest factor whose options are all =y
+# applies.  Every check may then run that many times its usual timeout, and
+# the checks' own waits (lib.sh: wait_until, the raw-frame receivers' quiet
+# time) are as many times longer.  Measured:
+# - any sanitizer alone: 5x (6.12's uniprocessor debug variant) to 15x (6.1's);
+# - KASAN on two guest CPUs (the SMP debug variant): allowedips took 150 s
+#   against 13 s on the uniprocessor debug kernel and 5 s without sanitizers
+#   (7.3).  Debian's SMP kernels have UBSAN, not KASAN.
+SLOWDOWNS: tuple[tuple[frozenset[str], int], ...] = (
+    (frozenset({"CONFIG_KASAN", "CONFIG_SMP"}), 15),
+    (frozenset({"CONFIG_KASAN"}), 5),
+    (frozenset({"CONFIG_UBSAN"}), 5),
+    (frozenset({"CONFIG_PROVE_LOCKING"}), 5),
+    (frozenset({"CONFIG_DEBUG_KMEMLEAK"}), 5),
+)
 
 
 @dataclass(frozen=True)
@@ -307,12 +313,10 @@ def assemble_initrd(base: guest.Initramfs, artifacts: Artifacts, run_dir: Path, 
 
 
 def timeout_factor(config: Path) -> int:
-    """SANITIZER_SLOWDOWN for a kernel whose config enables a sanitizer (more for
-    KASAN on an SMP kernel), else 1."""
+    """The largest of SLOWDOWNS whose options the kernel's *config* all has =y, else 1."""
     lines = set(config.read_text().splitlines()) if config.is_file() else set()
-    if {"CONFIG_KASAN=y", "CONFIG_SMP=y"} <= lines:
-        return SMP_KASAN_SLOWDOWN
-    return SANITIZER_SLOWDOWN if any(f"{s}=y" in lines for s in SANITIZERS) else 1
+    return max((factor for options, factor in SLOWDOWNS
+                if all(f"{option}=y" in lines for option in options)), default=1)
 
 
 def time_limits(mode: str, selected: Sequence[checks_mod.Check],
