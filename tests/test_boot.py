@@ -142,6 +142,23 @@ def test_overlay_carries_settings_config_netns_sh_and_the_script(tmp_path):
     assert files["l2wg/user-script"] == b"echo hi\n"
 
 
+def test_built_modules_reach_the_guest_unloaded_and_plan_the_kmemleak_control(tmp_path):
+    art_dir = fake_artifacts(tmp_path)
+    (art_dir / "config").write_text("CONFIG_DEBUG_KMEMLEAK=y\nCONFIG_MODULES=y\n")
+    (art_dir / boot.BUILT_MODULES).mkdir()
+    (art_dir / boot.BUILT_MODULES / "kmemleak-test.ko").write_bytes(b"\x7fELF leak")
+    meta = json.loads((art_dir / "metadata.json").read_text())
+    (art_dir / "metadata.json").write_text(json.dumps({**meta, "built_modules": [
+        "kmemleak-test.ko"]}))
+    files = boot.overlay_files(boot.Artifacts.load(art_dir), "checks", selected("ping"), None)
+    assert files["l2wg/built-modules/kmemleak-test.ko"] == b"\x7fELF leak"
+    assert not any(name.startswith("l2wg/modules/") for name in files)     # not loaded at boot
+    assert "\nL2WG_CONTROLS=KMEMLEAK:kmemleak\n" in files["l2wg/run.conf"].decode()
+    (art_dir / boot.BUILT_MODULES / "kmemleak-test.ko").unlink()
+    with pytest.raises(L2wgError, match="missing: kmemleak-test.ko"):
+        boot.Artifacts.load(art_dir)
+
+
 def test_time_limits_grow_with_the_checks():
     fast, idle = boot.time_limits("checks", selected("ping"))
     slow, slow_idle = boot.time_limits("checks", selected("ping", "netns"))

@@ -45,6 +45,27 @@ def test_make_command_follows_kbuild_conventions(project, ws, tmp_path):
     assert builds.build_dir_for(kernel, opts, ws).name == "6.12-x86_64-default-llvm"
 
 
+MODULES_MAKEFILE = """\
+modules:
+\tmkdir -p samples/kmemleak
+\techo ko > samples/kmemleak/kmemleak-test.ko
+\tprintf '%s\\n' samples/kmemleak/kmemleak-test.o $(EXTRA) > modules.order
+"""
+
+
+def test_a_modular_config_makes_modules_and_keeps_each_one_it_lists(tmp_path):
+    (tmp_path / "Makefile").write_text(MODULES_MAKEFILE)
+    (tmp_path / ".config").write_text("# CONFIG_MODULES is not set\n")
+    log, make = tmp_path / "build.log", ["make", "-s", "-C", str(tmp_path)]
+    assert builds.make_modules("7.3", tmp_path, make, log, silent()) == []
+    assert not (tmp_path / "modules.order").exists()          # make was not run
+    (tmp_path / ".config").write_text("CONFIG_MODULES=y\n")
+    assert builds.make_modules("7.3", tmp_path, make, log, silent()) == [
+        tmp_path / "samples/kmemleak/kmemleak-test.ko"]
+    with pytest.raises(L2wgError, match="did not build: .*/gone.ko"):
+        builds.make_modules("7.3", tmp_path, [*make, "EXTRA=gone.o"], log, silent())
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("name", [p for p in BUILT_KERNELS if p.id in ("6.12", "6.1")])
 def test_real_build_leaves_artifacts_and_metadata(project, real_ws, name):

@@ -41,6 +41,36 @@ def test_planned_follows_the_kernels_sanitizers_and_needs_lkdtm(tmp_path):
     assert controls.planned(tmp_path / "missing") == []
 
 
+def test_the_kmemleak_control_needs_its_module_built(tmp_path):
+    config = tmp_path / "config"
+    config.write_text("CONFIG_LKDTM=y\nCONFIG_KASAN=y\nCONFIG_DEBUG_KMEMLEAK=y\n")
+    leak = tmp_path / "kmemleak-test.ko"
+    assert controls.planned(config, [leak]) == [("READ_AFTER_FREE", "KASAN"),
+                                                ("KMEMLEAK", "kmemleak")]
+    assert controls.planned(config, [tmp_path / "other.ko"]) == [("READ_AFTER_FREE", "KASAN")]
+    config.write_text("CONFIG_DEBUG_KMEMLEAK=y\n")        # no lkdtm: the module still plants
+    assert controls.run_conf_value(config, [leak]) == "KMEMLEAK:kmemleak"
+
+
+KMEMLEAK_REPORT = """\
+unreferenced object 0xffff888005b1c000 (size 32):
+  comm "insmod", pid 412, jiffies 4295862060
+  backtrace (crc 0):
+    kmemleak_test_init+0x4f/0x2a0 [kmemleak_test]
+"""
+
+
+def test_a_leak_listed_after_its_marker_is_the_controls_not_the_runs():
+    text = ("# l2wg: kmemleak scan: 0 unreferenced objects\n" + marker("KMEMLEAK", "kmemleak")
+            + KMEMLEAK_REPORT + END)
+    own, found = split(text)
+    assert own == [] and [(c.name, c.ok) for c in found] == [("KMEMLEAK", True)]
+    _, missed = split(marker("KMEMLEAK", "kmemleak") + END)
+    assert controls.errors(missed, [("KMEMLEAK", "kmemleak")]) == [
+        "positive control KMEMLEAK (console line 1) raised no report, not kmemleak: "
+        "this run's '0 kmemleak reports' proves nothing"]
+
+
 def test_each_control_claims_the_reports_after_its_marker_and_not_the_runs():
     real = "[   50.000000] BUG: KASAN: slab-out-of-bounds in wg_l2_rx+0x10/0x20\n" \
         "[   50.000001] ==================================================================\n"

@@ -143,18 +143,32 @@ report_kmemleak() {
 	echo "# l2wg: kmemleak scan: ${leaks:-0} unreferenced objects"
 }
 
-# A debug kernel with lkdtm: plant one fault per sanitizer (L2WG_CONTROLS,
-# NAME:KIND words from tools/l2wg/controls.py); the host expects each to come
-# back as a KIND report, or a clean scan proves nothing.  Last, after the
+# kmemleak's control: samples/kmemleak's module leaks a dozen objects as it
+# loads; once they are past kmemleak's 5 s minimum age, a scan must list them.
+plant_leak() {
+	insmod /l2wg/built-modules/kmemleak-test.ko || return 0
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak
+}
+
+# A debug kernel: plant one fault per sanitizer (L2WG_CONTROLS, NAME:KIND
+# words from tools/l2wg/controls.py); the host expects each to come back as a
+# KIND report, or a clean scan proves nothing.  Last, after the run's
 # kmemleak scan: the planted faults must not count as the run's.  The markers
 # go through the kernel's log (<4>: above loglevel=5), so that the console
-# keeps them in order with the reports even when it prints those later.
+# keeps them in order with the reports even when it prints those later; the
+# second before each fault lets the console print its marker first.
 run_controls() {
 	trigger=/sys/kernel/debug/provoke-crash/DIRECT
-	[ -n "$L2WG_CONTROLS" ] && [ -w $trigger ] || return 0
+	[ -n "$L2WG_CONTROLS" ] || return 0
 	for control in $L2WG_CONTROLS; do
 		echo "<4># l2wg: control ${control%%:*} expects ${control#*:}" >/dev/kmsg
-		echo "${control%%:*}" >$trigger
+		sleep 1
+		case ${control%%:*} in
+		KMEMLEAK) plant_leak ;;
+		*) [ -w $trigger ] && echo "${control%%:*}" >$trigger ;;
+		esac
 	done
 	echo "<4># l2wg: controls end" >/dev/kmsg
 	sleep 2

@@ -25,6 +25,7 @@ from pathlib import Path
 from . import checks as checks_mod
 from . import controls as controls_mod
 from . import guest, ktap, qemu, report, stamps
+from .build import BUILT_MODULES
 from .errors import BadInput, L2wgError
 from .ktap import Status
 from .progress import Progress, silent
@@ -67,6 +68,9 @@ class Artifacts:
     #: Modules to insmod before the checks, in order (a distribution
     #: kernel with a DKMS module: see packages.guest_artifacts).
     modules: tuple[Path, ...] = ()
+    #: Modules the build made and the guest gets without loading them (the
+    #: debug variant's kmemleak control loads its own: controls.py).
+    built_modules: tuple[Path, ...] = ()
     #: The vCPUs its guest is booted with, when the build says (metadata.json
     #: "guest_cpus": packages.DISTRIBUTION_GUEST_CPUS for Debian's kernels).
     guest_cpus: int | None = None
@@ -82,7 +86,8 @@ class Artifacts:
         meta = json.loads(meta_path.read_text())
         tree = Path(meta["tree"]) if meta.get("tree") else None
         modules = tuple(directory / "modules" / name for name in meta.get("modules", []))
-        missing = [m.name for m in modules if not m.is_file()]
+        built = tuple(directory / BUILT_MODULES / name for name in meta.get("built_modules", []))
+        missing = [m.name for m in (*modules, *built) if not m.is_file()]
         if missing:
             raise L2wgError(f"{directory}: modules listed in metadata.json are missing: "
                             f"{', '.join(missing)}")
@@ -92,7 +97,7 @@ class Artifacts:
                             f"not {guest_cpus!r}")
         return cls(directory=directory, bzimage=bzimage, config=directory / "config",
                    kernel=str(meta.get("kernel") or directory.name), tree=tree,
-                   modules=modules, guest_cpus=guest_cpus)
+                   modules=modules, built_modules=built, guest_cpus=guest_cpus)
 
     def cpus(self, requested: int | None = None) -> int:
         """The guest's vCPUs: *requested* (--cpus), else what the build declares,
@@ -193,7 +198,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     console = qemu.boot(machine, run_dir / "console.log", timeout=timeout, idle_timeout=idle,
                         on_line=live)
     progress.done()
-    planned = controls_mod.planned(artifacts.config)
+    planned = controls_mod.planned(artifacts.config, artifacts.built_modules)
     own, controls = controls_mod.split(console.text, console.reports)
     console = replace(console, reports=own)
     control_errors = controls_mod.errors(controls, planned) if console.finished or controls \
@@ -286,8 +291,8 @@ def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod
     """The per-run files: settings, the kernel's config, the tree's WireGuard
     selftest scripts (netns.sh, and l2.sh if the series adds it), the user's
     script."""
-    files = {"l2wg/run.conf": run_conf(mode, selected, jobs, slowdown,
-                                       controls_mod.run_conf_value(artifacts.config)).encode()}
+    planned = controls_mod.run_conf_value(artifacts.config, artifacts.built_modules)
+    files = {"l2wg/run.conf": run_conf(mode, selected, jobs, slowdown, planned).encode()}
     if artifacts.config.exists():
         files["l2wg/kconfig"] = artifacts.config.read_bytes()
     if artifacts.tree:
@@ -297,6 +302,8 @@ def overlay_files(artifacts: Artifacts, mode: str, selected: Sequence[checks_mod
         files["l2wg/user-script"] = Path(script).read_bytes()
     for number, module in enumerate(artifacts.modules):
         files[f"l2wg/modules/{number:02d}-{module.name}"] = module.read_bytes()
+    for module in artifacts.built_modules:
+        files[f"l2wg/{BUILT_MODULES}/{module.name}"] = module.read_bytes()
     return files
 
 

@@ -87,6 +87,10 @@ class BuildResult:
     reproduce: list[str]
     ccache: bool
     extra: dict = field(default_factory=dict)
+    #: The modules a config with CONFIG_MODULES=y built (`make modules`), in
+    #: the artifacts' built-modules/; the guest gets them, loads none of them
+    #: by itself (the debug variant's kmemleak control is one: controls.py).
+    built_modules: list[str] = field(default_factory=list)
 
     def save(self, directory: Path) -> None:
         store.write_json(directory / "metadata.json", asdict(self))
@@ -289,6 +293,7 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
             started = log.stat().st_size
             run([*make, target], log_path=log, on_line=_Compiled(progress),
                 what=f"{kernel.name}: make {target}")
+            modules = make_modules(kernel.name, build_dir, make, log, progress)
         progress.done()
         lap("build")
         total, wireguard = count_warnings(log.read_text(errors="replace")[started:])
@@ -304,17 +309,43 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
         build_dir=str(build_dir), out=str(out), image=image.name,
         toolchain=toolchain_versions(opts.llvm), durations=durations, warnings=total,
         wireguard_warnings=[asdict(w) for w in wireguard],
-        reproduce=reproduce_commands(tree.path, build_dir, make, target), ccache=use_ccache)
+        reproduce=reproduce_commands(tree.path, build_dir, make, target, bool(modules)),
+        ccache=use_ccache, built_modules=[m.name for m in modules])
     # File by file, metadata last: the run directories (boot/) and packages
     # (dkms/, deb/) that live beside them are kept.
-    for source_file, name in ((image, image.name), (build_dir / ".config", "config"),
-                              (log, "build.log")):
+    copies = [(image, image.name), (build_dir / ".config", "config"), (log, "build.log"),
+              *((m, f"{BUILT_MODULES}/{m.name}") for m in modules)]
+    for source_file, name in copies:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         with store.staging_file(out / name) as part:
             shutil.copy2(source_file, part)
     result.save(out)
     stamp.save(key, asdict(result), [out / image.name, out / "config", image,
-                                     build_dir / ".config"])
+                                     build_dir / ".config",
+                                     *(out / BUILT_MODULES / m.name for m in modules)])
     return result
+
+
+#: The artifacts' directory of the modules `make modules` built.
+BUILT_MODULES = "built-modules"
+
+
+def make_modules(name: str, build_dir: Path, make: list[str], log: Path,
+                 progress: Progress) -> list[Path]:
+    """``make modules`` when the config is modular, and the .ko files it built
+    (modules.order), in order; nothing for a config without CONFIG_MODULES."""
+    if "CONFIG_MODULES=y" not in (build_dir / ".config").read_text().splitlines():
+        return []
+    progress.step(f"{name}: make modules in {build_dir}")
+    run([*make, "modules"], log_path=log, on_line=_Compiled(progress), what=f"{name}: make modules")
+    order = build_dir / "modules.order"
+    names = order.read_text().split() if order.is_file() else []
+    modules = [build_dir / Path(name).with_suffix(".ko") for name in names]
+    missing = [str(m) for m in modules if not m.is_file()]
+    if missing:
+        raise BuildError(f"{name}: modules.order names modules make did not build: "
+                         f"{', '.join(missing)} (log: {log})")
+    return modules
 
 
 def configure(kernel: Kernel, opts: BuildOptions, tree: trees.Tree, fragments: list[Path],
@@ -363,7 +394,8 @@ def build_key(kernel: Kernel, opts: BuildOptions, tree: trees.Tree, fragments: l
         "kconfig_code": stamps.files_digest([Path(kconfig.__file__)])})
 
 
-def reproduce_commands(srctree: Path, build_dir: Path, make: list[str], target: str) -> list[str]:
+def reproduce_commands(srctree: Path, build_dir: Path, make: list[str], target: str,
+                       modules: bool = False) -> list[str]:
     """Shell commands that redo this build by hand (after the tree is prepared)."""
     make_line = " ".join(shlex.quote(w) for w in make)
     return [
@@ -372,6 +404,7 @@ def reproduce_commands(srctree: Path, build_dir: Path, make: list[str], target: 
                         build_dir / ".config", build_dir / "l2wg-solved.config"]),
         f"{make_line} olddefconfig",
         f"{make_line} {target}",
+        *([f"{make_line} modules"] if modules else []),
     ]
 
 

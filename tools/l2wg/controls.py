@@ -4,9 +4,11 @@ A debug run passes when the console shows no KASAN, UBSAN, lockdep or
 kmemleak report.  "Nothing seen" only means something if the scan would have
 seen one, so a kernel with lkdtm built in (ci/kconfig/debug.config) is made,
 after the checks and the kmemleak scan, to commit one planted fault per
-sanitizer it has, through lkdtm's debugfs trigger.  Each planted fault must
-come back as a report of its sanitizer; the reports after the first control
-marker belong to the controls, not to the run.
+sanitizer it has: through lkdtm's debugfs trigger for KASAN and UBSAN, and
+for kmemleak by loading samples/kmemleak's module, which leaks on purpose
+(the debug config builds it, the only module of that kernel).  Each planted
+fault must come back as a report of its sanitizer; the reports after the
+first control marker belong to the controls, not to the run.
 
 The guest (ci/guest/init.sh, ``run_controls``) gets the list in run.conf
 (``L2WG_CONTROLS``, from :func:`planned`) and prints
@@ -17,6 +19,7 @@ The guest (ci/guest/init.sh, ``run_controls``) gets the list in run.conf
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +31,14 @@ from .qemu import KernelReport
 LKDTM_CONTROLS: dict[str, tuple[str, str]] = {
     "READ_AFTER_FREE": ("CONFIG_KASAN", "KASAN"),
     "ARRAY_BOUNDS": ("CONFIG_UBSAN_BOUNDS", "UBSAN"),
+}
+
+#: control name -> (the module the build must have made, the report kind it must
+#: raise).  kmemleak-test.ko's init kmallocs and vmallocs objects and drops
+#: the pointers: once they are older than kmemleak's 5 s minimum age, a scan
+#: lists them as unreferenced objects (ci/guest/init.sh, plant_leak).
+MODULE_CONTROLS: dict[str, tuple[str, str]] = {
+    "KMEMLEAK": ("kmemleak-test.ko", "kmemleak"),
 }
 
 MARKER_RE = re.compile(r"# l2wg: control (?P<name>\S+) expects (?P<kind>\S+)")
@@ -55,19 +66,21 @@ class Control:
                 f"not {self.expected}: this run's '0 {self.expected} reports' proves nothing")
 
 
-def planned(config: Path) -> list[tuple[str, str]]:
-    """(lkdtm crash type, expected report kind) for each sanitizer of the
-    kernel whose ``.config`` is *config*; empty without lkdtm built in."""
+def planned(config: Path, built_modules: Sequence[Path] = ()) -> list[tuple[str, str]]:
+    """(control, expected report kind) for each sanitizer of the kernel whose
+    ``.config`` is *config*: an lkdtm crash type when lkdtm is built in, a
+    module control when the build made its module (*built_modules*)."""
     lines = set(config.read_text().splitlines()) if config.is_file() else set()
-    if "CONFIG_LKDTM=y" not in lines:
-        return []
-    return [(name, kind) for name, (option, kind) in LKDTM_CONTROLS.items()
-            if f"{option}=y" in lines]
+    lkdtm = [(name, kind) for name, (option, kind) in LKDTM_CONTROLS.items()
+             if "CONFIG_LKDTM=y" in lines and f"{option}=y" in lines]
+    made = {module.name for module in built_modules}
+    return lkdtm + [(name, kind) for name, (module, kind) in MODULE_CONTROLS.items()
+                    if module in made]
 
 
-def run_conf_value(config: Path) -> str:
+def run_conf_value(config: Path, built_modules: Sequence[Path] = ()) -> str:
     """``L2WG_CONTROLS`` for run.conf: ``NAME:KIND`` words."""
-    return " ".join(f"{name}:{kind}" for name, kind in planned(config))
+    return " ".join(f"{name}:{kind}" for name, kind in planned(config, built_modules))
 
 
 def split(console_text: str, reports: list[KernelReport]
