@@ -63,6 +63,15 @@ config OLD_NAME
 config NOT_WITH_C
 	bool "excludes C"
 	depends on !C
+
+config LEGACY
+	tristate "legacy tables"
+	depends on NET
+	default m
+
+config FILTER
+	tristate "filter"
+	depends on LEGACY
 """
 
 
@@ -271,6 +280,17 @@ def test_y_request_forces_y_dependency_not_m(kconf):
     kconf.syms["PPP"].set_value("m")
     Solver(kconf).solve([req("PPPOE")])
     assert kconf.syms["PPP"].str_value == "y"
+
+
+def test_modules_is_set_first_so_a_default_m_dependency_is_turned_to_y(kconf):
+    # debug.config asks for MODULES=y after checks.config asked for FILTER=y:
+    # solved in that order, LEGACY's `default m` reads as y while MODULES is
+    # off, and falls to m (taking FILTER with it) once MODULES is on.
+    kconf.syms["NET"].set_value("y")
+    assert kconf.syms["LEGACY"].str_value == "y"
+    plan = Solver(kconf).solve([req("FILTER"), req("MODULES")])
+    assert kconf.syms["FILTER"].str_value == "y"
+    assert plan.implied["LEGACY"] == "y"
 
 
 def test_or_takes_the_alternative_that_works_and_undoes_the_other(kconf):

@@ -299,8 +299,12 @@ class Solver:
         self.busy: set[str] = set()
 
     def solve(self, requests: list[Request]) -> Plan:
+        """Each request in turn, the modules symbol (MODULES) first: it decides
+        what 'm' means for every tristate, so a dependency found =y while
+        MODULES is off would fall to a `default m` once it is on."""
         plan = Plan(requests)
-        for request in requests:
+        modules = self.kconf.modules.name
+        for request in sorted(requests, key=lambda r: r.name != modules):
             sym = self.kconf.syms.get(request.name)
             if sym is None or not sym.nodes:
                 continue  # reported by verify(): the symbol does not exist in this tree
