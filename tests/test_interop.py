@@ -135,6 +135,32 @@ def test_auto_prefers_the_nic_and_falls_back_to_ppp_on_the_serial_port(tmp_path)
     assert interop.choose_underlay(guests(tmp_path / "3"), "ppp-serial") == "ppp-serial"
 
 
+def test_a_kernel_built_here_and_debians_with_the_dkms_module_meet_over_ppp(tmp_path):
+    from debian_kernel import dkms_guest
+
+    own = interop.Guest("a", "7.3", built(tmp_path, "7.3", *PPP))      # base.config: no NIC
+    debian = interop.Guest("b", "dkms:7.3", boot.Artifacts.load(dkms_guest(tmp_path / "d")))
+    other = interop.Guest("a", "dkms:7.2", boot.Artifacts.load(dkms_guest(tmp_path / "e")))
+    assert interop.choose_underlay((own, debian)) == "ppp-serial"       # PPP_ASYNC=m, loaded
+    assert interop.choose_underlay((other, debian)) == "virtio-net"     # VIRTIO_NET=m, loaded
+    with pytest.raises(L2wgError, match=r"^underlay virtio-net: 7.3 lacks CONFIG_PCI, "
+                                        r"CONFIG_VIRTIO_PCI, CONFIG_VIRTIO_NET "
+                                        r"\(remake: l2wg build 7.3\)$"):
+        interop.choose_underlay((own, debian), "virtio-net")
+
+
+def test_a_module_the_guest_does_not_load_does_not_count(tmp_path):
+    modular = ("CONFIG_PCI=y", "CONFIG_VIRTIO_PCI=y", "CONFIG_VIRTIO_NET=m",
+               "CONFIG_PPP=m", "CONFIG_PPP_ASYNC=m", "CONFIG_SERIAL_8250=y")
+    debian = interop.Guest("b", "dkms:7.3", built(tmp_path, "d", *modular))
+    assert interop.missing_config(debian.artifacts, "virtio-net") == ["CONFIG_VIRTIO_NET"]
+    assert interop.missing_config(debian.artifacts, "ppp-serial") == ["CONFIG_PPP",
+                                                                      "CONFIG_PPP_ASYNC"]
+    with pytest.raises(L2wgError, match=r"dkms:7.3 lacks CONFIG_PPP, CONFIG_PPP_ASYNC "
+                                        r"\(remake: l2wg dkms 7.3\)"):
+        interop.choose_underlay(guests(tmp_path / "x")[:1] + (debian,), "ppp-serial")
+
+
 def test_an_underlay_a_kernel_cannot_drive_names_the_missing_options(tmp_path):
     pair = guests(tmp_path, config_b=PPP)
     with pytest.raises(L2wgError, match="6.1 lacks CONFIG_PCI, CONFIG_VIRTIO_PCI, "
@@ -153,9 +179,6 @@ def test_kernels_must_be_matrix_entries_with_a_default_build(project, tmp_path):
     matrix = project.matrix()
     with pytest.raises(BadInput, match="unknown kernel '9.9'"):
         interop.find_guest("a", "9.9", matrix, ws)
-    with pytest.raises(BadInput, match="dkms:6.12: Debian kernels with the DKMS module are "
-                                       "not supported by l2wg interop yet"):
-        interop.find_guest("b", "dkms:6.12", matrix, ws)
     with pytest.raises(L2wgError, match=r"kernel 6.1 is not built: .* \(run: l2wg build 6.1\)"):
         interop.find_guest("a", "6.1", matrix, ws)
     with pytest.raises(BadInput, match="unknown kernel"):     # b's name before a's build
@@ -166,9 +189,65 @@ def test_kernels_must_be_matrix_entries_with_a_default_build(project, tmp_path):
     assert found.artifacts.bzimage == ws.out / "6.1" / "bzImage"
 
 
+def test_a_dkms_guest_is_debians_kernel_as_the_last_l2wg_dkms_laid_it_out(project, tmp_path):
+    from debian_kernel import dkms_guest, record_dkms
+
+    ws = Workspace(tmp_path / "ws")
+    matrix = project.matrix()
+    with pytest.raises(L2wgError, match=r"^dkms:7.3: no DKMS build of 7.3 "
+                                        r"\(run: l2wg dkms 7.3\)$"):
+        interop.find_guest("b", "dkms:7.3", matrix, ws)
+    with pytest.raises(BadInput, match="unknown kernel '9.9'"):
+        interop.find_guest("b", "dkms:9.9", matrix, ws)
+    with pytest.raises(BadInput, match="dkms:6.6: kernels.toml gives 6.6 no dkms_headers"):
+        interop.find_pair(ws, matrix, "7.3", "dkms:6.6")       # before 7.3's build
+    kernel = matrix.get("7.3")
+    record_dkms(ws, kernel, None)
+    with pytest.raises(L2wgError, match=r"dkms:7.3: the last DKMS build of 7.3 was made with "
+                                        r"--no-boot.*\(run: l2wg dkms 7.3\)"):
+        interop.find_guest("a", "dkms:7.3", matrix, ws)
+    artifacts = dkms_guest(ws.out / "7.3" / "dkms", kernel)
+    record_dkms(ws, kernel, artifacts)
+    found = interop.find_guest("b", "dkms:7.3", matrix, ws)
+    assert (found.role, found.kernel, found.label) == ("b", "dkms:7.3", "b:dkms:7.3")
+    assert found.artifacts.directory == artifacts and found.remake == "l2wg dkms 7.3"
+    assert found.artifacts.guest_cpus == 1
+    # the guest's overlay carries its modules, in the order its init insmods them
+    names = [name for name in interop.overlay_files(found, "") if name.startswith("l2wg/modules/")]
+    assert names == [f"l2wg/modules/{n:02d}-{m.name}" for n, m in
+                     enumerate(found.artifacts.modules)]
+    assert any(name.endswith("-virtio_net.ko") for name in names)
+    assert any(name.endswith("-ppp_async.ko") for name in names)
+
+
+def test_a_dkms_guest_laid_out_without_the_modules_interop_needs_is_refused(project, tmp_path):
+    from debian_kernel import MODULAR, dkms_guest, record_dkms
+
+    ws = Workspace(tmp_path / "ws")
+    kernel = project.matrix().get("7.3")
+    # as an older l2wg laid it out: only the default checks' modules, no loaded_options
+    artifacts = dkms_guest(ws.out / "7.3" / "dkms", kernel)
+    meta = json.loads((artifacts / "metadata.json").read_text())
+    meta["modules"] = [m for m in meta["modules"] if m not in ("virtio_net.ko", "net_failover.ko",
+                                                                 "failover.ko")]
+    del meta["loaded_options"]
+    (artifacts / "metadata.json").write_text(json.dumps(meta))
+    record_dkms(ws, kernel, artifacts)
+    with pytest.raises(L2wgError) as error:
+        interop.find_guest("b", "dkms:7.3", project.matrix(), ws)
+    assert f"{artifacts} loads no module for " in error.value.message
+    assert "CONFIG_VIRTIO_NET" in error.value.message and "(run: l2wg dkms 7.3)" in \
+        error.value.message
+    assert "CONFIG_PCI" not in error.value.message          # built in: nothing to load
+    assert "CONFIG_VIRTIO_NET" in MODULAR
+
+
 def test_cli_refusals_are_one_line(project, tmp_path, capsys):
     common = ["--project", str(project.root), "--workspace", str(tmp_path / "ws"), "-q"]
-    for args, code, text in ((["7.3", "dkms:6.12"], 2, "not supported by l2wg interop yet"),
+    for args, code, text in ((["7.3", "dkms:6.6"], 2, "kernels.toml gives 6.6 no dkms_headers"),
+                             (["dkms:9.9", "7.3"], 2, "unknown kernel '9.9'"),
+                             (["dkms:7.3", "7.3"], 1,
+                              "dkms:7.3: no DKMS build of 7.3 (run: l2wg dkms 7.3)"),
                              (["7.3", "9.9"], 2, "unknown kernel '9.9'"),
                              (["7.3"], 2, "name two kernels"),
                              (["7.3", "6.1"], 1, "kernel 7.3 is not built")):
@@ -181,10 +260,18 @@ def test_cli_refusals_are_one_line(project, tmp_path, capsys):
     assert "topology" in capsys.readouterr().out
 
 
-def test_the_help_says_dkms_kernels_are_not_supported_yet(capsys):
+def test_the_help_names_dkms_guests(capsys):
     with pytest.raises(SystemExit):
         cli.main(["interop", "--help"])
-    assert "dkms:6.12" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dkms:K" in out and "l2wg interop 7.3 dkms:7.3" in out
+    assert "not supported" not in out.lower() and "refused" not in out
+
+
+def test_a_pairs_directory_has_no_colon():
+    a = interop.Guest("a", "7.3", None)
+    assert interop.pair_directory((a, interop.Guest("b", "dkms:7.3", None))) == "7.3-dkms-7.3"
+    assert interop.pair_directory((a, interop.Guest("b", "6.1", None))) == "7.3-6.1"
 
 
 # --- checks and run.conf -----------------------------------------------------------------

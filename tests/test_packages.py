@@ -325,3 +325,58 @@ def test_a_module_option_no_kbuild_line_names_is_an_error(tmp_path):
     dist = fake_dist_kernel(tmp_path / "dist", "CONFIG_VETH=m\n", "kernel/other.ko.xz:\n")
     with pytest.raises(L2wgError, match=r"CONFIG_VETH=m, but no obj-\$\(CONFIG_VETH\) line"):
         distkernel.modules_for_configs(dist, tree, ["CONFIG_VETH"])
+
+
+# --- what the guest of Debian's kernel loads ------------------------------------------
+
+def test_the_guest_needs_what_the_interop_checks_and_underlays_need_too():
+    from l2wg import checks, interop
+
+    needs = packages.guest_configs()
+    assert len(needs) == len(set(needs))
+    for check in [*checks.select(None), *checks.discover(interop.INTEROP_DIR).values()]:
+        assert set(check.configs) <= set(needs), check.name
+    for options in interop.UNDERLAY_CONFIG.values():
+        assert set(options) <= set(needs)
+    # what l2wg interop 7.3 dkms:7.3 needs that no default check asks for
+    assert {"CONFIG_VIRTIO_NET", "CONFIG_VIRTIO_PCI", "CONFIG_SERIAL_8250"} <= set(needs)
+
+
+def test_debians_guest_loads_the_modules_of_its_checks_and_of_both_underlays(tmp_path):
+    from l2wg import boot, interop, store
+
+    from debian_kernel import DKMS_MODULE, MODULAR, RELEASE, dkms_guest
+
+    target = dkms_guest(tmp_path)
+    meta = store.read_json(target / "metadata.json")
+    modules = meta["modules"]
+    assert len(modules) == len(set(modules))
+    # every =m option's module, after what it depends on (modules.dep), in insmod order
+    for _, module, deps in MODULAR.values():
+        assert f"{module}.ko" in modules, module
+        assert all(modules.index(f"{d}.ko") < modules.index(f"{module}.ko") for d in deps)
+    assert (target / "modules" / "wireguard.ko").read_bytes() == DKMS_MODULE
+    assert (target / "modules" / "virtio_net.ko").read_bytes() == \
+        b"stock kernel/drivers/net/virtio_net.ko.xz"           # decompressed
+    assert meta["loaded_options"] == sorted(MODULAR)
+    assert (meta["version"], meta["guest_cpus"]) == (RELEASE, 1)
+    artifacts = boot.Artifacts.load(target)
+    assert artifacts.modules[-1].name in {f"{m}.ko" for _, m, _ in MODULAR.values()}
+    assert {"CONFIG_VIRTIO_NET", "CONFIG_PPP_ASYNC", "CONFIG_PCI"} <= artifacts.options()
+    assert "CONFIG_WIREGUARD_DEBUG" not in artifacts.options()
+    for underlay in interop.UNDERLAYS:
+        assert interop.missing_config(artifacts, underlay) == [], underlay
+
+
+def test_a_module_option_counts_only_when_its_module_is_loaded(tmp_path):
+    from l2wg import boot, store
+
+    from debian_kernel import dkms_guest
+
+    artifacts = boot.Artifacts.load(dkms_guest(tmp_path))
+    meta = store.read_json(artifacts.directory / "metadata.json")
+    del meta["loaded_options"]             # as laid out before loaded_options was written
+    store.write_json(artifacts.directory / "metadata.json", meta)
+    older = boot.Artifacts.load(artifacts.directory)
+    assert "CONFIG_VIRTIO_NET" not in older.options()
+    assert "CONFIG_PCI" in older.options() and "CONFIG_VIRTIO_NET" in artifacts.options()

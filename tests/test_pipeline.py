@@ -248,24 +248,68 @@ def test_interop_pairs_the_newest_line_with_the_oldest_and_with_its_dkms_kernel(
     assert pipeline.interop_pairs([]) == []
 
 
-def built(*names: str, failed: tuple[str, ...] = ()) -> list:
+def built(*names: str, failed: tuple[str, ...] = (), dkms: dict[str, str] | None = None
+          ) -> list:
+    """Kernel runs whose build passed (or failed), with a dkms stage of *dkms*'s status."""
     return [pipeline.KernelRun(n, [pipeline.StageResult(n, "build",
-                                                        "fail" if n in failed else "pass")])
+                                                        "fail" if n in failed else "pass")]
+                               + [pipeline.StageResult(n, "dkms", (dkms or {})[n])
+                                  for _ in (dkms or {}).get(n, "")[:1]])
             for n in names]
 
 
 def test_a_pair_that_cannot_run_is_skipped_with_its_reason(ws):
     opts = pipeline.PipelineOptions()
     runs = built("7.3", "6.1", failed=("6.1",))
-    for pair, why in ((("7.3", "dkms:7.3"), "Debian's kernel with the DKMS module (dkms:7.3) "
-                                             "is not supported by l2wg interop yet"),
-                      (("7.3", "6.1"), "the build of 6.1 did not pass in this run")):
+    for pair, why in ((("7.3", "dkms:7.3"), "the dkms stage of 7.3 did not run in this run"),
+                      (("7.3", "6.1"), "the build of 6.1 did not pass in this run"),
+                      (("6.1", "dkms:7.3"), "the build of 6.1 did not pass in this run; "
+                                            "the dkms stage of 7.3 did not run in this run")):
         run = pipeline.run_pair(pair, runs, None, ws, opts, silent())
         assert run.kernel == "+".join(pair) and run.ok
         assert [(s.stage, s.status, s.detail) for s in run.stages] == [("interop", "skip", why)]
+    for status in ("fail", "skip"):
+        assert pipeline.pair_skip_reason(("7.3", "dkms:7.3"), built("7.3", dkms={"7.3": status}),
+                                         opts) == "the dkms stage of 7.3 did not pass in this run"
     debug = pipeline.PipelineOptions(build=pipeline.builds.BuildOptions(variant="debug"))
-    assert pipeline.pair_skip_reason(("7.3", "6.1"), built("7.3", "6.1"), debug) == \
-        "interop boots default builds, not the debug variant"
+    for pair in (("7.3", "6.1"), ("7.3", "dkms:7.3")):
+        assert pipeline.pair_skip_reason(pair, built("7.3", "6.1", dkms={"7.3": "pass"}),
+                                         debug) == \
+            "interop boots default builds, not the debug variant"
+
+
+def test_the_dkms_pair_runs_once_the_dkms_stage_passed(ws, project):
+    from debian_kernel import dkms_guest, record_dkms
+
+    runs = built("7.3", dkms={"7.3": "pass"})
+    assert pipeline.pair_skip_reason(("7.3", "dkms:7.3"), runs, pipeline.PipelineOptions()) == ""
+    # it runs: interop finds both guests, or says which it cannot have
+    kernel = project.matrix().get("7.3")
+    (ws.out / "7.3").mkdir(parents=True)
+    for name, data in (("bzImage", "k"), ("metadata.json", '{"kernel": "7.3"}'),
+                       ("config", "CONFIG_PPP=y\nCONFIG_PPP_ASYNC=y\nCONFIG_SERIAL_8250=y\n")):
+        (ws.out / "7.3" / name).write_text(data)
+    run = pipeline.run_pair(("7.3", "dkms:7.3"), runs, project, ws, pipeline.PipelineOptions(),
+                            silent())
+    (stage,) = run.stages
+    assert (run.kernel, stage.kernel, stage.stage, stage.status) == \
+        ("7.3+dkms:7.3", "7.3+dkms:7.3", "interop", "fail")
+    assert stage.detail == "dkms:7.3: no DKMS build of 7.3 (run: l2wg dkms 7.3)"
+    record_dkms(ws, kernel, dkms_guest(ws.out / "7.3" / "dkms", kernel))
+    guests = pipeline.interop.find_pair(ws, project.matrix(), "7.3", "dkms:7.3")
+    assert [g.label for g in guests] == ["a:7.3", "b:dkms:7.3"]
+    assert pipeline.interop.choose_underlay(guests) == "ppp-serial"
+    assert "7.3+dkms:7.3" in dashboard.table(runs + [run])
+
+
+def test_a_pairs_log_in_the_report_has_no_colon_in_its_name(tmp_path):
+    log = tmp_path / "interop.json"
+    log.write_text("{}\n")
+    run = pipeline.KernelRun("7.3+dkms:7.3", [pipeline.StageResult(
+        "7.3+dkms:7.3", "interop", "pass", log=str(log))])
+    html = dashboard.write([run], tmp_path / "report").read_text()
+    assert 'href="logs/7.3+dkms-7.3-interop-interop.json"' in html
+    assert (tmp_path / "report" / "logs" / "7.3+dkms-7.3-interop-interop.json").is_file()
 
 
 def test_a_pair_whose_kernels_are_not_built_fails_with_the_interop_error(ws, project):

@@ -34,12 +34,17 @@ lan_port_up() {
 	link add link lan0 name lan0.$VID type vlan id $VID
 	link set lan0.$VID up
 	EOB
-	ip -n "$LAN" -b - <<-EOB
+	ip -n "$LAN" -b - <<-EOB || return 1
 	link set lo up
 	link set lanh promisc on up
 	link add link lanh name lanh.$VID type vlan id $VID
 	link set lanh.$VID up
 	EOB
+	# One FIFO on each NIC: a kernel whose default qdisc is fq_codel
+	# (Debian's) sends each flow from its own queue, and the frames of the
+	# check, several flows, could leave in another order than sent.
+	/usr/sbin/tc qdisc replace dev lan0 root pfifo &&
+		nsx "$LAN" /usr/sbin/tc qdisc replace dev lanh root pfifo
 }
 
 # l2wg1: the same key as l2wg0, its own port, the other guest's l2wg1 as its

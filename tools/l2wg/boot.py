@@ -26,6 +26,7 @@ from . import checks as checks_mod
 from . import controls as controls_mod
 from . import guest, ktap, qemu, report, stamps
 from .build import BUILT_MODULES
+from .distkernel import config_values
 from .errors import BadInput, L2wgError
 from .ktap import Status
 from .progress import Progress, silent
@@ -74,6 +75,9 @@ class Artifacts:
     #: The vCPUs its guest is booted with, when the build says (metadata.json
     #: "guest_cpus": packages.DISTRIBUTION_GUEST_CPUS for Debian's kernels).
     guest_cpus: int | None = None
+    #: The config's modular (=m) options that *modules* provide (metadata.json
+    #: "loaded_options", written with them: packages.guest_artifacts).
+    loaded_options: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, directory: Path) -> "Artifacts":
@@ -97,7 +101,16 @@ class Artifacts:
                             f"not {guest_cpus!r}")
         return cls(directory=directory, bzimage=bzimage, config=directory / "config",
                    kernel=str(meta.get("kernel") or directory.name), tree=tree,
-                   modules=modules, built_modules=built, guest_cpus=guest_cpus)
+                   modules=modules, built_modules=built, guest_cpus=guest_cpus,
+                   loaded_options=frozenset(meta.get("loaded_options", ())))
+
+    def options(self) -> set[str]:
+        """The kernel options the guest has: built in (=y), or modular (=m) with
+        the modules that provide them among those it loads (loaded_options)."""
+        if not self.config.is_file():
+            return set()
+        return {name for name, value in config_values(self.config).items()
+                if value == "y" or (value == "m" and name in self.loaded_options)}
 
     def cpus(self, requested: int | None = None) -> int:
         """The guest's vCPUs: *requested* (--cpus), else what the build declares,

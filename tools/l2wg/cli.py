@@ -195,13 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
                                    "serial port, joined by a TCP chardev on 127.0.0.1; for "
                                    "kernels built without the NIC).  No root, tap or bridge on "
                                    "the host.\n\n"
-                                   "Not yet supported: Debian's own kernels with the DKMS module "
-                                   "(dkms:6.12) -- they are refused."),
+                                   "A guest named dkms:K (e.g. dkms:7.3) is Debian's own kernel "
+                                   "with the DKMS-built module, as the last 'l2wg dkms K' laid "
+                                   "it out (its first headers package); it loads the modules "
+                                   "the interop checks and the underlays need (VIRTIO_NET and "
+                                   "PPP_ASYNC are modules there)."),
                        epilog="examples:\n  l2wg interop 7.3 6.1\n  l2wg interop 6.1 7.3 "
                               "--check ping\n  l2wg interop 7.3 7.3 --underlay ppp-serial "
-                              "--family 6\n  l2wg interop --list\n")
-    p.add_argument("kernel_a", nargs="?", metavar="A", help="kernels.toml entry of guest a")
-    p.add_argument("kernel_b", nargs="?", metavar="B", help="kernels.toml entry of guest b")
+                              "--family 6\n  l2wg interop 7.3 dkms:7.3\n"
+                              "  l2wg interop --list\n")
+    p.add_argument("kernel_a", nargs="?", metavar="A",
+                   help="guest a: a kernels.toml entry (its default build), or dkms:K")
+    p.add_argument("kernel_b", nargs="?", metavar="B",
+                   help="guest b: a kernels.toml entry (its default build), or dkms:K")
     p.add_argument("--check", action="append", metavar="NAME",
                    help="run only this check (repeatable; topology always runs first); "
                         "see --list")
@@ -298,9 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "deb-pkg (+ boot of the packaged kernel).  A failing kernel "
                                    "does not stop the others.  Then interop (l2wg interop "
                                    "A B) between the newest and the oldest line run, a row "
-                                   "of its own ('7.3+6.1'); the pair of the newest with "
-                                   "Debian's kernel and the DKMS module ('7.3+dkms:7.3') is "
-                                   "listed as skipped until interop supports it.  Writes a report directory: "
+                                   "of its own ('7.3+6.1'), and between the newest and "
+                                   "Debian's kernel with its DKMS module ('7.3+dkms:7.3'; "
+                                   "skipped, with the reason, unless the newest's dkms stage "
+                                   "passed in this run).  Writes a report directory: "
                                    "index.html, summary.json, junit.xml, summary.md, logs/.  "
                                    "A stage whose inputs (tree commit, config fragments, "
                                    "toolchain, image, check scripts ...) are unchanged since "
@@ -605,7 +612,8 @@ def cmd_interop(args) -> int:
         print(interop.describe())
         return 0
     if not args.kernel_a or not args.kernel_b:
-        raise BadInput("name two kernels: l2wg interop A B (kernels.toml entries, e.g. 7.3 6.1)")
+        raise BadInput("name two kernels: l2wg interop A B (kernels.toml entries or dkms:K, "
+                       "e.g. 7.3 6.1)")
     project, ws, progress = _context(args)
     matrix = project.matrix()
     # What was asked for is checked before anything is fetched (the guest's wg).

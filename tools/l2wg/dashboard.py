@@ -117,7 +117,8 @@ def timings(run: KernelRun) -> str:
 def _copy_log(stage: StageResult, directory: Path) -> str | None:
     if not stage.log or not Path(stage.log).is_file():
         return None
-    name = f"logs/{stage.kernel}-{stage.stage}-{Path(stage.log).name}"
+    # No ':' (a "7.3+dkms:7.3" pair's): upload-artifact refuses such file names.
+    name = f"logs/{stage.kernel}-{stage.stage}-{Path(stage.log).name}".replace(":", "-")
     (directory / "logs").mkdir(parents=True, exist_ok=True)
     shutil.copy2(stage.log, directory / name)
     return name

@@ -184,22 +184,32 @@ def kbuild_objects(tree: Path, symbols: set[str]) -> dict[str, list[str]]:
     return found
 
 
-def modules_for_configs(kernel: DistKernel, tree: Path, symbols: Iterable[str]) -> list[str]:
-    """The modules *kernel* must load for *symbols* to hold: those options the
-    package builds as modules, named by *tree*'s kbuild lines.  Built-in
-    options need nothing and unset ones cannot be had (the check that needs
-    one skips, saying so).  An ``=m`` option that no kbuild line of *tree*
-    turns into a module of the package is an error, not a silent gap."""
+def config_modules(kernel: DistKernel, tree: Path,
+                   symbols: Iterable[str]) -> dict[str, list[str]]:
+    """{option: the modules *kernel* must load for it} for the options of
+    *symbols* the package builds as modules (``=m``), named by *tree*'s kbuild
+    lines.  Built-in options need nothing and unset ones cannot be had (the
+    check that needs one skips, saying so): neither is in the result.  An
+    ``=m`` option that no kbuild line of *tree* turns into a module of the
+    package is an error, not a silent gap."""
     values = config_values(kernel.config)
     wanted = [symbol for symbol in dict.fromkeys(symbols) if values.get(symbol) == "m"]
     objects = kbuild_objects(tree, set(wanted))
     shipped = read_modules_dep(kernel.modules)
-    modules: list[str] = []
+    found: dict[str, list[str]] = {}
     for symbol in wanted:
         names = [name.replace("-", "_") for name in objects.get(symbol, [])]
         names = [name for name in names if name in shipped]
         if not names:
             raise L2wgError(f"{kernel.package}: {symbol}=m, but no obj-$({symbol}) line of "
                             f"{tree} names a module the package ships")
+        found[symbol] = list(dict.fromkeys(names))
+    return found
+
+
+def modules_for_configs(kernel: DistKernel, tree: Path, symbols: Iterable[str]) -> list[str]:
+    """The modules *kernel* must load for *symbols* to hold (config_modules), each once."""
+    modules: list[str] = []
+    for names in config_modules(kernel, tree, symbols).values():
         modules.extend(name for name in names if name not in modules)
     return modules

@@ -41,7 +41,17 @@ results.json and junit.xml and shown with one column per guest, in
 ``$L2WG_HOME/interop/A-B/<stamp>/`` with both console logs and the exact
 QEMU commands.
 
-Debian's own kernels with the DKMS module (``dkms:6.12``) are a later step.
+A guest may also be Debian's own kernel with the DKMS-built module,
+``dkms:K`` (K a kernels.toml entry with ``dkms_headers``): it boots what the
+last ``l2wg dkms K`` laid out for its first headers package (packages.py:
+Debian's vmlinuz, and the modules to insmod, the DKMS-built wireguard.ko
+among them).  Debian's kernel is modular, so what a guest of it needs -- the
+``require_config`` options of the checks here and of ci/checks/, and
+UNDERLAY_CONFIG -- is loaded as modules when it is ``=m`` there
+(packages.guest_configs); an ``=m`` option counts for an underlay only when
+the artifacts say its modules are loaded (boot.Artifacts.options).  Debian
+has VIRTIO_NET (a module) and PPP_ASYNC, so two Debian guests take
+virtio-net, and one with a kernel built here (no NIC driver yet) ppp-serial.
 """
 
 from __future__ import annotations
@@ -56,7 +66,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import boot, guest, ktap, qemu, report
+from . import boot, distkernel, guest, ktap, packages, qemu, report
 from . import checks as checks_mod
 from .errors import BadInput, L2wgError
 from .kernels import Kernel, Matrix
@@ -66,6 +76,8 @@ from .runner import run
 from .workspace import Workspace
 
 INTEROP_DIR = checks_mod.CHECKS_DIR.parent / "interop"
+#: A guest of Debian's own kernel with the DKMS module: "dkms:7.3".
+DKMS_PREFIX = "dkms:"
 #: The check that sets up each site; always run, and first.
 TOPOLOGY = "topology"
 ROLES = ("a", "b")
@@ -94,7 +106,8 @@ class Keypair:
 
 @dataclass(frozen=True)
 class Guest:
-    """One side of the pair: a role and the kernel build it boots."""
+    """One side of the pair: a role and the kernel build it boots (a kernels.toml
+    entry, or "dkms:K": Debian's kernel with K's DKMS module)."""
 
     role: str
     kernel: str
@@ -103,6 +116,13 @@ class Guest:
     @property
     def label(self) -> str:
         return f"{self.role}:{self.kernel}"
+
+    @property
+    def remake(self) -> str:
+        """The command that makes this guest's artifacts again."""
+        if self.kernel.startswith(DKMS_PREFIX):
+            return f"l2wg dkms {self.kernel.removeprefix(DKMS_PREFIX)}"
+        return f"l2wg build {self.kernel}"
 
 
 @dataclass(frozen=True)
@@ -141,17 +161,22 @@ class InteropResult:
 # --- the kernels ---------------------------------------------------------------
 
 def entry(name: str, matrix: Matrix) -> Kernel:
-    """The kernels.toml entry *name*; BadInput for anything else."""
-    if name.startswith("dkms:"):
-        raise BadInput(f"{name}: Debian kernels with the DKMS module are not supported by "
-                       "l2wg interop yet; name kernels.toml entries (e.g. 7.3 6.1)")
-    return matrix.get(name)
+    """The kernels.toml entry of guest *name*: *name* itself, or K for ``dkms:K``,
+    whose dkms_headers must name the Debian kernel; BadInput for anything else."""
+    kernel = matrix.get(name.removeprefix(DKMS_PREFIX))
+    if name.startswith(DKMS_PREFIX) and not kernel.dkms_headers:
+        raise BadInput(f"{name}: kernels.toml gives {kernel.name} no dkms_headers, so there "
+                       "is no Debian kernel to boot with its DKMS module")
+    return kernel
 
 
 def find_guest(role: str, name: str, matrix: Matrix, ws: Workspace) -> Guest:
-    """The default build of kernels.toml entry *name*; one clear error if there is
-    none (or the name is not a kernels.toml entry)."""
+    """The default build of kernels.toml entry *name*, or with ``dkms:K`` the guest
+    of K's last DKMS build; one clear error if there is none (or the name is not
+    a kernels.toml entry)."""
     kernel = entry(name, matrix)
+    if name.startswith(DKMS_PREFIX):
+        return Guest(role, name, dkms_artifacts(name, kernel, ws))
     directory = ws.artifacts(kernel.name, "default")
     if not (directory / "bzImage").is_file() or not (directory / "metadata.json").is_file():
         raise L2wgError(f"kernel {kernel.name} is not built: no bzImage and metadata.json "
@@ -167,15 +192,41 @@ def find_pair(ws: Workspace, matrix: Matrix, kernel_a: str, kernel_b: str
     return find_guest("a", kernel_a, matrix, ws), find_guest("b", kernel_b, matrix, ws)
 
 
-def config_lines(artifacts: boot.Artifacts) -> set[str]:
-    return set(artifacts.config.read_text().splitlines()) if artifacts.config.is_file() \
-        else set()
+def required_config() -> list[str]:
+    """What l2wg interop may need of a guest's kernel: the ``require_config``
+    options of its checks, then every underlay's (UNDERLAY_CONFIG)."""
+    configs = [c for check in checks_mod.discover(INTEROP_DIR).values() for c in check.configs]
+    configs += [c for options in UNDERLAY_CONFIG.values() for c in options]
+    return list(dict.fromkeys(configs))
+
+
+def dkms_artifacts(name: str, kernel: Kernel, ws: Workspace) -> boot.Artifacts:
+    """The guest the last ``l2wg dkms K`` laid out (its first headers package's),
+    checked to load a module for each ``=m`` option interop needs."""
+    again = f"(run: l2wg dkms {kernel.name})"
+    made = packages.last_dkms(kernel.name, ws)
+    if made is None:
+        raise L2wgError(f"{name}: no DKMS build of {kernel.name} {again}")
+    booted = [p for p in made.proofs if p.boot_artifacts is not None]
+    if not booted:
+        raise L2wgError(f"{name}: the last DKMS build of {kernel.name} was made with "
+                        f"--no-boot: no Debian kernel laid out to boot {again}")
+    artifacts = boot.Artifacts.load(booted[0].boot_artifacts)
+    modular = {opt for opt, value in distkernel.config_values(artifacts.config).items()
+               if value == "m"}
+    unloaded = [opt for opt in required_config() if opt in modular - artifacts.options()]
+    if unloaded:
+        raise L2wgError(f"{name}: {artifacts.directory} loads no module for "
+                        f"{', '.join(unloaded)} (=m in Debian's config), which l2wg interop "
+                        f"needs: it was laid out by an older l2wg {again}")
+    return artifacts
 
 
 def missing_config(artifacts: boot.Artifacts, underlay: str) -> list[str]:
-    """The options *underlay* needs that the kernel does not have built in."""
-    lines = config_lines(artifacts)
-    return [opt for opt in UNDERLAY_CONFIG[underlay] if f"{opt}=y" not in lines]
+    """The options *underlay* needs that the guest does not have: built in, or
+    as modules it loads (boot.Artifacts.options)."""
+    have = artifacts.options()
+    return [opt for opt in UNDERLAY_CONFIG[underlay] if opt not in have]
 
 
 def choose_underlay(guests: Sequence[Guest], requested: str = "auto") -> str:
@@ -183,12 +234,13 @@ def choose_underlay(guests: Sequence[Guest], requested: str = "auto") -> str:
     if requested not in ("auto", *UNDERLAYS):
         raise BadInput(f"unknown underlay {requested!r} (auto, {', '.join(UNDERLAYS)})")
     for underlay in UNDERLAYS if requested == "auto" else (requested,):
-        lacking = {g.kernel: missing_config(g.artifacts, underlay) for g in guests}
-        if not any(lacking.values()):
+        lacking = [(g, missing_config(g.artifacts, underlay)) for g in guests]
+        if not any(v for _, v in lacking):
             return underlay
         if requested != "auto":
-            what = "; ".join(f"{k} lacks {', '.join(v)}" for k, v in lacking.items() if v)
-            raise L2wgError(f"underlay {underlay}: {what} (rebuild: l2wg build KERNEL)")
+            what = "; ".join(f"{g.kernel} lacks {', '.join(v)} (remake: {g.remake})"
+                             for g, v in lacking if v)
+            raise L2wgError(f"underlay {underlay}: {what}")
     raise L2wgError("no underlay both kernels can drive: " + "; ".join(
         f"{u} needs {', '.join(UNDERLAY_CONFIG[u])}" for u in UNDERLAYS))
 
@@ -386,7 +438,7 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
     selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
     timeout, idle = time_limits(selected)
 
-    run_dir = boot.new_run_dir(ws.interop / "-".join(g.kernel for g in guests))
+    run_dir = boot.new_run_dir(ws.interop / pair_directory(guests))
     log = run_dir / "interop.log"
     base = guest.build_initramfs(ws, run_dir / "guest.log", programs)
     progress.step(guest.describe(base))
@@ -425,6 +477,12 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
     write_results(result)
     boot.link_latest(run_dir.parent, run_dir)
     return result
+
+
+def pair_directory(guests: Sequence[Guest]) -> str:
+    """The pair's directory under $L2WG_HOME/interop: "7.3-6.1", "7.3-dkms-7.3"
+    (no ':' in a path QEMU is given)."""
+    return "-".join(g.kernel.replace(":", "-") for g in guests)
 
 
 def summary(result: InteropResult) -> dict:

@@ -380,6 +380,15 @@ def supported_range(kernel: Kernel) -> tuple[str, str]:
     return kernel.min_version or kernel.line, kernel.max_version or kernel.line
 
 
+def dkms_dir(ws: Workspace, kernel: str) -> Path:
+    """Where ``l2wg dkms KERNEL`` leaves its source tree, package, proofs and stamp."""
+    return ws.artifacts(kernel) / "dkms"
+
+
+def dkms_stamp(out: Path) -> stamps.Stamp:
+    return stamps.Stamp(out / "dkms.stamp.json")
+
+
 def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
          headers: list[DkmsHeaders] | None = None, reuse: bool = False,
          boot: bool = True) -> DkmsResult:
@@ -395,7 +404,7 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     """
     from .build import prepare_tree
 
-    out = ws.artifacts(kernel.name) / "dkms"
+    out = dkms_dir(ws, kernel.name)
     log = out / "dkms.log"
     out.mkdir(parents=True, exist_ok=True)
     log.write_text("")
@@ -404,11 +413,13 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     version = package_version(tree.version, tree.series_digest or "0" * 10)
     headers = list(headers if headers is not None else kernel.dkms_headers)
     archive = project.matrix().debian
-    stamp = stamps.Stamp(out / "dkms.stamp.json")
+    stamp = dkms_stamp(out)
     key = stamps.digest({"tree_head": tree.head or tree.pristine, "version": version,
                          "range": [kmin, kmax], "boot": boot,
                          "headers": [[h.package, h.suite, chroot_spec(h, archive).name]
                                      for h in headers],
+                         # what the guests load follows the checks' require_config lines
+                         "guest_configs": guest_configs() if boot else [],
                          "code": stamps.files_digest([Path(__file__), Path(distkernel.__file__),
                                                       Path(chroot.__file__)])})
     done = stamp.valid(key) if reuse else None
@@ -436,6 +447,13 @@ def dkms(kernel: Kernel, project: Project, ws: Workspace, progress: Progress,
     return result
 
 
+def last_dkms(kernel: str, ws: Workspace) -> DkmsResult | None:
+    """What the last successful ``l2wg dkms KERNEL`` made, if it is all still there
+    (a run that failed cleared it; its inputs may have changed since)."""
+    record = dkms_stamp(dkms_dir(ws, kernel)).recorded()
+    return dkms_result_from(record) if record else None
+
+
 def dkms_result_from(record: dict) -> DkmsResult:
     """A DkmsResult back from its stamp record (asdict form)."""
     src = DkmsSource(**{**record["source"], "path": Path(record["source"]["path"])})
@@ -453,30 +471,49 @@ def image_apt(headers: DkmsHeaders, project: Project, ws: Workspace) -> Apt:
     return sources.debian_apt(suite, project.matrix().debian, ws)
 
 
-def check_modules(dist: distkernel.DistKernel, tree: Path) -> list[str]:
-    """What the default checks need loaded on Debian's modular kernel: the modules
-    behind their ``require_config`` options (a new check's needs come with it)."""
+def guest_configs() -> list[str]:
+    """The kernel options a guest of Debian's kernel may need: the ``require_config``
+    options of the default checks and of l2wg interop (its checks and underlays).
+    The scripts and interop.UNDERLAY_CONFIG say it; a new check's needs come with it."""
+    from . import interop
+
     configs = [c for check in checks.select(None) for c in check.configs]
-    return distkernel.modules_for_configs(dist, tree, configs)
+    return list(dict.fromkeys([*configs, *interop.required_config()]))
+
+
+def guest_modules(dist: distkernel.DistKernel, tree: Path) -> dict[str, list[str]]:
+    """{option: modules} for the options of guest_configs that Debian's modular
+    kernel has as modules (``=m``): what its guest must load."""
+    return distkernel.config_modules(dist, tree, guest_configs())
 
 
 def guest_artifacts(kernel: Kernel, tree: Path, headers: DkmsHeaders, module: Path, out: Path,
                     ws: Workspace, progress: Progress, log: Path, apt: Apt) -> Path:
     """An artifacts directory `l2wg boot` can run: Debian's vmlinuz + the modules to load."""
-    release = headers.release
-    dist = distkernel.fetch_image(release, ws, progress, log, apt)
-    target = out / f"boot-{release}"
+    dist = distkernel.fetch_image(headers.release, ws, progress, log, apt)
+    return lay_out_guest(kernel, tree, dist, module, out / f"boot-{headers.release}")
+
+
+def lay_out_guest(kernel: Kernel, tree: Path, dist: distkernel.DistKernel, module: Path,
+                  target: Path) -> Path:
+    """*target*: *dist*'s vmlinuz as bzImage, its config, and modules/ to insmod in
+    the order metadata.json lists them -- the DKMS-built *module* in place of the
+    stock one, then what guest_configs needs (with their dependencies).
+    "loaded_options" says which ``=m`` options those modules provide (boot.Artifacts)."""
+    needed = guest_modules(dist, tree)
     with store.staging_dir(target) as tmp:
         shutil.copy2(dist.vmlinuz, tmp / "bzImage")
         shutil.copy2(dist.config, tmp / "config")
         modules = []
-        for path in distkernel.module_closure(dist, [MODULE, *check_modules(dist, tree)]):
+        names = [MODULE, *(name for names in needed.values() for name in names)]
+        for path in distkernel.module_closure(dist, list(dict.fromkeys(names))):
             if path.name.split(".ko")[0] == MODULE:
                 path = module
             modules.append(distkernel.decompressed(path, tmp / "modules").name)
         store.write_json(tmp / "metadata.json", {
-            "kernel": kernel.name, "version": release, "tree": str(tree),
-            "image": "bzImage", "modules": modules, "guest_cpus": DISTRIBUTION_GUEST_CPUS,
+            "kernel": kernel.name, "version": dist.release, "tree": str(tree),
+            "image": "bzImage", "modules": modules, "loaded_options": sorted(needed),
+            "guest_cpus": DISTRIBUTION_GUEST_CPUS,
             "source": f"debian:{dist.package}={dist.version} + dkms {module}"})
     return target
 

@@ -7,8 +7,10 @@ stage fails that kernel's later stages as "skipped: <stage> failed", and
 the run goes on with the next kernel.  Everything cached is reused.
 
 Then the pairs (interop_pairs): ``l2wg interop`` between the newest and the
-oldest line run, each guest on its own kernel over a virtual NIC; a pair is
-a row of its own ("7.3+6.1") with one stage, interop.
+oldest line run, each guest on its own kernel, and between the newest and
+Debian's kernel with the newest's DKMS module ("dkms:7.3", once its dkms
+stage passed in this run); a pair is a row of its own ("7.3+6.1",
+"7.3+dkms:7.3") with one stage, interop.
 
 kernels.toml's ``expect`` says what failures are expected: a check in
 ``xfail`` failing does not fail its boot; with ``build = false`` the build
@@ -45,7 +47,7 @@ KERNEL_STAGES = ("build", "boot", "dkms", "deb")
 PAIR_STAGE = "interop"
 STAGES = (*KERNEL_STAGES, PAIR_STAGE)
 #: A pair's second guest as Debian's kernel with the DKMS module ("dkms:7.3").
-DKMS_PREFIX = "dkms:"
+DKMS_PREFIX = interop.DKMS_PREFIX
 
 
 @dataclass
@@ -266,16 +268,21 @@ def interop_pairs(kernels: list[Kernel]) -> list[tuple[str, str]]:
 
 def pair_skip_reason(pair: tuple[str, str], runs: list[KernelRun],
                      opts: PipelineOptions) -> str:
-    """Why *pair* cannot run interop in this run, or ''."""
-    dkms = [k for k in pair if k.startswith(DKMS_PREFIX)]
-    if dkms:
-        return (f"Debian's kernel with the DKMS module ({dkms[0]}) is not supported by "
-                "l2wg interop yet")
+    """Why *pair* cannot run interop in this run, or '': a kernel's guest needs its
+    build to have passed in this run, a ``dkms:K`` guest K's dkms stage."""
     if opts.build.variant != "default":
         return f"interop boots default builds, not the {opts.build.variant} variant"
-    built = {r.kernel for r in runs for s in r.stages if s.stage == "build" and s.status == "pass"}
-    unbuilt = [k for k in pair if k not in built]
-    return f"the build of {', '.join(unbuilt)} did not pass in this run" if unbuilt else ""
+    passed = {(r.kernel, s.stage) for r in runs for s in r.stages if s.status == "pass"}
+    ran = {(r.kernel, s.stage) for r in runs for s in r.stages}
+    why = []
+    for name in pair:
+        kernel = name.removeprefix(DKMS_PREFIX)
+        stage, what = ("dkms", "the dkms stage") if name.startswith(DKMS_PREFIX) else \
+            ("build", "the build")
+        if (kernel, stage) not in passed:
+            how = "did not pass" if (kernel, stage) in ran else "did not run"
+            why.append(f"{what} of {kernel} {how} in this run")
+    return "; ".join(why)
 
 
 def run_pair(pair: tuple[str, str], runs: list[KernelRun], project: Project, ws: Workspace,

@@ -54,6 +54,14 @@ class Stamp:
             return None
         return data.get("record") or {}
 
+    def recorded(self) -> dict | None:
+        """The record of the last success, whatever its inputs were, if every
+        output still exists: what another stage reads of this one's outputs."""
+        data = store.read_json(self.path)
+        if not data or not all(Path(p).exists() for p in data.get("outputs", [])):
+            return None
+        return data.get("record") or {}
+
     def save(self, key: str, record: dict, outputs: list[Path]) -> None:
         store.write_json(self.path, {"key": key, "record": record,
                                      "outputs": [str(p) for p in outputs]})
