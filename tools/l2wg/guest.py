@@ -138,8 +138,24 @@ def host_files() -> list[Path]:
     return files
 
 
+#: ldd's answers in this process, by file and its size and mtime: an image with
+#: replacements (userspace.py) asks again about the same hundred-odd host files.
+_LIBRARIES: dict[tuple[str, int, int], list[Path]] = {}
+
+
 def shared_libraries(binary: Path, log: Path) -> list[Path]:
     """The libraries ``ldd`` lists for *binary* (none for static ones)."""
+    try:
+        st = Path(binary).stat()
+    except OSError:
+        return _ldd(binary, log)        # ldd says what is wrong, in the log
+    key = (str(binary), st.st_size, st.st_mtime_ns)
+    if key not in _LIBRARIES:
+        _LIBRARIES[key] = _ldd(binary, log)
+    return list(_LIBRARIES[key])
+
+
+def _ldd(binary: Path, log: Path) -> list[Path]:
     done = run(["ldd", binary], log_path=log, check=False, what="ldd")
     libs = []
     for line in done.output.splitlines():
