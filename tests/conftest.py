@@ -179,13 +179,27 @@ def guest_programs(real_ws):
 
 
 @pytest.fixture(scope="session")
-def guest_image(tmp_path_factory):
+def guest_ws(tmp_path_factory) -> Workspace:
+    """The session's workspace for guest images and the rawframe helper."""
+    return Workspace(tmp_path_factory.mktemp("guest-ws"))
+
+
+@pytest.fixture(scope="session")
+def guest_image(guest_ws):
     """A workspace whose base guest image was built once for the session (cold, about
     5 s): (workspace, that first build).  Tests add their own images beside it."""
     from l2wg import guest
 
-    ws = Workspace(tmp_path_factory.mktemp("guest-ws"))
-    return ws, guest.build_initramfs(ws)
+    return guest_ws, guest.build_initramfs(guest_ws)
+
+
+@pytest.fixture(scope="session")
+def rawframe(guest_ws) -> Path:
+    """The static rawframe helper, compiled once for the session (gcc -static, about
+    0.5 s); the base guest image of guest_image carries this same binary."""
+    from l2wg import guest
+
+    return guest.build_rawframe(guest_ws, guest_ws.logs / "rawframe.log")
 
 
 # A signed Debian archive on 127.0.0.1 (tests/debian_repo.py) -------------------
