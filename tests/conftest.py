@@ -43,6 +43,44 @@ LOOPBACK = pytest.StashKey[str | None]()
 PREBUILD = pytest.StashKey[Prebuild]()
 
 
+#: The selection that is the unit tests alone: README's ``tools/test -m "not integration"``.
+UNIT_ONLY = "not integration"
+
+
+def unit_workers(config) -> int:
+    """How many pytest-xdist workers a run of the unit tests alone gets: one per CPU.
+
+    Most of their time is CPU spent in separate programs (b4 alone is about half),
+    one test after the other, so a second core halves the run.  Anything but
+    ``-m "not integration"`` runs in one process as before: the integration tests
+    share the real workspace and wait for the background builds of tests/prebuild.py,
+    which one process starts and orders.  ``-n N`` chooses, ``-n 0`` or ``-p no:xdist``
+    runs in one process; so do ``-s``, ``--pdb`` and ``--collect-only``.
+    """
+    option = config.option
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput") \
+            or os.environ.get("PYTEST_XDIST_WORKER"):
+        return 0
+    if getattr(option, "numprocesses", None) is not None or option.dist != "no" or option.tx:
+        return 0     # the command line chose
+    if option.markexpr != UNIT_ONLY or option.collectonly or option.usepdb \
+            or option.capture == "no":
+        return 0
+    cpus = len(os.sched_getaffinity(0))
+    return cpus if cpus > 1 else 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """The unit tests alone run on every CPU (pytest-xdist): see unit_workers()."""
+    workers = unit_workers(config)
+    if workers:
+        # What xdist's own -n N sets up.
+        config.option.numprocesses = workers
+        config.option.dist = "load"
+        config.option.tx = ["popen"] * workers
+
+
 def pytest_configure(config):
     """Before any test starts a server: make 127.0.0.1 work (tests/loopback.py)."""
     try:
@@ -84,7 +122,8 @@ def pytest_collection_modifyitems(config, items):
                                         "(the real workspace): mark it integration")
     items.sort(key=run_order)      # stable: within a group the order stays pytest's
     needed = {name for item in items for name in kernels_built_for(item)}
-    if not needed or config.option.collectonly or os.environ.get("L2WG_PREBUILD") == "0":
+    if not needed or config.option.collectonly or os.environ.get("L2WG_PREBUILD") == "0" \
+            or hasattr(config, "workerinput"):
         return
     kernels = [name for name in INTEGRATION_KERNELS if name in needed]
     config.stash[PREBUILD] = Prebuild(ROOT, kernels, Workspace.default().logs).start()
@@ -93,6 +132,10 @@ def pytest_collection_modifyitems(config, items):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Before its fixtures: wait for the builds the test needs, or for all of them."""
+    if hasattr(item.config, "workerinput") and item.get_closest_marker("integration"):
+        pytest.fail("integration tests run in one process, not in pytest-xdist's workers: "
+                    "they share the real workspace and the background builds; drop -n",
+                    pytrace=False)
     prebuild = item.config.stash.get(PREBUILD, None)
     if prebuild is None or item.get_closest_marker("integration") is None:
         return
