@@ -185,9 +185,11 @@ def hermetic(request, monkeypatch):
     """Unit tests read neither the host's apt lists nor the user's or the system's git
     configuration.  apt reads APT_CONFIG first (l2wg's private configurations override
     all it sets); git reads an empty global configuration (tests that need one, such
-    as tests/test_submit.py's, give their own)."""
+    as tests/test_submit.py's, give their own).  The machine-wide kernel build lock is
+    the run's own: a build check of a unit test does not wait for real kernel builds."""
     if request.node.get_closest_marker("integration") is None:
         config = request.getfixturevalue("empty_host_apt")
+        monkeypatch.setattr("l2wg.build.KBUILD_LOCK", config.with_name("kbuild.lock"))
         monkeypatch.setenv("APT_CONFIG", str(config))
         monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config.with_name("gitconfig")))
         monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
