@@ -43,6 +43,44 @@ LOOPBACK = pytest.StashKey[str | None]()
 PREBUILD = pytest.StashKey[Prebuild]()
 
 
+#: The selection that is the unit tests alone: README's ``tools/test -m "not integration"``.
+UNIT_ONLY = "not integration"
+
+
+def unit_workers(config) -> int:
+    """How many pytest-xdist workers a run of the unit tests alone gets: one per CPU.
+
+    Most of their time is CPU spent in separate programs (b4 alone is about half),
+    one test after the other, so a second core halves the run.  Anything but
+    ``-m "not integration"`` runs in one process as before: the integration tests
+    share the real workspace and wait for the background builds of tests/prebuild.py,
+    which one process starts and orders.  ``-n N`` chooses, ``-n 0`` or ``-p no:xdist``
+    runs in one process; so do ``-s``, ``--pdb`` and ``--collect-only``.
+    """
+    option = config.option
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput") \
+            or os.environ.get("PYTEST_XDIST_WORKER"):
+        return 0
+    if getattr(option, "numprocesses", None) is not None or option.dist != "no" or option.tx:
+        return 0     # the command line chose
+    if option.markexpr != UNIT_ONLY or option.collectonly or option.usepdb \
+            or option.capture == "no":
+        return 0
+    cpus = len(os.sched_getaffinity(0))
+    return cpus if cpus > 1 else 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """The unit tests alone run on every CPU (pytest-xdist): see unit_workers()."""
+    workers = unit_workers(config)
+    if workers:
+        # What xdist's own -n N sets up.
+        config.option.numprocesses = workers
+        config.option.dist = "load"
+        config.option.tx = ["popen"] * workers
+
+
 def pytest_configure(config):
     """Before any test starts a server: make 127.0.0.1 work (tests/loopback.py)."""
     try:
@@ -84,7 +122,8 @@ def pytest_collection_modifyitems(config, items):
                                         "(the real workspace): mark it integration")
     items.sort(key=run_order)      # stable: within a group the order stays pytest's
     needed = {name for item in items for name in kernels_built_for(item)}
-    if not needed or config.option.collectonly or os.environ.get("L2WG_PREBUILD") == "0":
+    if not needed or config.option.collectonly or os.environ.get("L2WG_PREBUILD") == "0" \
+            or hasattr(config, "workerinput"):
         return
     kernels = [name for name in INTEGRATION_KERNELS if name in needed]
     config.stash[PREBUILD] = Prebuild(ROOT, kernels, Workspace.default().logs).start()
@@ -93,6 +132,10 @@ def pytest_collection_modifyitems(config, items):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Before its fixtures: wait for the builds the test needs, or for all of them."""
+    if hasattr(item.config, "workerinput") and item.get_closest_marker("integration"):
+        pytest.fail("integration tests run in one process, not in pytest-xdist's workers: "
+                    "they share the real workspace and the background builds; drop -n",
+                    pytrace=False)
     prebuild = item.config.stash.get(PREBUILD, None)
     if prebuild is None or item.get_closest_marker("integration") is None:
         return
@@ -142,9 +185,11 @@ def hermetic(request, monkeypatch):
     """Unit tests read neither the host's apt lists nor the user's or the system's git
     configuration.  apt reads APT_CONFIG first (l2wg's private configurations override
     all it sets); git reads an empty global configuration (tests that need one, such
-    as tests/test_submit.py's, give their own)."""
+    as tests/test_submit.py's, give their own).  The machine-wide kernel build lock is
+    the run's own: a build check of a unit test does not wait for real kernel builds."""
     if request.node.get_closest_marker("integration") is None:
         config = request.getfixturevalue("empty_host_apt")
+        monkeypatch.setattr("l2wg.build.KBUILD_LOCK", config.with_name("kbuild.lock"))
         monkeypatch.setenv("APT_CONFIG", str(config))
         monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config.with_name("gitconfig")))
         monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
@@ -179,13 +224,27 @@ def guest_programs(real_ws):
 
 
 @pytest.fixture(scope="session")
-def guest_image(tmp_path_factory):
+def guest_ws(tmp_path_factory) -> Workspace:
+    """The session's workspace for guest images and the rawframe helper."""
+    return Workspace(tmp_path_factory.mktemp("guest-ws"))
+
+
+@pytest.fixture(scope="session")
+def guest_image(guest_ws):
     """A workspace whose base guest image was built once for the session (cold, about
     5 s): (workspace, that first build).  Tests add their own images beside it."""
     from l2wg import guest
 
-    ws = Workspace(tmp_path_factory.mktemp("guest-ws"))
-    return ws, guest.build_initramfs(ws)
+    return guest_ws, guest.build_initramfs(guest_ws)
+
+
+@pytest.fixture(scope="session")
+def rawframe(guest_ws) -> Path:
+    """The static rawframe helper, compiled once for the session (gcc -static, about
+    0.5 s); the base guest image of guest_image carries this same binary."""
+    from l2wg import guest
+
+    return guest.build_rawframe(guest_ws, guest_ws.logs / "rawframe.log")
 
 
 # A signed Debian archive on 127.0.0.1 (tests/debian_repo.py) -------------------

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from l2wg import guest
-from l2wg.workspace import Workspace
 
 needs_packages = pytest.mark.skipif(bool(guest.missing_packages()),
                                     reason=f"missing: {guest.missing_packages()}")
@@ -93,8 +92,8 @@ def test_initramfs_is_built_once_then_cached(guest_image):
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc missing")
-def test_rawframe_helper_is_static_and_fills_patterns(tmp_path):
-    binary = guest.build_rawframe(Workspace(tmp_path), tmp_path / "log")
+def test_rawframe_helper_is_static_and_fills_patterns(rawframe):
+    binary = rawframe
     out = subprocess.run([binary, "fill", "8", "1", "3"], capture_output=True, text=True)
     assert len(out.stdout.strip()) == 16 and out.stdout.strip().endswith("000000")
     assert "00" not in [out.stdout[i:i + 2] for i in range(0, 10, 2)]
@@ -104,11 +103,12 @@ def test_rawframe_helper_is_static_and_fills_patterns(tmp_path):
 
 @pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("unshare") is None
                     or os.geteuid() != 0, reason="needs gcc, and root for a network namespace")
-def test_rawframe_recv_ends_after_its_quiet_time_whatever_else_the_link_carries(tmp_path):
+def test_rawframe_recv_ends_after_its_quiet_time_whatever_else_the_link_carries(tmp_path,
+                                                                                rawframe):
     """Frames the receiver does not keep must not restart its quiet time: a
     check that waits for quiet while a ping runs would otherwise wait as long
     as the ping does (multipeer did, until its timeout)."""
-    binary = guest.build_rawframe(Workspace(tmp_path), tmp_path / "log")
+    binary = rawframe
     other = "ffffffffffff" + "020000000001" + "88b5" + "00" * 46
     (tmp_path / "frames").write_text(f"{other}\n" * 100)
     script = f"""

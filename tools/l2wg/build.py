@@ -192,9 +192,10 @@ BUILD_TARGET = "drivers/net/wireguard/"
 
 
 @contextmanager
-def kbuild_lock(path: Path = KBUILD_LOCK) -> Iterator[None]:
-    """The machine-wide kernel build lock (shared with `flock /tmp/l2wg-kbuild.lock make`)."""
-    with open(path, "a") as lock:
+def kbuild_lock(path: Path | None = None) -> Iterator[None]:
+    """The machine-wide kernel build lock (shared with `flock /tmp/l2wg-kbuild.lock make`):
+    *path*, else KBUILD_LOCK as it is when called (the unit tests give each run its own)."""
+    with open(path or KBUILD_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

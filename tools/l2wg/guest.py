@@ -138,8 +138,24 @@ def host_files() -> list[Path]:
     return files
 
 
+#: ldd's answers in this process, by file and its size and mtime: an image with
+#: replacements (userspace.py) asks again about the same hundred-odd host files.
+_LIBRARIES: dict[tuple[str, int, int], list[Path]] = {}
+
+
 def shared_libraries(binary: Path, log: Path) -> list[Path]:
     """The libraries ``ldd`` lists for *binary* (none for static ones)."""
+    try:
+        st = Path(binary).stat()
+    except OSError:
+        return _ldd(binary, log)        # ldd says what is wrong, in the log
+    key = (str(binary), st.st_size, st.st_mtime_ns)
+    if key not in _LIBRARIES:
+        _LIBRARIES[key] = _ldd(binary, log)
+    return list(_LIBRARIES[key])
+
+
+def _ldd(binary: Path, log: Path) -> list[Path]:
     done = run(["ldd", binary], log_path=log, check=False, what="ldd")
     libs = []
     for line in done.output.splitlines():
@@ -250,7 +266,9 @@ def pack(staging: Path, out: Path, log: Path) -> None:
     raw = out.with_suffix(".cpio")
     run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "-O", raw], cwd=staging,
         input="\n".join(names) + "\n", log_path=log, what="cpio")
-    with open(raw, "rb") as src, gzip.open(out, "wb", compresslevel=6) as dst:
+    # Level 1: three times as fast as 6 on the 30 MB image, 8% larger; the kernel
+    # unpacks either as fast.
+    with open(raw, "rb") as src, gzip.open(out, "wb", compresslevel=1) as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     raw.unlink()
 
