@@ -334,9 +334,9 @@ def assemble_initrd(base: guest.Initramfs, artifacts: Artifacts, run_dir: Path, 
 
 def timeout_factor(config: Path) -> int:
     """The largest of SLOWDOWNS whose options the kernel's *config* all has =y, else 1."""
-    lines = set(config.read_text().splitlines()) if config.is_file() else set()
+    values = config_values(config) if config.is_file() else {}
     return max((factor for options, factor in SLOWDOWNS
-                if all(f"{option}=y" in lines for option in options)), default=1)
+                if all(values.get(option) == "y" for option in options)), default=1)
 
 
 def time_limits(mode: str, selected: Sequence[checks_mod.Check],

@@ -392,7 +392,9 @@ def build_key(kernel: Kernel, opts: BuildOptions, tree: trees.Tree, fragments: l
         "llvm": opts.llvm, "make_vars": list(opts.make_vars), "target": opts.target,
         "build_dir": str(build_dir), "toolchain": toolchain_versions(opts.llvm),
         "ccache": use_ccache, "identity": build_identity(tree.path),
-        "kconfig_code": stamps.files_digest([Path(kconfig.__file__)])})
+        # The code that makes the config and writes the record: a record of
+        # another version of it is not this build's (nor, maybe, its fields).
+        "code": stamps.files_digest([Path(kconfig.__file__), Path(__file__)])})
 
 
 def reproduce_commands(srctree: Path, build_dir: Path, make: list[str], target: str,

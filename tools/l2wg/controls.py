@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .distkernel import config_values
 from .qemu import KernelReport
 
 #: lkdtm crash type -> (the config option it needs, the report kind it must raise).
@@ -70,9 +71,9 @@ def planned(config: Path, built_modules: Sequence[Path] = ()) -> list[tuple[str,
     """(control, expected report kind) for each sanitizer of the kernel whose
     ``.config`` is *config*: an lkdtm crash type when lkdtm is built in, a
     module control when the build made its module (*built_modules*)."""
-    lines = set(config.read_text().splitlines()) if config.is_file() else set()
+    values = config_values(config) if config.is_file() else {}
     lkdtm = [(name, kind) for name, (option, kind) in LKDTM_CONTROLS.items()
-             if "CONFIG_LKDTM=y" in lines and f"{option}=y" in lines]
+             if values.get("CONFIG_LKDTM") == values.get(option) == "y"]
     made = {module.name for module in built_modules}
     return lkdtm + [(name, kind) for name, (module, kind) in MODULE_CONTROLS.items()
                     if module in made]
