@@ -143,7 +143,7 @@ REPORT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern)) for kind, pattern in (
         ("KASAN", r"BUG: KASAN: "),
         ("UBSAN", r"UBSAN: "),
-        ("kmemleak", r"kmemleak: \d+ new suspected memory leaks|^unreferenced object 0x"),
+        ("kmemleak", r"kmemleak: \d+ new suspected memory leaks|^unreferenced object (\(percpu\) )?0x"),
         ("lockdep", r"WARNING: (possible (circular|recursive) locking|inconsistent lock state"
                     r"|suspicious RCU usage|possible irq lock inversion|lock held when returning"
                     r"|bad unlock balance|held lock freed)"),
