@@ -7,13 +7,19 @@ require_tool "$RAWFRAME" /usr/sbin/ethtool
 
 FLOOD=10000
 PER_PEER=2048
-# Frames a receives meanwhile that are not part of the flood (IPv6
-# neighbour and router traffic from b and c, keepalives).
+# Frames a receives meanwhile that are not part of the flood (ARP from b
+# and c).
 SLACK=16
 
-# a, b and c in a full mesh; c will be the peer that floods.
+# a, b and c in a full mesh; c will be the peer that floods.  No IPv6 on
+# l2wg0: its router solicitations and MLD reports come with growing
+# intervals long after link up, and on the debug kernel, where the check
+# runs for minutes, b's and c's added up to more than SLACK.
 setup() {
 	l2_full_mesh
+	for s in a b c; do
+		nsx "$s" sysctl -qw net.ipv6.conf.l2wg0.disable_ipv6=1
+	done
 	l2_mesh_up
 }
 
@@ -63,12 +69,14 @@ arrivals_settled() {
 
 # Every frame that arrived was either learned, at most c's share of them, or
 # refused for c's limit and counted.
+# Each counter is read once: a frame arriving between two reads of it would
+# count against the refusals read before it.
 c_holds_its_share() {
-	count=$(fdb_count a 192.168.0.3)
-	echo "a's FDB: $count entries for c; $(arrived) frames arrived," \
-		"$(refused) refused for c's limit"
-	[ "$count" -le "$PER_PEER" ] && [ "$(refused)" -le "$(arrived)" ] &&
-		[ "$(refused)" -ge $(($(arrived) - PER_PEER - SLACK)) ]
+	count=$(fdb_count a 192.168.0.3) arrived=$(arrived) refused=$(refused)
+	echo "a's FDB: $count entries for c; $arrived frames arrived," \
+		"$refused refused for c's limit"
+	[ "$count" -le "$PER_PEER" ] && [ "$refused" -le "$arrived" ] &&
+		[ "$refused" -ge $((arrived - PER_PEER - SLACK)) ]
 }
 
 # A host that appears behind b after the flood: b sends from a new MAC X.
