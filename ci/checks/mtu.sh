@@ -28,11 +28,21 @@ no_fragments() {
 	[ "$a" = 0 ] && [ "$b" = 0 ]
 }
 
+# The control for no_fragments: a ping too big for the underlay's MTU is
+# fragmented by a and reassembled by b, and frag_counters sees both, so its
+# zero above is a measurement and not a counter that never moves.
+fragments_are_seen() {
+	a=$(frag_counters a) b=$(frag_counters b)
+	nsx a ping -6 -c 1 -W 3 -s 3000 fd00::2 >/dev/null || return 1
+	echo "after a 3000 byte ping over the underlay: site a $a -> $(frag_counters a), site b $b -> $(frag_counters b)"
+	[ "$(frag_counters a)" -gt "$a" ] && [ "$(frag_counters b)" -gt "$b" ]
+}
+
 oversize_refused() {
 	! nsx ha ping -c 1 -W 2 -M do -s $((L2_MTU - 27)) 10.0.0.2
 }
 
-ktap_plan 5
+ktap_plan 6
 require_l2wireguard
 l2_sites 6
 ip -n a link set u0 mtu 1500
@@ -49,4 +59,5 @@ wait "$RAWFRAME_PID"
 ktap_test "full-size outer packets are at most 1500 bytes" outer_fits
 ktap_test "one byte more is refused, not fragmented" oversize_refused
 ktap_test "no fragmented outer packets" no_fragments
+ktap_test "control: an underlay packet of 3000 bytes is fragmented, and counted" fragments_are_seen
 ktap_finish

@@ -71,6 +71,16 @@ no_fragments() {
 	[ "$largest" -le 1500 ] && [ "$largest" -gt 1400 ] && [ "$(frag_counters)" = "$frags" ]
 }
 
+# The control for no_fragments: a ping too big for the underlay's MTU is
+# fragmented by a and reassembled by b, and frag_counters sees it, so an
+# unchanged count above is a measurement and not a counter that never moves.
+fragments_are_seen() {
+	frags=$(frag_counters)
+	nsx a ping -c 1 -W 3 -s 3000 "$UNDER_b" >/dev/null || return 1
+	echo "after a 3000 byte ping over the underlay: $frags -> $(frag_counters)"
+	[ "$(frag_counters)" -gt "$frags" ]
+}
+
 max_mtu() {
 	max=$(ip -n a -d link show dev l2wg0 | sed -n 's/.* maxmtu \([0-9]*\).*/\1/p')
 	echo "maxmtu $max"
@@ -78,12 +88,13 @@ max_mtu() {
 		ip -n a link set l2wg0 mtu "$max" && ! ip -n a link set l2wg0 mtu $((max + 1)) 2>/dev/null
 }
 
-ktap_plan 5
+ktap_plan 6
 require_l2wireguard
 ktap_step "two sites; a's port f0 redirected into l2wg0" setup
 sizes
 ktap_test "frames up to the MTU with two tags arrive byte-exact, longer ones do not" delivered_exactly
 ktap_test "the longer ones are dropped and counted in tx_dropped" dropped_and_counted
 ktap_test "no outer packet above 1500 bytes, none fragmented" no_fragments
+ktap_test "control: an underlay packet of 3000 bytes is fragmented, and counted" fragments_are_seen
 ktap_test "max_mtu keeps the outer datagram within an IPv4 packet" max_mtu
 ktap_finish
