@@ -67,3 +67,112 @@ barrier() {
 	ip -n "$HOST" addr add "10.0.0.$((10 * $1 + N))/24" dev eth0 2>/dev/null
 	wait_until "$2" peer_answers "10.0.0.$((10 * $1 + PEER_N))"
 }
+
+# same_frames EXPECTED RECEIVED: the two files of hex frames (one a line)
+# are the same; if not, each side's frames as length and header, one a
+# line, to tell a lost frame from a reordered or a changed one.
+same_frames() {
+	cmp "$1" "$2" && return
+	for f in "$1" "$2"; do
+		echo "${f##*/}:"
+		awk '{ printf "  %d: %d bytes, %s\n", NR, length($0) / 2, substr($0, 1, 28) }' "$f"
+	done
+	return 1
+}
+
+# --- the redirect use case (redirect, xdp-redirect) ------------------------
+#
+#   [lan: lanh.100] lanh --NIC pair-- lan0 [lan0.100 -> l2wg1] ==wg== other site
+#
+# Each site has a LAN port (two more NICs joined to each other: lan0 here,
+# lanh in the LAN host's namespace) with VLAN 100 on it, and a second
+# l2wireguard device, l2wg1, whose one peer is the other site's l2wg1.  The
+# check moves frames between lan0.100 and l2wg1 its own way, with no bridge.
+LAN=lan
+VID=100
+LAN_PORT=$((WG_PORT + 1))
+# Each site's frames have a source MAC of their own, and go to the other
+# site's LAN host (or to a group address).
+LAN_SRC=024c3252440$N
+LAN_PEER_SRC=024c3252440$PEER_N
+LAN_HOST=$(mac_hex "$L2WG_LAN_HOST_MAC")
+LAN_PEER_HOST=$(mac_hex "52:54:00:4c:34:0$PEER_N")
+
+# lan_port_up [ARGS]: lan0.100 here (ARGS go to its 'ip link add', e.g.
+# 'index 101'), lanh.100 in the LAN host's namespace.
+lan_port_up() {
+	nic_by_mac "$L2WG_LAN_MAC" lan0 && nic_by_mac "$L2WG_LAN_HOST_MAC" lanh &&
+		ip netns add "$LAN" && ip link set lanh netns "$LAN" || return 1
+	# promisc: QEMU's virtio-net passes only the frames for the NIC's own
+	# MAC address otherwise, and these frames are for hosts behind it.
+	ip -b - <<-EOB || return 1
+	link set lan0 promisc on up
+	link add link lan0 name lan0.$VID $* type vlan id $VID
+	link set lan0.$VID up
+	EOB
+	ip -n "$LAN" -b - <<-EOB || return 1
+	link set lo up
+	link set lanh promisc on up
+	link add link lanh name lanh.$VID type vlan id $VID
+	link set lanh.$VID up
+	EOB
+	# One FIFO on each NIC: a kernel whose default qdisc is fq_codel
+	# (Debian's) sends each flow from its own queue, and the frames of the
+	# check, several flows, could leave in another order than sent.
+	/usr/sbin/tc qdisc replace dev lan0 root pfifo &&
+		nsx "$LAN" /usr/sbin/tc qdisc replace dev lanh root pfifo
+}
+
+# lan_tunnel_up [ARGS]: l2wg1 (ARGS go to its 'ip link add'): the same key as
+# l2wg0, its own port, the other guest's l2wg1 as its one peer; the
+# keepalive starts the handshake before any frame.
+lan_tunnel_up() {
+	if [ "$L2WG_FAMILY" = 6 ]; then
+		endpoint="[$UNDER_PEER_IP6]:$LAN_PORT"
+	else
+		endpoint="$UNDER_PEER_IP:$LAN_PORT"
+	fi
+	echo "$L2WG_PRIVATE_KEY" >"$L2WG_DIR/key"
+	ip link add l2wg1 "$@" type l2wireguard &&
+		wg set l2wg1 private-key "$L2WG_DIR/key" listen-port "$LAN_PORT" \
+			peer "$L2WG_PEER_PUBLIC_KEY" endpoint "$endpoint" persistent-keepalive 1 &&
+		ip link set l2wg1 up
+}
+
+# FROM=SRC TO=DST MAX=BYTES lan_frames: the frames SRC sends to DST (or to a
+# group), as hex, from 60 bytes up to MAX + 8 (room for two VLAN tags).
+lan_frames() {
+	for args in "$TO 88b5 60 0 1" "$TO 88b5 61 0 2" \
+		"$TO 88b5 1000 0 3" "$TO 88b5 $MAX 0 4" \
+		"$TO 88b5 $((MAX + 8)) 0 5" "$TO 88b5 200 100 6" \
+		"ffffffffffff 88b5 60 0 7" "0180c200000e 88cc 300 20 8" \
+		"$TO 8847 64 0 9" "$TO 0064aaaa03 114 0 10" \
+		"$TO 8100006588b5 300 8 11"; do
+		set -- $args
+		header="$1$FROM$2"
+		echo "$header$("$RAWFRAME" fill $(($3 - ${#header} / 2)) "$5" "$4")"
+	done
+}
+
+# Leave the site as it was: the LAN host's namespace (lanh goes back to the
+# init namespace with it), l2wg1 and the VLAN device.
+lan_teardown() {
+	ip netns del "$LAN" 2>/dev/null
+	ip link del l2wg1 2>/dev/null
+	ip link del lan0.$VID 2>/dev/null
+}
+
+# None of it went through br0: l2wg0's bridge never learned the other
+# site's LAN source.
+lan_not_on_the_bridge() {
+	! bridge fdb show br br0 | grep -qi "$(echo "$LAN_PEER_SRC" | sed 's/../&:/g; s/:$//')"
+}
+
+# lan_step_or_abort REASON DESCRIPTION COMMAND...: a step that, failing,
+# tears the site's LAN port down and aborts the check with REASON.
+lan_step_or_abort() {
+	reason=$1
+	shift
+	ktap_step "$@"
+	[ "$KTAP_FAILED" = 0 ] || { lan_teardown; ktap_abort "$reason"; }
+}
