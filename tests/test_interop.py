@@ -4,6 +4,7 @@ pair (integration)."""
 
 import json
 import shlex
+import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -320,6 +321,52 @@ def test_the_overlay_carries_run_conf_the_config_and_the_interop_checks(tmp_path
         set(files)
 
 
+
+# --- the XDP redirect's programs -------------------------------------------------------------
+
+def test_the_xdp_objects_redirect_to_the_ifindexes_the_check_gives_its_devices():
+    from l2wg import guest
+
+    script = (interop.INTEROP_DIR / "xdp-redirect.sh").read_text()
+    given = {int(line.split("=")[1]) for line in script.splitlines()
+             if line.startswith(("L2WG1_INDEX=", "VLAN_INDEX="))}
+    assert given == set(guest.XDP_REDIRECT_IFINDEXES)
+    assert f"OBJECTS=/{guest.XDP_GUEST_DIR}\n" in script
+
+
+@pytest.mark.skipif(not (shutil.which("clang") and shutil.which("llvm-objdump-14")),
+                    reason="needs clang and llvm-objdump-14 (tools/setup-env installs clang)")
+def test_each_xdp_object_is_one_redirect_to_its_ifindex_and_goes_into_the_overlay(tmp_path):
+    from l2wg import guest
+
+    ws = Workspace(tmp_path / "ws")
+    log = tmp_path / "interop.log"
+    objects = guest.build_xdp_objects(ws, log)
+    assert sorted(objects) == [f"{guest.XDP_GUEST_DIR}/redirect-to-{i}.o"
+                               for i in guest.XDP_REDIRECT_IFINDEXES]
+    for index in guest.XDP_REDIRECT_IFINDEXES:
+        obj = objects[f"{guest.XDP_GUEST_DIR}/redirect-to-{index}.o"]
+        code = subprocess.run(["llvm-objdump-14", "-d", "--section=xdp", obj], text=True,
+                              capture_output=True, check=True).stdout
+        # r1 = the ifindex; call 23 is bpf_redirect (include/uapi/linux/bpf.h)
+        assert f"r1 = {index}" in code and "call 23" in code, code
+    assert "-DREDIRECT_IFINDEX=100" in log.read_text()
+    mtimes = [p.stat().st_mtime_ns for p in objects.values()]
+    assert [p.stat().st_mtime_ns for p in guest.build_xdp_objects(ws, log).values()] == mtimes
+    a, _ = guests(tmp_path)
+    files = interop.overlay_files(a, "", objects)
+    assert files[f"{guest.XDP_GUEST_DIR}/redirect-to-100.o"] == objects[
+        f"{guest.XDP_GUEST_DIR}/redirect-to-100.o"].read_bytes()
+
+
+def test_without_clang_there_are_no_xdp_objects_and_the_log_says_why(tmp_path, monkeypatch):
+    from l2wg import guest
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    log = tmp_path / "interop.log"
+    assert guest.build_xdp_objects(Workspace(tmp_path / "ws"), log) == {}
+    assert "needs clang and libbpf-dev" in log.read_text()
+
 def test_keys_come_from_the_hosts_wg(tmp_path):
     keys = interop.make_keys(tmp_path / "log")
     assert keys["a"] != keys["b"]
@@ -474,6 +521,7 @@ def test_real_pair_7_3_and_6_1_passes_the_interop_checks(project, real_ws, guest
         statuses = {c.name: c.status for c in suite.checks}
         if result.link.underlay == "ppp-serial":      # no NIC, so no LAN port to redirect
             assert statuses.pop("redirect") is Status.SKIP
+            assert statuses.pop("xdp-redirect") is Status.SKIP
         assert set(statuses.values()) == {Status.PASS}, statuses
         assert [c.name for c in suite.checks][0] == "topology"
     for name in ("console-a.log", "console-b.log", "command-a.sh", "command-b.sh",

@@ -34,6 +34,14 @@ FORMAT = 1
 REPO = Path(__file__).resolve().parents[2]
 INIT_SCRIPT = REPO / "ci" / "guest" / "init.sh"
 RAWFRAME_SOURCE = REPO / "ci" / "guest" / "rawframe.c"
+XDP_SOURCE = REPO / "ci" / "interop" / "xdp-redirect.bpf.c"
+#: The ifindexes ci/interop/xdp-redirect.sh gives l2wg1 and lan0.100: one
+#: XDP object redirects to each.
+XDP_REDIRECT_IFINDEXES = (100, 101)
+#: Where the guest finds them: redirect-to-INDEX.o.
+XDP_GUEST_DIR = "l2wg/interop/xdp"
+#: The header of libbpf-dev the program includes (SEC(), bpf_redirect()).
+BPF_HELPERS_H = Path("/usr/include/bpf/bpf_helpers.h")
 
 
 @dataclass(frozen=True)
@@ -201,6 +209,32 @@ def build_rawframe(ws: Workspace, log: Path) -> Path:
             run(["gcc", "-static", "-O2", "-Wall", "-o", tmp, RAWFRAME_SOURCE],
                 log_path=log, what="building the rawframe helper")
     return binary
+
+
+def build_xdp_objects(ws: Workspace, log: Path) -> dict[str, Path]:
+    """The XDP programs of the interop check xdp-redirect, compiled with
+    clang once per source version: guest path -> object.  Empty, and said
+    so in *log*, when this host lacks clang or libbpf-dev: the check then
+    skips with that reason."""
+    if shutil.which("clang") is None or not BPF_HELPERS_H.is_file():
+        with open(log, "a") as f:
+            f.write(f"# {XDP_SOURCE.name} not compiled: needs clang and libbpf-dev "
+                    f"({BPF_HELPERS_H})\n")
+        return {}
+    digest = hashlib.sha256(XDP_SOURCE.read_bytes()).hexdigest()[:12]
+    objects = {}
+    for index in XDP_REDIRECT_IFINDEXES:
+        obj = ws.guest / "helpers" / f"xdp-redirect-{digest}-to-{index}.o"
+        if not obj.exists():
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            with store.staging_file(obj) as tmp:
+                # -target bpf has no multiarch include path: asm/types.h is there.
+                run(["clang", "-O2", "-Wall", "-target", "bpf",
+                     "-I/usr/include/x86_64-linux-gnu", f"-DREDIRECT_IFINDEX={index}",
+                     "-c", XDP_SOURCE, "-o", tmp],
+                    log_path=log, what=f"compiling {XDP_SOURCE.name} (to ifindex {index})")
+        objects[f"{XDP_GUEST_DIR}/redirect-to-{index}.o"] = obj
+    return objects
 
 
 def copy_into(staging: Path, guest_path: str, source: Path) -> None:

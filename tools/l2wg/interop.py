@@ -295,13 +295,17 @@ def run_conf(role: str, link: Link, selected: Sequence[checks_mod.Check],
         f"{name}={shlex.quote(value)}\n" for name, value in settings.items())
 
 
-def overlay_files(g: Guest, conf: str) -> dict[str, bytes]:
+def overlay_files(g: Guest, conf: str, helpers: dict[str, Path] | None = None
+                  ) -> dict[str, bytes]:
     """The per-run files of a guest: boot's (kernel config, modules), its
-    run.conf and the interop checks."""
+    run.conf, the interop checks and *helpers* (guest path -> host file: the
+    XDP objects, guest.build_xdp_objects)."""
     files = boot.overlay_files(g.artifacts, "interop", [], None)
     files["l2wg/run.conf"] = conf.encode()
     for script in sorted(INTEROP_DIR.glob("*.sh")):
         files[f"l2wg/interop/{script.name}"] = script.read_bytes()
+    for guest_path, source in (helpers or {}).items():
+        files[guest_path] = source.read_bytes()
     return files
 
 
@@ -446,12 +450,13 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
         qemu.accelerator(ws, guests[0].artifacts.bzimage, run_dir / "accel-probe.log")
     progress.step(f"accelerator: {accelerator.name} ({accelerator.reason})")
     keys = make_keys(log)
+    helpers = guest.build_xdp_objects(ws, log)
     link = new_link(chosen, family)
     machines, commands = {}, {}
     for g in guests:
         conf = run_conf(g.role, link, selected, keys, slowdown, hold=int(timeout))
         overlay = guest.write_overlay(run_dir / f"overlay-{g.role}.cpio.gz",
-                                      overlay_files(g, conf), log)
+                                      overlay_files(g, conf, helpers), log)
         initrd = guest.combine([base.path, overlay], run_dir / f"initrd-{g.role}.gz")
         overlay.unlink()
         machines[g.role] = machine(g, initrd, link, accelerator.name)
