@@ -267,6 +267,32 @@ def test_dkms_module_on_debians_own_kernel_passes_the_checks(project, real_ws, n
     assert host_state() == host          # nothing installed on the host, nothing mounted
 
 
+
+@pytest.mark.integration
+@pytest.mark.builds("7.3")
+def test_real_pair_7_3_and_debians_7_3_with_the_dkms_module(project, real_ws, guest_programs):
+    # The network engineer's case: Debian's own 7.3 kernel, with l2wireguard
+    # from the DKMS package, meets a 7.3 l2wg built, over two guests' NICs.
+    from l2wg import build, interop
+    from l2wg.ktap import Status
+    from l2wg.progress import silent
+
+    kernel = project.matrix().get("7.3")
+    build.build(kernel, project, real_ws, build.BuildOptions(), silent())
+    made = packages.dkms(kernel, project, real_ws, silent())   # reused after the test above
+    assert made.proofs and made.proofs[0].boot_artifacts is not None
+    pair = interop.find_pair(real_ws, project.matrix(), "7.3", "dkms:7.3")
+    assert pair[1].artifacts.guest_cpus == packages.DISTRIBUTION_GUEST_CPUS
+    result = interop.interop(real_ws, pair, progress=silent(), programs=guest_programs)
+    assert result.ok, interop.table(result)
+    for suite in result.suites:
+        statuses = {c.name: c.status for c in suite.checks}
+        if result.link.underlay == "ppp-serial":      # no NIC in 7.3: no LAN port either
+            assert statuses.pop("redirect") is Status.SKIP
+            assert statuses.pop("xdp-redirect") is Status.SKIP
+        assert set(statuses.values()) == {Status.PASS}, statuses
+        assert {"topology", "ping", "arp", "frames"} <= set(statuses)
+
 def host_state() -> dict:
     """What the DKMS proof must leave as it was on the host."""
     import hashlib
