@@ -1,7 +1,7 @@
 """Benchmarks of the pipeline's own speed: figures printed, never asserted.
 
 ``l2wg bench build|boot|pipeline`` and ``tools/bench-rebase`` (a point-release
-move); the command lines are in cli.py.
+move); the command lines are in cli/.
 
 The machine is shared and noisy, so every figure is the median of several
 rounds, and the rounds are listed too.
