@@ -290,8 +290,41 @@ def test_real_pair_7_3_and_debians_7_3_with_the_dkms_module(project, real_ws, gu
         if result.link.underlay == "ppp-serial":      # no NIC in 7.3: no LAN port either
             assert statuses.pop("redirect") is Status.SKIP
             assert statuses.pop("xdp-redirect") is Status.SKIP
+        # neither guest speaks a newer wire format (dkms:K+future-format does)
+        assert statuses.pop("future-format") is Status.SKIP
         assert set(statuses.values()) == {Status.PASS}, statuses
         assert {"topology", "ping", "arp", "frames"} <= set(statuses)
+
+@pytest.mark.integration
+@pytest.mark.builds("7.3")
+def test_a_peer_of_a_newer_wire_format_is_never_misparsed(project, real_ws, guest_programs):
+    # Issue 16's wire-format evolution: Debian's 7.3 with the series' module
+    # meets the same with ci/test-patches/future-format.patch in its module (a
+    # flag in the reserved byte): the older peer must drop and count every
+    # frame of the newer format, and the newer one still take today's.
+    from l2wg import interop, testpatch
+    from l2wg.ktap import Status
+    from l2wg.progress import silent
+
+    kernel = project.matrix().get("7.3")
+    packages.dkms(kernel, project, real_ws, silent(), reuse=True)
+    pair = interop.find_pair(real_ws, project.matrix(), "dkms:7.3", "dkms:7.3+future-format")
+    newer = pair[1].artifacts
+    assert newer.directory.parent == testpatch.test_dir(real_ws, "7.3", testpatch.find(
+        "future-format")) and pair[1].test_patch == "future-format"
+    assert (newer.directory / "modules" / "wireguard.ko").read_bytes() != \
+        (pair[0].artifacts.directory / "modules" / "wireguard.ko").read_bytes()
+    result = interop.interop(real_ws, pair, progress=silent(), programs=guest_programs)
+    assert result.ok, interop.table(result)
+    older, newer_suite = result.suites
+    assert [c.name for c in older.checks] == ["topology", "future-format"]
+    for suite, asserted in ((older, 3), (newer_suite, 1)):
+        check = {c.name: c for c in suite.checks}["future-format"]
+        assert check.status is Status.PASS
+        statuses = [t.status for t in check.subtests]
+        # the handshake on both sides, then what each side can see for itself
+        assert statuses.count(Status.PASS) == 1 + asserted, check.subtests
+
 
 def host_state() -> dict:
     """What the DKMS proof must leave as it was on the host."""

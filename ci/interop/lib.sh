@@ -29,11 +29,35 @@ else
 	ENDPOINT="$UNDER_PEER_IP:$WG_PORT" ENDPOINT_ADDR=$UNDER_PEER_IP
 fi
 TOPOLOGY_OK=/run/l2wg/topology.ok
+# The site is set up and the handshake done, though frames may not cross:
+# with a test-patched peer (run.conf's L2WG_TEST_PATCH, L2WG_PEER_TEST_PATCH)
+# the two guests do not speak one format.
+SITE_OK=/run/l2wg/site.ok
 
 # require_topology: the site is up (else every test fails with that reason).
 require_topology() {
 	[ -e "$TOPOLOGY_OK" ] || ktap_abort "the site is not up (see the topology check)"
 	LAN_MTU=$(cat /sys/class/net/l2wg0/mtu)
+}
+
+# require_site: the site is set up and the handshake done, frames crossing or not.
+require_site() {
+	[ -e "$SITE_OK" ] || ktap_abort "the site is not set up (see the topology check)"
+	LAN_MTU=$(cat /sys/class/net/l2wg0/mtu)
+}
+
+# under_barrier K SECONDS: as barrier, but across the underlay, for a pair
+# whose tunnel does not carry frames both ways: this site is ready for step K
+# (u0 gets the address 192.168.0.(10K+N)), then wait at most SECONDS until
+# the other site's 192.168.0.(10K+PEER_N) answers.
+under_barrier() {
+	ip addr add "192.168.0.$((10 * $1 + N))/32" dev u0 2>/dev/null
+	ip route add "192.168.0.$((10 * $1 + PEER_N))/32" dev u0 2>/dev/null
+	wait_until "$2" under_answers 4 "192.168.0.$((10 * $1 + PEER_N))"
+}
+
+under_answers() {
+	ping "-$1" -c 1 -W 1 "$2" >/dev/null 2>&1
 }
 
 # nic_by_mac MAC NAME: the network device with MAC (as the host gave it to

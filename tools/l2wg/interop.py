@@ -66,7 +66,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import boot, distkernel, guest, ktap, packages, qemu, report
+from . import boot, distkernel, guest, ktap, packages, qemu, report, testpatch
 from . import checks as checks_mod
 from .errors import BadInput, L2wgError
 from .kernels import Kernel, Matrix
@@ -78,6 +78,8 @@ from .workspace import Workspace
 INTEROP_DIR = checks_mod.CHECKS_DIR.parent / "interop"
 #: A guest of Debian's own kernel with the DKMS module: "dkms:7.3".
 DKMS_PREFIX = "dkms:"
+#: ... with a test patch in that module: "dkms:7.3+future-format" (testpatch.py).
+TEST_PATCH_SEPARATOR = "+"
 #: The check that sets up each site; always run, and first.
 TOPOLOGY = "topology"
 ROLES = ("a", "b")
@@ -112,6 +114,8 @@ class Guest:
     role: str
     kernel: str
     artifacts: boot.Artifacts
+    #: The ci/test-patches/ patch in its module ("dkms:K+NAME"), else "".
+    test_patch: str = ""
 
     @property
     def label(self) -> str:
@@ -121,7 +125,8 @@ class Guest:
     def remake(self) -> str:
         """The command that makes this guest's artifacts again."""
         if self.kernel.startswith(DKMS_PREFIX):
-            return f"l2wg dkms {self.kernel.removeprefix(DKMS_PREFIX)}"
+            base = self.kernel.removeprefix(DKMS_PREFIX).partition(TEST_PATCH_SEPARATOR)[0]
+            return f"l2wg dkms {base}"
         return f"l2wg build {self.kernel}"
 
 
@@ -160,9 +165,24 @@ class InteropResult:
 
 # --- the kernels ---------------------------------------------------------------
 
+def split_name(name: str) -> tuple[str, str]:
+    """"dkms:7.3+future-format" -> ("dkms:7.3", "future-format"); a test patch
+    only goes with a DKMS guest (its module is what gets patched)."""
+    base, _, patch = name.partition(TEST_PATCH_SEPARATOR)
+    if patch and not base.startswith(DKMS_PREFIX):
+        raise BadInput(f"{name}: a test patch goes with a DKMS guest only "
+                       f"({DKMS_PREFIX}K{TEST_PATCH_SEPARATOR}{patch}): it is applied to the "
+                       "DKMS module's source")
+    if patch:
+        testpatch.find(patch)
+    return base, patch
+
+
 def entry(name: str, matrix: Matrix) -> Kernel:
-    """The kernels.toml entry of guest *name*: *name* itself, or K for ``dkms:K``,
-    whose dkms_headers must name the Debian kernel; BadInput for anything else."""
+    """The kernels.toml entry of guest *name*: *name* itself, or K for ``dkms:K``
+    (and ``dkms:K+PATCH``), whose dkms_headers must name the Debian kernel;
+    BadInput for anything else."""
+    name = split_name(name)[0]
     kernel = matrix.get(name.removeprefix(DKMS_PREFIX))
     if name.startswith(DKMS_PREFIX) and not kernel.dkms_headers:
         raise BadInput(f"{name}: kernels.toml gives {kernel.name} no dkms_headers, so there "
@@ -170,11 +190,19 @@ def entry(name: str, matrix: Matrix) -> Kernel:
     return kernel
 
 
-def find_guest(role: str, name: str, matrix: Matrix, ws: Workspace) -> Guest:
+def find_guest(role: str, name: str, matrix: Matrix, ws: Workspace,
+               progress: Progress | None = None) -> Guest:
     """The default build of kernels.toml entry *name*, or with ``dkms:K`` the guest
-    of K's last DKMS build; one clear error if there is none (or the name is not
-    a kernels.toml entry)."""
+    of K's last DKMS build, and with ``dkms:K+PATCH`` that guest with its module
+    rebuilt with ci/test-patches/PATCH.patch (testpatch.py); one clear error if
+    there is none (or the name is not a kernels.toml entry)."""
     kernel = entry(name, matrix)
+    base, patch = split_name(name)
+    if patch:
+        dkms_artifacts(base, kernel, ws)
+        made = testpatch.patched_guest(kernel, testpatch.find(patch), matrix, ws,
+                                       progress or silent())
+        return Guest(role, name, boot.Artifacts.load(made), patch)
     if name.startswith(DKMS_PREFIX):
         return Guest(role, name, dkms_artifacts(name, kernel, ws))
     directory = ws.artifacts(kernel.name, "default")
@@ -184,12 +212,13 @@ def find_guest(role: str, name: str, matrix: Matrix, ws: Workspace) -> Guest:
     return Guest(role, kernel.name, boot.Artifacts.load(directory))
 
 
-def find_pair(ws: Workspace, matrix: Matrix, kernel_a: str, kernel_b: str
-              ) -> tuple[Guest, Guest]:
+def find_pair(ws: Workspace, matrix: Matrix, kernel_a: str, kernel_b: str,
+              progress: Progress | None = None) -> tuple[Guest, Guest]:
     """Guests a and b; both names are checked before either build."""
     for name in (kernel_a, kernel_b):
         entry(name, matrix)
-    return find_guest("a", kernel_a, matrix, ws), find_guest("b", kernel_b, matrix, ws)
+    return (find_guest("a", kernel_a, matrix, ws, progress),
+            find_guest("b", kernel_b, matrix, ws, progress))
 
 
 def required_config() -> list[str]:
@@ -247,8 +276,16 @@ def choose_underlay(guests: Sequence[Guest], requested: str = "auto") -> str:
 
 # --- the checks ------------------------------------------------------------------
 
-def select(names: Sequence[str] | None) -> list[checks_mod.Check]:
-    """The interop checks named (default: all), with topology first."""
+def select(names: Sequence[str] | None, test_patches: Sequence[str] = ()
+           ) -> list[checks_mod.Check]:
+    """The interop checks named, with topology first.  By default all of them;
+    with a test-patched guest (*test_patches*), only the check of each patch's
+    name: such a pair does not speak one format, so the others cannot pass."""
+    if names is None and test_patches:
+        names = [p for p in test_patches if p in checks_mod.discover(INTEROP_DIR)]
+        if not names:
+            raise BadInput(f"no interop check is named after test patch(es) "
+                           f"{', '.join(test_patches)}: name the checks with --check")
     chosen = checks_mod.select(names, INTEROP_DIR)
     topology = checks_mod.discover(INTEROP_DIR)[TOPOLOGY]
     return [topology] + [c for c in chosen if c.name != TOPOLOGY]
@@ -274,7 +311,8 @@ def other(role: str) -> str:
 
 
 def run_conf(role: str, link: Link, selected: Sequence[checks_mod.Check],
-             keys: dict[str, Keypair], slowdown: int = 1, hold: int = 600) -> str:
+             keys: dict[str, Keypair], slowdown: int = 1, hold: int = 600,
+             test_patches: dict[str, str] | None = None) -> str:
     """/l2wg/run.conf of the guest in *role*: boot.run_conf's settings, then
     the interop ones (ci/interop/lib.sh reads them)."""
     settings = {
@@ -288,6 +326,9 @@ def run_conf(role: str, link: Link, selected: Sequence[checks_mod.Check],
         "L2WG_PRIVATE_KEY": keys[role].private,
         "L2WG_PEER_PUBLIC_KEY": keys[other(role)].public,
         "L2WG_HOLD": str(hold),
+        # the ci/test-patches/ patch in this guest's module and in the other's ("": none)
+        "L2WG_TEST_PATCH": (test_patches or {}).get(role, ""),
+        "L2WG_PEER_TEST_PATCH": (test_patches or {}).get(other(role), ""),
     }
     if link.lan_ports:
         settings |= {"L2WG_LAN_MAC": LAN_MAC[role], "L2WG_LAN_HOST_MAC": LAN_HOST_MAC[role]}
@@ -436,7 +477,8 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
     progress = progress or silent()
     if family not in (4, 6):
         raise BadInput(f"--family {family}: 4 or 6")
-    selected = select(checks)
+    patches = {g.role: g.test_patch for g in guests if g.test_patch}
+    selected = select(checks, list(dict.fromkeys(patches.values())))
     chosen = choose_underlay(guests, underlay)
     slowdown = max(boot.timeout_factor(g.artifacts.config) for g in guests)
     selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
@@ -454,7 +496,8 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
     link = new_link(chosen, family)
     machines, commands = {}, {}
     for g in guests:
-        conf = run_conf(g.role, link, selected, keys, slowdown, hold=int(timeout))
+        conf = run_conf(g.role, link, selected, keys, slowdown, hold=int(timeout),
+                        test_patches=patches)
         overlay = guest.write_overlay(run_dir / f"overlay-{g.role}.cpio.gz",
                                       overlay_files(g, conf, helpers), log)
         initrd = guest.combine([base.path, overlay], run_dir / f"initrd-{g.role}.gz")

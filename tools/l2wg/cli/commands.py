@@ -196,13 +196,13 @@ def cmd_interop(args) -> int:
         print(interop.describe())
         return 0
     if not args.kernel_a or not args.kernel_b:
-        raise BadInput("name two kernels: l2wg interop A B (kernels.toml entries or dkms:K, "
-                       "e.g. 7.3 6.1)")
+        raise BadInput("name two kernels: l2wg interop A B (kernels.toml entries, dkms:K "
+                       "or dkms:K+TEST_PATCH, e.g. 7.3 6.1)")
     project, ws, progress = _context(args)
     matrix = project.matrix()
     # What was asked for is checked before anything is fetched (the guest's wg).
     interop.select(args.check)
-    guests = interop.find_pair(ws, matrix, args.kernel_a, args.kernel_b)
+    guests = interop.find_pair(ws, matrix, args.kernel_a, args.kernel_b, progress)
     programs = guest_programs(matrix, ws, progress)
     result = interop.interop(ws, guests, checks=args.check, underlay=args.underlay,
                              family=args.family, accel=args.accel, progress=progress,

@@ -179,15 +179,24 @@ def build_parser() -> argparse.ArgumentParser:
                                    "with the DKMS-built module, as the last 'l2wg dkms K' laid "
                                    "it out (its first headers package); it loads the modules "
                                    "the interop checks and the underlays need (VIRTIO_NET and "
-                                   "PPP_ASYNC are modules there)."),
+                                   "PPP_ASYNC are modules there).\n\n"
+                                   "A guest named dkms:K+PATCH is that guest with its module "
+                                   "rebuilt from the same DKMS source plus "
+                                   "ci/test-patches/PATCH.patch, in the same chroot: a test-only "
+                                   "peer, such as one of a newer wire format (future-format).  "
+                                   "Such a pair runs topology and the check named after the "
+                                   "patch, unless --check says otherwise."),
                        epilog="examples:\n  l2wg interop 7.3 6.1\n  l2wg interop 6.1 7.3 "
                               "--check ping\n  l2wg interop 7.3 7.3 --underlay ppp-serial "
                               "--family 6\n  l2wg interop 7.3 dkms:7.3\n"
+                              "  l2wg interop dkms:7.3 dkms:7.3+future-format\n"
                               "  l2wg interop --list\n")
     p.add_argument("kernel_a", nargs="?", metavar="A",
-                   help="guest a: a kernels.toml entry (its default build), or dkms:K")
+                   help="guest a: a kernels.toml entry (its default build), dkms:K or "
+                        "dkms:K+PATCH")
     p.add_argument("kernel_b", nargs="?", metavar="B",
-                   help="guest b: a kernels.toml entry (its default build), or dkms:K")
+                   help="guest b: a kernels.toml entry (its default build), dkms:K or "
+                        "dkms:K+PATCH")
     p.add_argument("--check", action="append", metavar="NAME",
                    help="run only this check (repeatable; topology always runs first); "
                         "see --list")
