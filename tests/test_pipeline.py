@@ -242,7 +242,8 @@ def line(name: str, dkms: bool = False) -> Kernel:
 
 def test_interop_pairs_the_newest_line_with_the_oldest_and_with_its_dkms_kernel():
     kernels = [line("6.12"), line("7.3", dkms=True), line("6.1"), line("7.2")]
-    assert pipeline.interop_pairs(kernels) == [("7.3", "6.1"), ("7.3", "dkms:7.3")]
+    assert pipeline.interop_pairs(kernels) == [("7.3", "6.1"), ("7.3", "dkms:7.3"),
+                                               ("dkms:7.3", "dkms:7.3+future-format")]
     assert pipeline.interop_pairs([line("6.12"), line("6.1")]) == [("6.12", "6.1")]
     assert pipeline.interop_pairs([line("6.12")]) == []          # one kernel: no pair
     assert pipeline.interop_pairs([]) == []
@@ -264,7 +265,9 @@ def test_a_pair_that_cannot_run_is_skipped_with_its_reason(ws):
     for pair, why in ((("7.3", "dkms:7.3"), "the dkms stage of 7.3 did not run in this run"),
                       (("7.3", "6.1"), "the build of 6.1 did not pass in this run"),
                       (("6.1", "dkms:7.3"), "the build of 6.1 did not pass in this run; "
-                                            "the dkms stage of 7.3 did not run in this run")):
+                                            "the dkms stage of 7.3 did not run in this run"),
+                      (("dkms:7.3", "dkms:7.3+future-format"),
+                       "the dkms stage of 7.3 did not run in this run")):
         run = pipeline.run_pair(pair, runs, None, ws, opts, silent())
         assert run.kernel == "+".join(pair) and run.ok
         assert [(s.stage, s.status, s.detail) for s in run.stages] == [("interop", "skip", why)]

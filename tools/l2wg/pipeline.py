@@ -9,8 +9,11 @@ the run goes on with the next kernel.  Everything cached is reused.
 Then the pairs (interop_pairs): ``l2wg interop`` between the newest and the
 oldest line run, each guest on its own kernel, and between the newest and
 Debian's kernel with the newest's DKMS module ("dkms:7.3", once its dkms
-stage passed in this run); a pair is a row of its own ("7.3+6.1",
-"7.3+dkms:7.3") with one stage, interop.
+stage passed in this run), and between that Debian guest and the same
+with the module rebuilt as a peer of a newer wire format
+("dkms:7.3+future-format", ci/test-patches/, testpatch.py); a pair is a row
+of its own ("7.3+6.1", "7.3+dkms:7.3", "dkms:7.3+dkms:7.3+future-format")
+with one stage, interop.
 
 kernels.toml's ``expect`` says what failures are expected: a check in
 ``xfail`` failing does not fail its boot; with ``build = false`` the build
@@ -48,6 +51,8 @@ PAIR_STAGE = "interop"
 STAGES = (*KERNEL_STAGES, PAIR_STAGE)
 #: A pair's second guest as Debian's kernel with the DKMS module ("dkms:7.3").
 DKMS_PREFIX = interop.DKMS_PREFIX
+#: The test patch of the third pair: a peer of a newer wire format.
+FUTURE_FORMAT = "future-format"
 
 
 @dataclass
@@ -254,15 +259,19 @@ def run_kernel(kernel: Kernel, project: Project, ws: Workspace, opts: PipelineOp
 
 
 def interop_pairs(kernels: list[Kernel]) -> list[tuple[str, str]]:
-    """The pairs interop runs on: the newest line's kernel with the oldest's, and
-    Debian's kernel with the DKMS module of the newest ("dkms:7.3") with the newest."""
+    """The pairs interop runs on: the newest line's kernel with the oldest's,
+    Debian's kernel with the DKMS module of the newest ("dkms:7.3") with the
+    newest, and that Debian guest with one of a newer wire format
+    ("dkms:7.3+future-format")."""
     if not kernels:
         return []
     newest = max(kernels, key=lambda k: version_key(k.line))
     oldest = min(kernels, key=lambda k: version_key(k.line))
     pairs = [(newest.name, oldest.name)] if newest.line != oldest.line else []
     if newest.dkms_headers:
-        pairs.append((newest.name, DKMS_PREFIX + newest.name))
+        debian = DKMS_PREFIX + newest.name
+        pairs += [(newest.name, debian),
+                  (debian, debian + interop.TEST_PATCH_SEPARATOR + FUTURE_FORMAT)]
     return pairs
 
 
@@ -276,13 +285,13 @@ def pair_skip_reason(pair: tuple[str, str], runs: list[KernelRun],
     ran = {(r.kernel, s.stage) for r in runs for s in r.stages}
     why = []
     for name in pair:
-        kernel = name.removeprefix(DKMS_PREFIX)
+        kernel = interop.split_name(name)[0].removeprefix(DKMS_PREFIX)
         stage, what = ("dkms", "the dkms stage") if name.startswith(DKMS_PREFIX) else \
             ("build", "the build")
         if (kernel, stage) not in passed:
             how = "did not pass" if (kernel, stage) in ran else "did not run"
             why.append(f"{what} of {kernel} {how} in this run")
-    return "; ".join(why)
+    return "; ".join(dict.fromkeys(why))       # a dkms:K and a dkms:K+PATCH: said once
 
 
 def run_pair(pair: tuple[str, str], runs: list[KernelRun], project: Project, ws: Workspace,
@@ -294,7 +303,7 @@ def run_pair(pair: tuple[str, str], runs: list[KernelRun], project: Project, ws:
         return KernelRun(name, [StageResult(name, PAIR_STAGE, "skip", detail=why)])
 
     def body() -> StageResult:
-        guests = interop.find_pair(ws, project.matrix(), *pair)
+        guests = interop.find_pair(ws, project.matrix(), *pair, progress)
         result = interop.interop(ws, guests, progress=progress,
                                  programs=guest_programs(project.matrix(), ws, progress))
         status, detail = _suite_status(result.suites, {})
