@@ -326,6 +326,30 @@ def test_a_peer_of_a_newer_wire_format_is_never_misparsed(project, real_ws, gues
         assert statuses.count(Status.PASS) == 1 + asserted, check.subtests
 
 
+@pytest.mark.integration
+@pytest.mark.builds("7.3")
+def test_the_future_format_check_fails_on_a_peer_that_ignores_the_reserved_byte(
+        project, real_ws, guest_programs):
+    # The check's positive control: an older peer whose receiver does not
+    # look at the reserved byte (ci/test-patches/reserved-ignored.patch) takes
+    # the newer format's frames as its own, and each of the older side's
+    # three assertions must say so.
+    from l2wg import interop
+    from l2wg.ktap import Status
+    from l2wg.progress import silent
+
+    packages.dkms(project.matrix().get("7.3"), project, real_ws, silent(), reuse=True)
+    pair = interop.find_pair(real_ws, project.matrix(), "dkms:7.3+reserved-ignored",
+                             "dkms:7.3+future-format")
+    result = interop.interop(real_ws, pair, progress=silent(), programs=guest_programs)
+    older, newer = ({c.name: c for c in s.checks}["future-format"] for s in result.suites)
+    assert not result.ok and older.status is Status.FAIL and newer.status is Status.PASS
+    assert {s.name for s in older.subtests if s.status is Status.FAIL} == {
+        "the older peer drops each frame of the newer format and counts it in rx_frame_errors",
+        "no frame of the newer format reaches the older peer's LAN",
+        "the older peer learns no MAC address from the newer format"}
+
+
 def host_state() -> dict:
     """What the DKMS proof must leave as it was on the host."""
     import hashlib

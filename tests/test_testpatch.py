@@ -42,7 +42,7 @@ def dkms_source(tmp_path: Path, l2_frame: str) -> Path:
 
 
 def test_the_test_patches_are_listed_and_an_unknown_one_names_them():
-    assert "future-format" in testpatch.available()
+    assert {"future-format", "reserved-ignored"} <= set(testpatch.available())
     assert FUTURE.path.name == "future-format.patch" and FUTURE.path.is_file()
     with pytest.raises(BadInput, match=r"no test patch 'nope' in .*\(there are: .*future-format"):
         testpatch.find("nope")
@@ -58,6 +58,15 @@ def test_future_format_sets_the_flag_on_send_and_accepts_it_on_receive(tmp_path)
     assert "header->reserved_zero = 0;" not in text
     assert (source / "l2_frame.c").read_text() == old_side(FUTURE.path)   # the source untouched
     assert "patch -p4 " in log.read_text()                               # the command, logged
+
+
+def test_reserved_ignored_drops_the_reserved_byte_check_only(tmp_path):
+    control = testpatch.find("reserved-ignored")
+    source = dkms_source(tmp_path, old_side(control.path))
+    patched = testpatch.patched_source(source, control, tmp_path / "patched", tmp_path / "log")
+    text = (patched / "l2_frame.c").read_text()
+    assert "if (unlikely(header->type != MESSAGE_L2_FRAME))" in text
+    assert "reserved_zero))" not in text
 
 
 def test_a_test_patch_that_does_not_apply_leaves_nothing_behind(tmp_path):
@@ -105,8 +114,11 @@ def test_a_test_patched_pair_runs_topology_and_the_patch_s_check():
     assert [c.name for c in interop.select(None, ["future-format"])] == ["topology",
                                                                         "future-format"]
     assert [c.name for c in interop.select(["ping"], ["future-format"])] == ["topology", "ping"]
+    # the control pair: only future-format has a check of its name
+    assert [c.name for c in interop.select(None, ["reserved-ignored", "future-format"])] == \
+        ["topology", "future-format"]
     with pytest.raises(BadInput, match="no interop check is named after test patch"):
-        interop.select(None, ["no-such-check"])
+        interop.select(None, ["reserved-ignored"])
 
 
 def test_each_guest_knows_its_own_test_patch_and_the_other_s(tmp_path):
