@@ -2,6 +2,8 @@
 built kernel, a real boot (integration)."""
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -243,3 +245,24 @@ def test_the_guests_cpus_come_from_the_request_then_the_artifacts_then_the_defau
     (debian / "metadata.json").write_text(json.dumps({**meta, "guest_cpus": "two"}))
     with pytest.raises(L2wgError, match="guest_cpus must be a positive integer, not 'two'"):
         boot.Artifacts.load(debian)
+
+
+def test_an_smp_kernel_that_brought_up_fewer_cpus_than_qemu_gave_it_is_an_error(tmp_path):
+    smp, up = tmp_path / "smp.config", tmp_path / "up.config"
+    smp.write_text("CONFIG_SMP=y\nCONFIG_NR_CPUS=4\n")
+    up.write_text("# CONFIG_SMP is not set\n")
+    one, two = "L2WG-BOOTED uptime=1\n# l2wg: cpus online 1\n", "# l2wg: cpus online 2\n"
+    (error,) = boot.missing_cpus(one, smp, 2)
+    assert error.startswith("the guest brought up 1 of the 2 CPUs QEMU gave it")
+    assert "CONFIG_ACPI" in error
+    assert boot.missing_cpus(two, smp, 2) == []
+    assert boot.missing_cpus(one, up, 2) == []        # uniprocessor, as built
+    assert boot.missing_cpus(one, smp, 1) == []       # one asked for (Debian's guests)
+    assert boot.missing_cpus("no such line\n", smp, 2) == []   # an older init says nothing
+
+
+def test_the_init_says_how_many_cpus_are_online():
+    init = (Path(boot.__file__).resolve().parents[2] / "ci" / "guest" / "init.sh").read_text()
+    line = next(ln for ln in init.splitlines() if "cpus online" in ln)
+    out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True).stdout
+    assert boot.CPUS_ONLINE_RE.search(out).group(1) == str(os.cpu_count())

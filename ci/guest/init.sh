@@ -231,6 +231,8 @@ export L2WG_CHECK_DIR=${L2WG_CHECK_DIR:-/l2wg/checks}
 export L2WG_ISOLATE=${L2WG_ISOLATE:-1}
 load_modules
 echo "L2WG-BOOTED uptime=$(uptime_seconds)"
+# boot.py holds an SMP kernel to the CPUs QEMU gave it (missing_cpus)
+echo "# l2wg: cpus online $(grep -c '^processor' /proc/cpuinfo)"
 wait_for_rng
 echo "# l2wg: rng ready at uptime=$(uptime_seconds)"
 case $L2WG_MODE in

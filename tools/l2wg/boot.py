@@ -216,6 +216,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     console = replace(console, reports=own)
     control_errors = controls_mod.errors(controls, planned) if console.finished or controls \
         else []
+    control_errors += missing_cpus(console.text, artifacts.config, cpus)
     result = BootResult(mode=mode, kernel=artifacts.kernel, run_dir=run_dir,
                         console_log=console.log, command=console.command, accelerator=chosen,
                         initramfs=base, seconds=console.seconds,
@@ -337,6 +338,25 @@ def timeout_factor(config: Path) -> int:
     values = config_values(config) if config.is_file() else {}
     return max((factor for options, factor in SLOWDOWNS
                 if all(values.get(option) == "y" for option in options)), default=1)
+
+
+#: What the guest's init says of its CPUs (ci/guest/init.sh).
+CPUS_ONLINE_RE = re.compile(r"^# l2wg: cpus online (\d+)\s*$", re.M)
+
+
+def missing_cpus(console_text: str, config: Path, cpus: int) -> list[str]:
+    """An error if an SMP kernel brought up fewer CPUs than QEMU gave it: the
+    checks that race two CPUs (fdb-stress on the debug kernel) would quietly
+    run on one.  A uniprocessor kernel uses one, as built: no error."""
+    found = CPUS_ONLINE_RE.search(console_text)
+    values = config_values(config) if config.is_file() else {}
+    if found is None or cpus < 2 or values.get("CONFIG_SMP") != "y":
+        return []
+    online = int(found.group(1))
+    if online >= cpus:
+        return []
+    return [f"the guest brought up {online} of the {cpus} CPUs QEMU gave it (an SMP kernel "
+            "without CONFIG_ACPI reads SeaBIOS's MP table, which names only the boot CPU)"]
 
 
 def time_limits(mode: str, selected: Sequence[checks_mod.Check],
