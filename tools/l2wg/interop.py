@@ -232,15 +232,9 @@ def required_config() -> list[str]:
 def dkms_artifacts(name: str, kernel: Kernel, ws: Workspace) -> boot.Artifacts:
     """The guest the last ``l2wg dkms K`` laid out (its first headers package's),
     checked to load a module for each ``=m`` option interop needs."""
+    _, proof = packages.last_guest(kernel.name, ws, name)
     again = f"(run: l2wg dkms {kernel.name})"
-    made = packages.last_dkms(kernel.name, ws)
-    if made is None:
-        raise L2wgError(f"{name}: no DKMS build of {kernel.name} {again}")
-    booted = [p for p in made.proofs if p.boot_artifacts is not None]
-    if not booted:
-        raise L2wgError(f"{name}: the last DKMS build of {kernel.name} was made with "
-                        f"--no-boot: no Debian kernel laid out to boot {again}")
-    artifacts = boot.Artifacts.load(booted[0].boot_artifacts)
+    artifacts = boot.Artifacts.load(proof.boot_artifacts)
     modular = {opt for opt, value in distkernel.config_values(artifacts.config).items()
                if value == "m"}
     unloaded = [opt for opt in required_config() if opt in modular - artifacts.options()]

@@ -454,6 +454,20 @@ def last_dkms(kernel: str, ws: Workspace) -> DkmsResult | None:
     return dkms_result_from(record) if record else None
 
 
+def last_guest(kernel: str, ws: Workspace, who: str) -> tuple[DkmsResult, DkmsProof]:
+    """The last ``l2wg dkms KERNEL`` and its first proof with a guest laid out to
+    boot; one clear error, starting with *who*, if there is none."""
+    again = f"(run: l2wg dkms {kernel})"
+    made = last_dkms(kernel, ws)
+    if made is None:
+        raise L2wgError(f"{who}: no DKMS build of {kernel} {again}")
+    booted = [p for p in made.proofs if p.boot_artifacts is not None]
+    if not booted:
+        raise L2wgError(f"{who}: the last DKMS build of {kernel} was made with --no-boot: "
+                        f"no Debian kernel laid out to boot {again}")
+    return made, booted[0]
+
+
 def dkms_result_from(record: dict) -> DkmsResult:
     """A DkmsResult back from its stamp record (asdict form)."""
     src = DkmsSource(**{**record["source"], "path": Path(record["source"]["path"])})

@@ -61,15 +61,7 @@ def patched_guest(kernel: Kernel, patch: TestPatch, matrix: Matrix, ws: Workspac
 
     Made again only when the DKMS build, the patch or this code changed.
     """
-    made = packages.last_dkms(kernel.name, ws)
-    again = f"(run: l2wg dkms {kernel.name})"
-    if made is None:
-        raise L2wgError(f"no DKMS build of {kernel.name} to patch {again}")
-    proofs = [p for p in made.proofs if p.boot_artifacts is not None]
-    if not proofs:
-        raise L2wgError(f"the last DKMS build of {kernel.name} was made with --no-boot: "
-                        f"no Debian kernel laid out to boot {again}")
-    proof = proofs[0]
+    made, proof = packages.last_guest(kernel.name, ws, f"test patch {patch.name}")
     out = test_dir(ws, kernel.name, patch)
     target = out / f"boot-{proof.release}"
     stamp = stamps.Stamp(out / "test.stamp.json")
