@@ -312,6 +312,18 @@ def test_each_role_gets_its_own_private_key_and_the_other_ones_public_key(tmp_pa
             b["L2WG_PEER_UNDERLAY"]) == ("b", "bPriv+/=", "aPub+/=", "192.168.0.1")
 
 
+def test_each_guest_knows_its_own_test_patch_and_the_other_s(tmp_path):
+    link = interop.Link("virtio-net", (40001, 40002))
+    selected = interop.select(None, ["future-format"])
+    names = ["L2WG_TEST_PATCH", "L2WG_PEER_TEST_PATCH"]
+    for role, want in (("a", ["", "future-format"]), ("b", ["future-format", ""])):
+        conf = interop.run_conf(role, link, selected, KEYS, test_patches={"b": "future-format"})
+        assert sourced(conf, tmp_path, names) == dict(zip(names, want))
+    plain = interop.run_conf("a", link, selected, KEYS)
+    assert sourced(plain, tmp_path, names) == dict.fromkeys(names, "")
+    assert "\nL2WG_TEST_PATCH=''\n" in plain
+
+
 def test_the_overlay_carries_run_conf_the_config_and_the_interop_checks(tmp_path):
     a, _ = guests(tmp_path)
     files = interop.overlay_files(a, "L2WG_MODE=interop\n")

@@ -3,9 +3,6 @@ its module, as ``l2wg interop dkms:K+PATCH`` names it.  The real module build in
 the suite's chroot and the real pair are in tests/test_packages.py (integration)."""
 
 import json
-import re
-import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -105,8 +102,9 @@ def test_a_test_patch_goes_with_a_dkms_guest_only(project, tmp_path):
         interop.find_pair(ws, matrix, "dkms:7.3", "dkms:7.3+nope")
     with pytest.raises(L2wgError, match=r"no DKMS build of 7.3 \(run: l2wg dkms 7.3\)"):
         interop.find_guest("b", "dkms:7.3+future-format", matrix, ws)
-    guest = interop.Guest("b", "dkms:7.3+future-format", None, "future-format")
-    assert guest.remake == "l2wg dkms 7.3"
+    guest = interop.Guest("b", "dkms:7.3+future-format", None)
+    assert guest.remake == "l2wg dkms 7.3" and guest.test_patch == "future-format"
+    assert interop.Guest("a", "dkms:7.3", None).test_patch == ""
     assert guest.label == "b:dkms:7.3+future-format"
 
 
@@ -119,20 +117,4 @@ def test_a_test_patched_pair_runs_topology_and_the_patch_s_check():
         ["topology", "future-format"]
     with pytest.raises(BadInput, match="no interop check is named after test patch"):
         interop.select(None, ["reserved-ignored"])
-
-
-def test_each_guest_knows_its_own_test_patch_and_the_other_s(tmp_path):
-    link = interop.Link("virtio-net", (40001, 40002))
-    keys = {r: interop.Keypair(f"{r}priv", f"{r}pub") for r in "ab"}
-    selected = interop.select(None, ["future-format"])
-    for role, want in (("a", ("", "future-format")), ("b", ("future-format", ""))):
-        conf = interop.run_conf(role, link, selected, keys, test_patches={"b": "future-format"})
-        path = tmp_path / f"run-{role}.conf"
-        path.write_text(conf)
-        out = subprocess.run(["sh", "-c", f". {shlex.quote(str(path))}; printf '%s|%s' "
-                              '"$L2WG_TEST_PATCH" "$L2WG_PEER_TEST_PATCH"'],
-                             capture_output=True, text=True, check=True).stdout
-        assert tuple(out.split("|")) == want
-    plain = interop.run_conf("a", link, selected, keys)
-    assert re.search(r"^L2WG_TEST_PATCH=''$", plain, re.M)
 

@@ -214,17 +214,17 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     planned = controls_mod.planned(artifacts.config, artifacts.built_modules)
     own, controls = controls_mod.split(console.text, console.reports)
     console = replace(console, reports=own)
-    control_errors = controls_mod.errors(controls, planned) if console.finished or controls \
+    run_errors = controls_mod.errors(controls, planned) if console.finished or controls \
         else []
-    control_errors += missing_cpus(console.text, artifacts.config, cpus)
+    run_errors += missing_cpus(console.text, artifacts.config, cpus)
     result = BootResult(mode=mode, kernel=artifacts.kernel, run_dir=run_dir,
                         console_log=console.log, command=console.command, accelerator=chosen,
                         initramfs=base, seconds=console.seconds,
                         kernel_reports=console.reports, controls=controls,
-                        errors=guest_errors(console, mode) + control_errors)
+                        errors=guest_errors(console, mode) + run_errors)
     if mode == "checks":
         result.suite = suite_report(artifacts.kernel, chosen.name, selected, console)
-        result.suite.errors += control_errors
+        result.suite.errors += run_errors
         report.write_json([result.suite], run_dir / "results.json")
         report.write_junit([result.suite], run_dir / "junit.xml")
     elif mode == "script":

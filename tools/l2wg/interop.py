@@ -114,8 +114,11 @@ class Guest:
     role: str
     kernel: str
     artifacts: boot.Artifacts
-    #: The ci/test-patches/ patch in its module ("dkms:K+NAME"), else "".
-    test_patch: str = ""
+
+    @property
+    def test_patch(self) -> str:
+        """The ci/test-patches/ patch in its module ("dkms:K+NAME"), else ""."""
+        return split_name(self.kernel)[1]
 
     @property
     def label(self) -> str:
@@ -125,8 +128,7 @@ class Guest:
     def remake(self) -> str:
         """The command that makes this guest's artifacts again."""
         if self.kernel.startswith(DKMS_PREFIX):
-            base = self.kernel.removeprefix(DKMS_PREFIX).partition(TEST_PATCH_SEPARATOR)[0]
-            return f"l2wg dkms {base}"
+            return f"l2wg dkms {split_name(self.kernel)[0].removeprefix(DKMS_PREFIX)}"
         return f"l2wg build {self.kernel}"
 
 
@@ -166,23 +168,23 @@ class InteropResult:
 # --- the kernels ---------------------------------------------------------------
 
 def split_name(name: str) -> tuple[str, str]:
-    """"dkms:7.3+future-format" -> ("dkms:7.3", "future-format"); a test patch
-    only goes with a DKMS guest (its module is what gets patched)."""
+    """"dkms:7.3+future-format" -> ("dkms:7.3", "future-format"); "7.3" -> ("7.3", "")."""
     base, _, patch = name.partition(TEST_PATCH_SEPARATOR)
-    if patch and not base.startswith(DKMS_PREFIX):
-        raise BadInput(f"{name}: a test patch goes with a DKMS guest only "
-                       f"({DKMS_PREFIX}K{TEST_PATCH_SEPARATOR}{patch}): it is applied to the "
-                       "DKMS module's source")
-    if patch:
-        testpatch.find(patch)
     return base, patch
 
 
 def entry(name: str, matrix: Matrix) -> Kernel:
     """The kernels.toml entry of guest *name*: *name* itself, or K for ``dkms:K``
-    (and ``dkms:K+PATCH``), whose dkms_headers must name the Debian kernel;
-    BadInput for anything else."""
-    name = split_name(name)[0]
+    (and ``dkms:K+PATCH``, PATCH in ci/test-patches/: only a DKMS guest's module
+    can be patched), whose dkms_headers must name the Debian kernel; BadInput
+    for anything else."""
+    name, patch = split_name(name)
+    if patch and not name.startswith(DKMS_PREFIX):
+        raise BadInput(f"{name}{TEST_PATCH_SEPARATOR}{patch}: a test patch goes with a DKMS "
+                       f"guest only ({DKMS_PREFIX}K{TEST_PATCH_SEPARATOR}{patch}): it is "
+                       "applied to the DKMS module's source")
+    if patch:
+        testpatch.find(patch)
     kernel = matrix.get(name.removeprefix(DKMS_PREFIX))
     if name.startswith(DKMS_PREFIX) and not kernel.dkms_headers:
         raise BadInput(f"{name}: kernels.toml gives {kernel.name} no dkms_headers, so there "
@@ -202,7 +204,7 @@ def find_guest(role: str, name: str, matrix: Matrix, ws: Workspace,
         dkms_artifacts(base, kernel, ws)
         made = testpatch.patched_guest(kernel, testpatch.find(patch), matrix, ws,
                                        progress or silent())
-        return Guest(role, name, boot.Artifacts.load(made), patch)
+        return Guest(role, name, boot.Artifacts.load(made))
     if name.startswith(DKMS_PREFIX):
         return Guest(role, name, dkms_artifacts(name, kernel, ws))
     directory = ws.artifacts(kernel.name, "default")
