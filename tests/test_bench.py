@@ -1,8 +1,13 @@
-"""The pipeline benchmark's edit: one kernel message in one patch, in a copy."""
+"""The benchmarks' own logic: the pipeline benchmark's edit (one kernel
+message in one patch, in a copy), and the throughput summary (medians.awk)."""
 
 from __future__ import annotations
 
 import difflib
+import subprocess
+from pathlib import Path
+
+import pytest
 
 from l2wg import bench
 from l2wg.project import Project
@@ -25,3 +30,34 @@ def test_edit_one_patch_changes_one_added_kernel_message_in_a_copy(project, tmp_
     assert diff[1].replace(bench.EDIT_MARK, "", 1) == "+" + diff[0][1:]   # only the mark added
     assert bench.MESSAGE_RE.match(diff[1][2:]) and f'("{bench.EDIT_MARK}' in diff[1]
     assert edited.series().digest("6.12") != project.series().digest("6.12")
+
+
+MEDIANS = Path(__file__).resolve().parents[1] / "ci" / "bench" / "medians.awk"
+
+
+def summarize(text: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["awk", "-f", str(MEDIANS)], input=text, text=True,
+                          capture_output=True)
+
+
+def test_the_throughput_summary_gives_medians_and_both_ratios_to_the_first_link():
+    rounds = [(1, 100, 90), (2, 80, 88), (3, 120, 0), (4, 110, 99), (5, 90, 81)]
+    text = "# a guest line\n" + "".join(
+        f"[a:7.3] round {r} l3-wireguard {l3} Mbit/s\nround {r} l2wireguard {l2} Mbit/s\n"
+        for r, l3, l2 in rounds)
+    done = summarize(text)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:len(text.splitlines())] == text.splitlines()     # passed through
+    summary = dict(line.split(None, 1) for line in lines[-2:])
+    # medians 100 and 88; per-round ratios .9 1.1 0 .9 .9 -> median .9
+    assert summary["l3-wireguard"].split() == ["100.0", "(1.00;", "1.00)"]
+    assert summary["l2wireguard"].split() == ["88.0", "(0.88;", "0.90)"]
+    assert "over 5 rounds" in lines[-3]
+
+
+@pytest.mark.parametrize("text", ["", "no figures here\n", "round x l2wireguard 5 Mbit/s\n"])
+def test_the_throughput_summary_fails_when_no_round_was_measured(text):
+    done = summarize(text)
+    assert done.returncode == 1
+    assert "no 'round R LINK MBIT Mbit/s' line" in done.stderr

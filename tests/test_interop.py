@@ -285,6 +285,11 @@ def test_topology_runs_first_and_only_once():
         interop.select(["nope"])
 
 
+def test_the_throughput_benchmark_runs_only_when_named():
+    assert "throughput" not in {c.name for c in interop.select(None)}
+    assert [c.name for c in interop.select(["throughput"])] == ["topology", "throughput"]
+
+
 def sourced(conf: str, tmp_path: Path, names: list[str]) -> dict[str, str]:
     """The variables *conf* sets, as a POSIX sh sourcing it sees them."""
     path = tmp_path / "run.conf"

@@ -2,9 +2,9 @@
 # Guest benchmark: TCP throughput through l2wireguard against plain L3
 # WireGuard, gretap over WireGuard and VXLAN over WireGuard, in one VM run
 # (two namespaces over a veth underlay with MTU 1500), 5 rounds interleaved.
-# Run it with:  l2wg boot KERNEL --script ci/bench/throughput.sh
-# (or tools/bench-throughput KERNEL).  Prints each round and the medians,
-# with ratios to L3 WireGuard.  A benchmark: it prints figures, asserts nothing.
+# Run it with tools/bench-throughput KERNEL, which summarizes the rounds it
+# prints (ci/bench/medians.awk: medians, ratios to L3 WireGuard).  A
+# benchmark: it prints figures, asserts nothing.
 set -e
 ROUNDS=${ROUNDS:-5} SECONDS_PER_RUN=${SECONDS_PER_RUN:-4}
 # Parallel TCP flows per run (iperf3 -P); tools/bench-throughput --flows N sets it.
@@ -52,6 +52,7 @@ ip netns exec b iperf3 -s -D -1 >/dev/null 2>&1 || true
 LINKS="l3-wireguard:10.1.0.2 l2wireguard:10.2.0.2 gretap-over-wg:10.3.0.2 vxlan-over-wg:10.4.0.2"
 for link in $LINKS; do ip netns exec a ping -c 3 -i 0.2 -W 2 "${link#*:}" >/dev/null; done
 
+echo "# $FLOWS flow(s), $(nproc) guest CPU(s)"
 echo "# link MTU: l3-wireguard $(ip -n a -o link show wg0 | grep -o 'mtu [0-9]*')," \
 	"l2wireguard $(ip -n a -o link show l2wg0 | grep -o 'mtu [0-9]*')"
 for round in $(seq "$ROUNDS"); do
@@ -62,21 +63,5 @@ for round in $(seq "$ROUNDS"); do
 		mbit=$(ip netns exec a iperf3 -c "${link#*:}" -t "$SECONDS_PER_RUN" -P "$FLOWS" \
 			-f m 2>&1 | awk '/receiver/ { v = $(NF-2) } END { print v }')
 		echo "round $round ${link%%:*} ${mbit:-0} Mbit/s"
-		echo "${link%%:*} ${mbit:-0} $round" >>"$dir/results"
 	done
-done
-
-# Medians per link; and, since the rounds are interleaved and the machine
-# noisy, the median of each round's ratio to L3 WireGuard in the same round.
-median() { sort -n | awk '{ v[NR] = $1 } END {
-	print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-echo "median Mbit/s over $ROUNDS rounds, $FLOWS flow(s), $(nproc) guest CPU(s) (ratio of medians; median of per-round ratios):"
-base=$(awk '$1 == "l3-wireguard" { print $2 }' "$dir/results" | median)
-for link in $LINKS; do
-	name=${link%%:*}
-	m=$(awk -v n="$name" '$1 == n { print $2 }' "$dir/results" | median)
-	r=$(awk -v n="$name" '$1 == "l3-wireguard" { l3[$3] = $2 } $1 == n { v[$3] = $2 }
-		END { for (k in v) if (l3[k] > 0) print v[k] / l3[k] }' "$dir/results" | median)
-	printf "  %-16s %8.1f  (%.2f; %.2f)\n" "$name" "$m" \
-		"$(awk -v m="$m" -v b="$base" 'BEGIN { print (b > 0 ? m / b : 0) }')" "${r:-0}"
 done

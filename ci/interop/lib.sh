@@ -23,11 +23,16 @@ HOST_MAC=02:4c:32:00:0a:0$N PEER_MAC=02:4c:32:00:0a:0$PEER_N
 UNDER_IP=192.168.0.$N UNDER_PEER_IP=192.168.0.$PEER_N
 UNDER_IP6=fd00::$N UNDER_PEER_IP6=fd00::$PEER_N
 WG_PORT=51820
-if [ "$L2WG_FAMILY" = 6 ]; then
-	ENDPOINT="[$UNDER_PEER_IP6]:$WG_PORT" ENDPOINT_ADDR=$UNDER_PEER_IP6
-else
-	ENDPOINT="$UNDER_PEER_IP:$WG_PORT" ENDPOINT_ADDR=$UNDER_PEER_IP
-fi
+# The other guest's underlay address, of the endpoints' family (L2WG_FAMILY).
+if [ "$L2WG_FAMILY" = 6 ]; then ENDPOINT_ADDR=$UNDER_PEER_IP6; else ENDPOINT_ADDR=$UNDER_PEER_IP; fi
+# endpoint_at PORT: that address and PORT, as wg takes an endpoint.
+endpoint_at() {
+	case $ENDPOINT_ADDR in
+	*:*) echo "[$ENDPOINT_ADDR]:$1" ;;
+	*) echo "$ENDPOINT_ADDR:$1" ;;
+	esac
+}
+ENDPOINT=$(endpoint_at $WG_PORT)
 TOPOLOGY_OK=/run/l2wg/topology.ok
 # The site is set up and the handshake done, though frames may not cross:
 # with a test-patched peer (run.conf's L2WG_TEST_PATCH, L2WG_PEER_TEST_PATCH)
@@ -151,15 +156,10 @@ lan_port_up() {
 # l2wg0, its own port, the other guest's l2wg1 as its one peer; the
 # keepalive starts the handshake before any frame.
 lan_tunnel_up() {
-	if [ "$L2WG_FAMILY" = 6 ]; then
-		endpoint="[$UNDER_PEER_IP6]:$LAN_PORT"
-	else
-		endpoint="$UNDER_PEER_IP:$LAN_PORT"
-	fi
 	echo "$L2WG_PRIVATE_KEY" >"$L2WG_DIR/key"
 	ip link add l2wg1 "$@" type l2wireguard &&
 		wg set l2wg1 private-key "$L2WG_DIR/key" listen-port "$LAN_PORT" \
-			peer "$L2WG_PEER_PUBLIC_KEY" endpoint "$endpoint" persistent-keepalive 1 &&
+			peer "$L2WG_PEER_PUBLIC_KEY" endpoint "$(endpoint_at $LAN_PORT)" persistent-keepalive 1 &&
 		ip link set l2wg1 up
 }
 

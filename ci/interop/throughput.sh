@@ -1,0 +1,90 @@
+#!/bin/sh
+# l2wg: slow timeout=300
+# Benchmark (tools/bench-throughput --interop A B): TCP from guest a to guest b over the same underlay, through L3 WireGuard, l2wireguard and l2wireguard bridged between the LAN hosts, 5 rounds interleaved; asserts only that every run carried TCP, the Mbit/s go to the console.
+. /l2wg/interop/lib.sh
+require_tool /usr/bin/iperf3
+
+ROUNDS=5 SECONDS_PER_RUN=4
+L3_PORT=$((WG_PORT + 10)) L2_PORT=$((WG_PORT + 11))
+# NAME:SERVER (the client of a bridged run is the LAN host, h).
+LINKS="l3-wireguard:10.31.0.$PEER_N l2wireguard:10.32.0.$PEER_N l2wireguard-bridged:$PEER_IP"
+
+# bench_device DEV KIND PORT ADDR [ALLOWED]: DEV with this guest's key, the
+# other guest's DEV as its one peer, ADDR on it.
+bench_device() {
+	echo "$L2WG_PRIVATE_KEY" >"$L2WG_DIR/key"
+	ip link add "$1" type "$2" &&
+		wg set "$1" private-key "$L2WG_DIR/key" listen-port "$3" \
+			peer "$L2WG_PEER_PUBLIC_KEY" endpoint "$(endpoint_at "$3")" ${5:+allowed-ips $5} &&
+		ip addr add "$4" dev "$1" && ip link set "$1" up
+}
+
+devices_up() {
+	bench_device wg3 wireguard $L3_PORT "10.31.0.$N/24" 10.31.0.0/24 &&
+		bench_device l2wg3 l2wireguard $L2_PORT "10.32.0.$N/24"
+}
+
+# servers_up: an iperf3 server where each link ends on this guest.
+servers_up() {
+	iperf3 -s -D && nsx "$HOST" iperf3 -s -D
+}
+
+# both_answer: the two new devices carry a ping (the first starts the handshake).
+both_answer() {
+	ping -c 1 -W 1 "10.31.0.$PEER_N" >/dev/null 2>&1 &&
+		ping -c 1 -W 1 "10.32.0.$PEER_N" >/dev/null 2>&1
+}
+
+# measure LINK ROUND: one iperf3 run over LINK; prints "round ROUND NAME MBIT Mbit/s".
+measure() {
+	name=${1%%:*} server=${1#*:}
+	case $name in
+	*-bridged) client="nsx $HOST" ;;
+	*) client= ;;
+	esac
+	mbit=$($client iperf3 -c "$server" -t "$SECONDS_PER_RUN" -f m 2>&1 |
+		awk '/receiver/ { v = $(NF-2) } END { print v }')
+	echo "round $2 $name ${mbit:-0} Mbit/s"
+}
+
+# carried NAME: every round of NAME measured more than 0 Mbit/s.
+carried() {
+	runs=$(grep -c " $1 [0-9.]* Mbit/s" "$L2WG_DIR/rounds")
+	zero=$(grep -c " $1 0 Mbit/s" "$L2WG_DIR/rounds")
+	echo "$runs runs, $zero without a figure"
+	[ "$runs" = "$ROUNDS" ] && [ "$zero" = 0 ]
+}
+
+teardown() {
+	ip link del wg3 2>/dev/null
+	ip link del l2wg3 2>/dev/null
+}
+
+if [ "$L2WG_ROLE" = a ]; then ktap_plan 6; else ktap_plan 4; fi
+require_topology
+ktap_step "wg3 (L3 wireguard) and l2wg3 (l2wireguard), with the other guest's as their peers" \
+	devices_up
+[ "$KTAP_FAILED" = 0 ] || { teardown; ktap_abort "no benchmark devices"; }
+[ "$L2WG_ROLE" = a ] || ktap_step "iperf3 servers here and on the LAN host" servers_up
+ktap_test "both devices carry a ping to the other guest" wait_until 30 both_answer
+under_barrier 7 60 || { teardown; ktap_abort "the other site did not get ready (underlay barrier)"; }
+if [ "$L2WG_ROLE" = a ]; then
+	echo "# bench: $L2WG_UNDERLAY underlay, $(nproc) CPU(s); MTU wg3 $(cat /sys/class/net/wg3/mtu)," \
+		"l2wg3 $(cat /sys/class/net/l2wg3/mtu), LAN $LAN_MTU"
+	: >"$L2WG_DIR/rounds"
+	for round in $(seq $ROUNDS); do
+		for link in $LINKS; do
+			measure "$link" "$round" >>"$L2WG_DIR/rounds"
+		done
+	done
+	sed 's/^/# bench: /' "$L2WG_DIR/rounds"
+	for link in $LINKS; do
+		ktap_test "${link%%:*} carried TCP in each of $ROUNDS runs" carried "${link%%:*}"
+	done
+	ktap_test "the other guest saw the runs end" under_barrier 8 30
+else
+	ktap_test "served the other guest's runs to their end" \
+		under_barrier 8 $((ROUNDS * 3 * (SECONDS_PER_RUN + 4) + 30))
+fi
+teardown
+ktap_finish
