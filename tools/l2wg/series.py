@@ -40,7 +40,8 @@ class Series:
     names: tuple[str, ...]
 
     def patches(self, line: str | None = None) -> list[Patch]:
-        """The patches to apply to a kernel of *line* (e.g. '6.1'), overrides resolved."""
+        """The patches to apply to a kernel of *line* (e.g. '6.1'), overrides
+        resolved; each checked by :func:`check_hunks`."""
         result = []
         for name in self.names:
             override = self.dir / line / name if line else None
@@ -48,6 +49,7 @@ class Series:
                 result.append(Patch(name, override, True))
             else:
                 result.append(Patch(name, self.dir / name))
+            check_hunks(result[-1].path)
         return result
 
     def overrides(self) -> dict[str, list[str]]:
@@ -65,6 +67,36 @@ class Series:
         for patch in self.patches(line):
             parts += [patch.name, patch.path.read_bytes()]
         return store.sha256_text(*parts)
+
+
+HUNK_HEADER = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def check_hunks(path: Path) -> None:
+    """Every changed or context line of the patch at *path* lies inside a
+    hunk.  A hand-edited hunk whose ``@@`` line counts too few lines leaves
+    its last lines outside; git apply and git am take them for trailing
+    junk and drop them without a word, and a rebase would then write the
+    patch back without them."""
+    old = new = 0
+    in_diff = False
+    for lineno, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if line == "-- ":
+            return                              # the signature: the patch has ended
+        if old > 0 or new > 0:                  # inside a hunk
+            if line.startswith("\\"):
+                continue                        # "\ No newline at end of file"
+            kind = line[:1] or " "
+            old -= kind in " -"
+            new -= kind in " +"
+            continue
+        if line.startswith("diff --git "):
+            in_diff = True
+        elif (header := HUNK_HEADER.match(line)) and in_diff:
+            old, new = (int(n) if n is not None else 1 for n in header.groups())
+        elif in_diff and line[:1] in ("+", "-", " ") and not line.startswith(("+++ ", "--- ")):
+            raise BadInput(f"{path}:{lineno}: this line is outside every hunk (does the @@ "
+                           f"line before it count too few lines?): {line[:60]!r}")
 
 
 def load_series(patches_dir: Path) -> Series:
