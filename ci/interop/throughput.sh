@@ -24,9 +24,12 @@ devices_up() {
 		bench_device l2wg3 l2wireguard $L2_PORT "10.32.0.$N/24"
 }
 
-# servers_up: an iperf3 server where each link ends on this guest.
+# servers_up: an iperf3 server where each link ends on this guest.  The
+# daemons must not hold the check's output (fd 3, a pipe the init reads to
+# its end); teardown ends them.
 servers_up() {
-	iperf3 -s -D && nsx "$HOST" iperf3 -s -D
+	iperf3 -s -D -I "$L2WG_DIR/iperf3.pid" 3>&- &&
+		nsx "$HOST" iperf3 -s -D -I "$L2WG_DIR/iperf3-lan.pid" 3>&-
 }
 
 # both_answer: the two new devices carry a ping (the first starts the handshake).
@@ -56,6 +59,9 @@ carried() {
 }
 
 teardown() {
+	for pid in "$L2WG_DIR"/iperf3*.pid; do
+		[ -e "$pid" ] && kill "$(cat "$pid")" 2>/dev/null
+	done
 	ip link del wg3 2>/dev/null
 	ip link del l2wg3 2>/dev/null
 }
