@@ -12,9 +12,8 @@ or bridge on the host:
 ``virtio-net``
     a virtio-net NIC in each guest, the two joined by QEMU's ``-netdev
     dgram`` (UDP on 127.0.0.1, QEMU >= 7.2).  The kernels need CONFIG_PCI,
-    CONFIG_VIRTIO_PCI and CONFIG_VIRTIO_NET, which ci/kconfig/base.config
-    does not have yet (adding them rebuilds every matrix kernel); until
-    then ``auto`` finds no NIC and takes PPP.
+    CONFIG_VIRTIO_PCI and CONFIG_VIRTIO_NET (ci/kconfig/checks.config has
+    them).
 ``ppp-serial``
     PPP on a second serial port (ttyS1) of each guest, the two joined by a
     TCP chardev on 127.0.0.1: what a kernel without a NIC driver still has
@@ -50,8 +49,8 @@ among them).  Debian's kernel is modular, so what a guest of it needs -- the
 UNDERLAY_CONFIG -- is loaded as modules when it is ``=m`` there
 (packages.guest_configs); an ``=m`` option counts for an underlay only when
 the artifacts say its modules are loaded (boot.Artifacts.options).  Debian
-has VIRTIO_NET (a module) and PPP_ASYNC, so two Debian guests take
-virtio-net, and one with a kernel built here (no NIC driver yet) ppp-serial.
+has VIRTIO_NET (a module) and PPP_ASYNC, as the kernels built here have
+both, so ``auto`` takes virtio-net for any pair of them.
 """
 
 from __future__ import annotations
