@@ -87,7 +87,7 @@ if [ "$L2WG_ROLE" = a ]; then
 	for link in $LINKS; do
 		ktap_test "${link%%:*} carried TCP in each of $ROUNDS runs" carried "${link%%:*}"
 	done
-	ktap_test "the other guest saw the runs end" under_barrier 8 30
+	ktap_test "the other guest is at the end barrier too" under_barrier 8 30
 else
 	ktap_test "served the other guest's runs to their end" \
 		under_barrier 8 $((ROUNDS * 3 * (SECONDS_PER_RUN + 4) + 30))
