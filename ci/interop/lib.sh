@@ -152,15 +152,24 @@ lan_port_up() {
 		nsx "$LAN" /usr/sbin/tc qdisc replace dev lanh root pfifo
 }
 
+# peer_device DEV PORT [WG_ARGS]: DEV (made already) with this guest's key
+# and PORT, the other guest's device at PORT as its one peer (WG_ARGS: more
+# of that peer's settings, e.g. allowed-ips), then up.
+peer_device() {
+	dev=$1 port=$2
+	shift 2
+	echo "$L2WG_PRIVATE_KEY" >"$L2WG_DIR/key"
+	wg set "$dev" private-key "$L2WG_DIR/key" listen-port "$port" \
+		peer "$L2WG_PEER_PUBLIC_KEY" endpoint "$(endpoint_at "$port")" "$@" &&
+		ip link set "$dev" up
+}
+
 # lan_tunnel_up [ARGS]: l2wg1 (ARGS go to its 'ip link add'): the same key as
 # l2wg0, its own port, the other guest's l2wg1 as its one peer; the
 # keepalive starts the handshake before any frame.
 lan_tunnel_up() {
-	echo "$L2WG_PRIVATE_KEY" >"$L2WG_DIR/key"
 	ip link add l2wg1 "$@" type l2wireguard &&
-		wg set l2wg1 private-key "$L2WG_DIR/key" listen-port "$LAN_PORT" \
-			peer "$L2WG_PEER_PUBLIC_KEY" endpoint "$(endpoint_at $LAN_PORT)" persistent-keepalive 1 &&
-		ip link set l2wg1 up
+		peer_device l2wg1 "$LAN_PORT" persistent-keepalive 1
 }
 
 # FROM=SRC TO=DST MAX=BYTES lan_frames: the frames SRC sends to DST (or to a

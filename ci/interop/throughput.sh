@@ -9,19 +9,11 @@ L3_PORT=$((WG_PORT + 10)) L2_PORT=$((WG_PORT + 11))
 # NAME:SERVER (the client of a bridged run is the LAN host, h).
 LINKS="l3-wireguard:10.31.0.$PEER_N l2wireguard:10.32.0.$PEER_N l2wireguard-bridged:$PEER_IP"
 
-# bench_device DEV KIND PORT ADDR [ALLOWED]: DEV with this guest's key, the
-# other guest's DEV as its one peer, ADDR on it.
-bench_device() {
-	echo "$L2WG_PRIVATE_KEY" >"$L2WG_DIR/key"
-	ip link add "$1" type "$2" &&
-		wg set "$1" private-key "$L2WG_DIR/key" listen-port "$3" \
-			peer "$L2WG_PEER_PUBLIC_KEY" endpoint "$(endpoint_at "$3")" ${5:+allowed-ips $5} &&
-		ip addr add "$4" dev "$1" && ip link set "$1" up
-}
-
+# wg3 and l2wg3, each with the other guest's device of that name as its peer.
 devices_up() {
-	bench_device wg3 wireguard $L3_PORT "10.31.0.$N/24" 10.31.0.0/24 &&
-		bench_device l2wg3 l2wireguard $L2_PORT "10.32.0.$N/24"
+	ip link add wg3 type wireguard && ip link add l2wg3 type l2wireguard &&
+		ip addr add "10.31.0.$N/24" dev wg3 && ip addr add "10.32.0.$N/24" dev l2wg3 &&
+		peer_device wg3 $L3_PORT allowed-ips 10.31.0.0/24 && peer_device l2wg3 $L2_PORT
 }
 
 # servers_up: an iperf3 server where each link ends on this guest.  The
