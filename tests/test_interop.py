@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from l2wg import boot, build, cli, interop, qemu, report
+from l2wg import boot, build, cli, interop, pipeline, qemu, report
 from l2wg.errors import BadInput, L2wgError
 from l2wg.ktap import Status
 from l2wg.progress import silent
@@ -508,6 +508,33 @@ def test_results_json_and_junit_keep_each_guest_apart(tmp_path):
     assert single.label == "6.12"       # a single boot's suite is named as before
 
 
+def test_a_pair_is_up_to_date_until_what_its_guests_would_see_changes(guest_image, tmp_path,
+                                                                        monkeypatch):
+    ws, _ = guest_image
+    pair = guests(tmp_path)
+    scripts = tmp_path / "interop"
+    shutil.copytree(interop.INTEROP_DIR, scripts)
+    monkeypatch.setattr(interop, "INTEROP_DIR", scripts)
+    key = interop.checks_key(ws, pair)
+    assert interop.checks_key(ws, pair) == key
+    a_image = pair[0].artifacts.bzimage
+    a_image.write_bytes(b"another kernel")
+    assert interop.checks_key(ws, pair) != key
+    a_image.write_bytes(b"kernel")
+    assert interop.checks_key(ws, pair) == key
+    swapped = (pair[0], interop.Guest("b", "dkms:6.1", pair[1].artifacts))
+    assert interop.checks_key(ws, swapped) != key
+    assert interop.checks_key(ws, pair, checks=["ping"]) != key
+    assert interop.checks_key(ws, pair, underlay="ppp-serial") != key
+    assert interop.checks_key(ws, pair, family=6) != key
+    for name in ("lib.sh", "xdp-redirect.bpf.c", "ping.sh"):
+        original = (scripts / name).read_bytes()
+        (scripts / name).write_bytes(original + b"\n")
+        assert interop.checks_key(ws, pair) != key, name
+        (scripts / name).write_bytes(original)
+    assert interop.checks_key(ws, pair) == key
+
+
 def test_the_summary_records_the_pair(tmp_path):
     a, b = suites(tmp_path)
     pair = guests(tmp_path)
@@ -527,17 +554,30 @@ def test_the_summary_records_the_pair(tmp_path):
 
 @pytest.mark.integration
 @pytest.mark.builds("7.3", "6.1")
-def test_real_pair_7_3_and_6_1_passes_the_interop_checks(project, real_ws, guest_programs):
+def test_real_pair_7_3_and_6_1_passes_the_interop_checks_and_is_then_up_to_date(project, real_ws):
     # Built here when no earlier test has (a cold CI workspace); up to date otherwise.
     for name in ("7.3", "6.1"):
         build.build(project.matrix().get(name), project, real_ws, build.BuildOptions(), silent())
-    pair = interop.find_pair(real_ws, project.matrix(), "7.3", "6.1")
-    result = interop.interop(real_ws, pair, progress=silent(), programs=guest_programs)
-    assert result.ok, interop.table(result) + "\n" + report.failure_details(result.suites)
+    # As `l2wg ci` runs it: the interop stage of the pair, once both builds passed.
+    interop.stamp(real_ws, interop.find_pair(real_ws, project.matrix(), "7.3", "6.1")).clear()
+    runs = [pipeline.KernelRun(n, [pipeline.StageResult(n, "build", "pass")])
+            for n in ("7.3", "6.1")]
+
+    def interop_stage() -> pipeline.StageResult:
+        (stage,) = pipeline.run_pair(("7.3", "6.1"), runs, project, real_ws,
+                                     pipeline.PipelineOptions(), silent()).stages
+        return stage
+
+    stage = interop_stage()
+    assert stage.status == "pass" and not stage.up_to_date, \
+        stage.detail + "\n" + report.failure_details(stage.suites)
     # checks.config gives both kernels a NIC: the pair meets over virtio-net,
     # with LAN ports, so the redirect use case (tc and XDP) runs and passes.
-    assert result.link.underlay == "virtio-net" and result.link.lan_ports
-    for suite in result.suites:
+    run_dir = Path(stage.log).parent
+    summary = json.loads((run_dir / "interop.json").read_text())
+    assert stage.detail.startswith("over virtio-net: ") and summary["lan_ports"]
+    assert [s.guest for s in stage.suites] == ["a", "b"]
+    for suite in stage.suites:
         statuses = {c.name: c.status for c in suite.checks}
         assert {"redirect", "xdp-redirect"} <= set(statuses)
         # neither guest speaks a newer wire format (dkms:K+future-format does)
@@ -546,4 +586,12 @@ def test_real_pair_7_3_and_6_1_passes_the_interop_checks(project, real_ws, guest
         assert [c.name for c in suite.checks][0] == "topology"
     for name in ("console-a.log", "console-b.log", "command-a.sh", "command-b.sh",
                  "results.json", "junit.xml", "interop.json"):
-        assert (result.run_dir / name).is_file(), name
+        assert (run_dir / name).is_file(), name
+    # Nothing the guests would see changed: the next run reuses these results, boots nothing.
+    runs_before = sorted(run_dir.parent.iterdir())
+    again = interop_stage()
+    assert (again.status, again.up_to_date, again.log) == ("pass", True, stage.log)
+    assert again.detail == stage.detail + " (up to date)"
+    assert [(s.guest, c.name, c.status) for s in again.suites for c in s.checks] == \
+        [(s.guest, c.name, c.status) for s in stage.suites for c in s.checks]
+    assert sorted(run_dir.parent.iterdir()) == runs_before

@@ -65,7 +65,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import boot, distkernel, guest, ktap, packages, qemu, report, testpatch
+from . import boot, distkernel, guest, ktap, packages, qemu, report, stamps, testpatch
 from . import checks as checks_mod
 from .errors import BadInput, L2wgError
 from .kernels import Kernel, Matrix
@@ -343,6 +343,29 @@ def overlay_files(g: Guest, conf: str, helpers: dict[str, Path] | None = None
     for guest_path, source in (helpers or {}).items():
         files[guest_path] = source.read_bytes()
     return files
+
+
+def checks_key(ws: Workspace, guests: Sequence[Guest], checks: Sequence[str] | None = None,
+               underlay: str = "auto", family: int = 4,
+               programs: guest.GuestPrograms = guest.GuestPrograms()) -> str:
+    """The up-to-date key of an interop run (stamps.py): what the two guests
+    would see.  Each guest's name and kernel (image, config, modules: a DKMS
+    or test-patched module included), the guest initramfs, every file of
+    ci/interop/ (checks, lib.sh, the XDP source), and which checks run over
+    which underlay.  The keys (fresh each run) and the ports are not inputs."""
+    patches = [g.test_patch for g in guests if g.test_patch]
+    selected = select(checks, list(dict.fromkeys(patches)))
+    return stamps.digest({
+        "guests": {g.role: [g.kernel, stamps.files_digest([
+            g.artifacts.bzimage, g.artifacts.config, *g.artifacts.modules])] for g in guests},
+        "initramfs": guest.build_initramfs(ws, extra=programs).key,
+        "interop": stamps.files_digest(sorted(p for p in INTEROP_DIR.iterdir() if p.is_file())),
+        "checks": [c.name for c in selected], "underlay": underlay, "family": family})
+
+
+def stamp(ws: Workspace, guests: Sequence[Guest]) -> stamps.Stamp:
+    """Where the pipeline keeps the pair's last passing run (stamps.py)."""
+    return stamps.Stamp(ws.interop / pair_directory(guests) / "checks.stamp.json")
 
 
 # --- QEMU -----------------------------------------------------------------------
