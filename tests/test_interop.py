@@ -64,6 +64,16 @@ def test_virtio_net_pair_crosses_its_udp_ports(tmp_path):
         assert "-serial" not in argv                   # the console stays -nographic's
 
 
+def test_cpus_gives_each_guest_that_many_and_the_cli_takes_it(tmp_path):
+    link = interop.Link("virtio-net", (40001, 40002))
+    a, _ = guests(tmp_path)
+    assert arg_after(qemu.command(interop.machine(a, tmp_path / "ia.gz", link, "tcg", 4)),
+                     "-smp") == "4"
+    args = cli.build_parser().parse_args(["interop", "dkms:7.3", "dkms:7.3", "--cpus", "4"])
+    assert args.cpus == 4
+    assert cli.build_parser().parse_args(["interop", "7.3", "6.1"]).cpus is None
+
+
 def test_each_guest_gets_a_lan_port_of_two_nics_joined_to_each_other(tmp_path):
     link = interop.Link("virtio-net", (40001, 40002), lan_ports=(40011, 40012, 40021, 40022))
     for role, (port, host) in (("a", (40011, 40012)), ("b", (40021, 40022))):

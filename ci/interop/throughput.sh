@@ -1,10 +1,12 @@
 #!/bin/sh
 # l2wg: slow timeout=300
-# Benchmark (tools/bench-throughput --interop A B): TCP from guest a to guest b over the same underlay, through L3 WireGuard, l2wireguard and l2wireguard bridged between the LAN hosts, 5 rounds interleaved; asserts only that every run carried TCP, the Mbit/s go to the console.
+# Benchmark (tools/bench-throughput --interop A B): TCP from guest a to guest b over the same underlay, through L3 WireGuard, l2wireguard and l2wireguard bridged between the LAN hosts, 5 rounds interleaved, one flow per CPU (l2wg interop --cpus N); asserts only that every run carried TCP, the Mbit/s go to the console.
 . /l2wg/interop/lib.sh
 require_tool /usr/bin/iperf3
 
 ROUNDS=5 SECONDS_PER_RUN=4
+# One TCP flow per CPU of this guest (iperf3 -P): l2wg interop --cpus N.
+FLOWS=$(nproc)
 L3_PORT=$((WG_PORT + 10)) L2_PORT=$((WG_PORT + 11))
 # NAME:SERVER (the client of a bridged run is the LAN host, h).
 LINKS="l3-wireguard:10.31.0.$PEER_N l2wireguard:10.32.0.$PEER_N l2wireguard-bridged:$PEER_IP"
@@ -31,13 +33,14 @@ both_answer() {
 }
 
 # measure LINK ROUND: one iperf3 run over LINK; prints "round ROUND NAME MBIT Mbit/s".
+# With several flows the last receiver line is their sum ([SUM]).
 measure() {
 	name=${1%%:*} server=${1#*:}
 	case $name in
 	*-bridged) client="nsx $HOST" ;;
 	*) client= ;;
 	esac
-	mbit=$($client iperf3 -c "$server" -t "$SECONDS_PER_RUN" -f m 2>&1 |
+	mbit=$($client iperf3 -c "$server" -P "$FLOWS" -t "$SECONDS_PER_RUN" -f m 2>&1 |
 		awk '/receiver/ { v = $(NF-2) } END { print v }')
 	echo "round $2 $name ${mbit:-0} Mbit/s"
 }
@@ -67,7 +70,7 @@ ktap_step "wg3 (L3 wireguard) and l2wg3 (l2wireguard), with the other guest's as
 ktap_test "both devices carry a ping to the other guest" wait_until 30 both_answer
 under_barrier 7 60 || { teardown; ktap_abort "the other site did not get ready (underlay barrier)"; }
 if [ "$L2WG_ROLE" = a ]; then
-	echo "# bench: $L2WG_UNDERLAY underlay, $(nproc) CPU(s); MTU wg3 $(cat /sys/class/net/wg3/mtu)," \
+	echo "# bench: $L2WG_UNDERLAY underlay, $(nproc) CPU(s), $FLOWS flow(s); MTU wg3 $(cat /sys/class/net/wg3/mtu)," \
 		"l2wg3 $(cat /sys/class/net/l2wg3/mtu), LAN $LAN_MTU"
 	: >"$L2WG_DIR/rounds"
 	for round in $(seq $ROUNDS); do

@@ -158,6 +158,8 @@ class InteropResult:
     #: Wall time from the first QEMU's start to the last one's end.
     seconds: float
     errors: list[str] = field(default_factory=list)
+    #: Each guest's vCPUs (QEMU -smp).
+    cpus: int = CPUS
 
     @property
     def ok(self) -> bool:
@@ -423,9 +425,9 @@ def lan_args(link: Link, role: str) -> tuple[str, ...]:
             + dgram_nic("lanh", LAN_HOST_MAC[role], host, port))
 
 
-def machine(g: Guest, initrd: Path, link: Link, accel: str) -> qemu.Machine:
+def machine(g: Guest, initrd: Path, link: Link, accel: str, cpus: int = CPUS) -> qemu.Machine:
     return qemu.Machine(kernel=g.artifacts.bzimage, initrd=initrd, accel=accel,
-                        memory_mb=MEMORY_MB, cpus=CPUS,
+                        memory_mb=MEMORY_MB, cpus=cpus,
                         extra_args=underlay_args(link, g.role) + lan_args(link, g.role))
 
 
@@ -489,12 +491,15 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
             checks: Sequence[str] | None = None, underlay: str = "auto", family: int = 4,
             accel: str | None = None, progress: Progress | None = None,
             on_console: Callable[[str], None] | None = None,
-            programs: guest.GuestPrograms = guest.GuestPrograms()) -> InteropResult:
+            programs: guest.GuestPrograms = guest.GuestPrograms(),
+            cpus: int | None = None) -> InteropResult:
     """Run the interop checks between *guests* (find_pair); see the module's
-    docstring."""
+    docstring.  Each guest gets *cpus* vCPUs (default CPUS: two guests share
+    the host's cores); an SMP kernel that brings up fewer is a run error."""
     progress = progress or silent()
     if family not in (4, 6):
         raise BadInput(f"--family {family}: 4 or 6")
+    cpus = guests[0].artifacts.cpus(cpus) if cpus is not None else CPUS
     patches = {g.role: g.test_patch for g in guests if g.test_patch}
     selected = select(checks, list(dict.fromkeys(patches.values())))
     chosen = choose_underlay(guests, underlay)
@@ -520,7 +525,7 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
                                       overlay_files(g, conf, helpers), log)
         initrd = guest.combine([base.path, overlay], run_dir / f"initrd-{g.role}.gz")
         overlay.unlink()
-        machines[g.role] = machine(g, initrd, link, accelerator.name)
+        machines[g.role] = machine(g, initrd, link, accelerator.name, cpus)
         commands[g.role] = shlex.join(qemu.command(machines[g.role]))
         (run_dir / f"command-{g.role}.sh").write_text(f"#!/bin/sh\n{commands[g.role]}\n")
     progress.step(f"booting {guests[0].label} and {guests[1].label} over {link.underlay} "
@@ -536,10 +541,11 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
     suites = []
     for g in guests:
         suite = boot.suite_report(g.kernel, accelerator.name, selected, consoles[g.role])
+        suite.errors += boot.missing_cpus(consoles[g.role].text, g.artifacts.config, cpus)
         suite.guest = g.role
         suites.append(suite)
     result = InteropResult(guests=guests, link=link, run_dir=run_dir, accelerator=accelerator,
-                           suites=suites, commands=commands, seconds=seconds)
+                           suites=suites, commands=commands, seconds=seconds, cpus=cpus)
     write_results(result)
     boot.link_latest(run_dir.parent, run_dir)
     return result
@@ -556,7 +562,7 @@ def summary(result: InteropResult) -> dict:
     return {"kernels": {g.role: g.kernel for g in result.guests},
             "underlay": result.link.underlay, "family": result.link.family,
             "ports": list(result.link.ports), "lan_ports": list(result.link.lan_ports),
-            "accelerator": result.accelerator.name,
+            "accelerator": result.accelerator.name, "cpus": result.cpus,
             "seconds": round(result.seconds, 2),
             "guest_seconds": {s.guest: round(s.seconds, 2) for s in result.suites},
             "commands": result.commands, "ok": result.ok}

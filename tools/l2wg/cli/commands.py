@@ -206,7 +206,8 @@ def cmd_interop(args) -> int:
     programs = guest_programs(matrix, ws, progress)
     result = interop.interop(ws, guests, checks=args.check, underlay=args.underlay,
                              family=args.family, accel=args.accel, progress=progress,
-                             on_console=print if args.console else None, programs=programs)
+                             on_console=print if args.console else None, programs=programs,
+                             cpus=args.cpus)
     print(interop.table(result))
     details = report.failure_details(result.suites)
     if details:

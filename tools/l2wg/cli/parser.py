@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Underlays: virtio-net (a NIC in each guest, joined by QEMU's "
                                    "-netdev dgram on 127.0.0.1; needs CONFIG_PCI, "
                                    "CONFIG_VIRTIO_PCI and CONFIG_VIRTIO_NET: Debian's kernels "
-                                   "have them, ci/kconfig/base.config not yet) or ppp-serial (PPP on a second "
+                                   "and ci/kconfig/checks.config have them) or ppp-serial (PPP on a second "
                                    "serial port, joined by a TCP chardev on 127.0.0.1; for "
                                    "kernels built without the NIC).  No root, tap or bridge on "
                                    "the host.\n\n"
@@ -211,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="force an accelerator instead of the cached probe")
     p.add_argument("--console", action="store_true",
                    help="show both guests' consoles as they run (prefixed a:/b:)")
+    p.add_argument("--cpus", type=int, metavar="N",
+                   help="each guest's CPUs (QEMU -smp; default: 1, as two guests share the "
+                        "host's cores).  Only an SMP kernel uses more: Debian's (dkms:K), or "
+                        "a build with --fragment smp.  The throughput check sends one TCP "
+                        "flow per CPU: tools/bench-throughput --interop A B --cpus 4")
     _add_common(p)
 
     from .. import submit
