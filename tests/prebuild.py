@@ -1,11 +1,10 @@
 """Kernel builds in the background while the tests that need no kernel run.
 
-A guest kernel here is uniprocessor (tinyconfig has no SMP), so a QEMU boot
-keeps one of the machine's two cores busy and leaves the other idle, and a
-cold build (about 8 minutes a kernel, -j2) keeps both busy.  Run one after
-the other, the three integration kernels' builds and their boots take more
-than an hour; overlapped, the boots of one kernel run while the next one
-builds.
+A cold build (about 5 to 8 minutes a kernel, -j2) keeps both of the
+machine's cores busy; a QEMU boot (a guest of two vCPUs, TCG) mostly waits
+on its checks' timers and the other site.  Run one after the other, the
+three integration kernels' builds and their boots take more than an hour;
+overlapped, the boots of one kernel run while the next one builds.
 
 So the session starts ``l2wg build KERNEL`` for each kernel the selected
 integration tests need, one after the other, at nice 19: the boots in the

@@ -37,8 +37,8 @@ def built(request, real_ws):
 @pytest.fixture(scope="module")
 def boots(built, real_ws, guest_programs):
     """The kernel's two long boots, the whole suite and the selftest scripts, side by
-    side: a guest is uniprocessor and keeps one host core busy, so two fit the
-    machine's two (tests/prebuild.py).  {"suite" | "selftests": the boot's Future}."""
+    side: most of a boot's time is its checks waiting, so two fit the machine's
+    two cores (tests/prebuild.py).  {"suite" | "selftests": the boot's Future}."""
     kernel, _ = built
     artifacts = real_ws.artifacts(kernel.name)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"boot-{kernel.name}") as pool:

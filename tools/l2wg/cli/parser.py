@@ -213,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show both guests' consoles as they run (prefixed a:/b:)")
     p.add_argument("--cpus", type=int, metavar="N",
                    help="each guest's CPUs (QEMU -smp; default: 1, as two guests share the "
-                        "host's cores).  Only an SMP kernel uses more: Debian's (dkms:K), or "
-                        "a build with --fragment smp.  The throughput check sends one TCP "
+                        "host's cores).  The kernels built here are SMP, as Debian's are.  "
+                        "The throughput check sends one TCP "
                         "flow per CPU: tools/bench-throughput --interop A B --cpus 4")
     _add_common(p)
 
