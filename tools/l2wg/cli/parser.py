@@ -359,7 +359,7 @@ def _add_parallel(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--parallel", type=int, default=PARALLEL_CHECKS, metavar="N",
                    help="checks run at once in the guest, each in its own mount and network "
-                        "namespaces (default: %(default)s, the guest's CPUs; 1 streams each "
+                        "namespaces (default: %(default)s, two per guest CPU; 1 streams each "
                         "check's output as it runs and ties a kernel oops to its check)")
 
 
