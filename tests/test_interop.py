@@ -72,6 +72,8 @@ def test_cpus_gives_each_guest_that_many_and_the_cli_takes_it(tmp_path):
     args = cli.build_parser().parse_args(["interop", "dkms:7.3", "dkms:7.3", "--cpus", "4"])
     assert args.cpus == 4
     assert cli.build_parser().parse_args(["interop", "7.3", "6.1"]).cpus is None
+    assert cli.build_parser().parse_args(["interop", "7.3", "6.1", "--summary", "s.json"]
+                                         ).summary == Path("s.json")
 
 
 def test_each_guest_gets_a_lan_port_of_two_nics_joined_to_each_other(tmp_path):
@@ -556,6 +558,7 @@ def test_the_summary_records_the_pair(tmp_path):
     data = json.loads((tmp_path / "interop.json").read_text())
     assert data["kernels"] == {"a": "7.3", "b": "6.1"} and data["underlay"] == "ppp-serial"
     assert data["seconds"] == 29.3 and data["ok"] is False
+    assert data["run_dir"] == str(tmp_path) and data["cpus"] == 1
     assert (tmp_path / "results.json").is_file() and (tmp_path / "junit.xml").is_file()
     assert interop.table(result).startswith("interop 7.3 <-> 6.1 over ppp-serial")
 

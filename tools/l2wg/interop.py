@@ -560,6 +560,7 @@ def pair_directory(guests: Sequence[Guest]) -> str:
 def summary(result: InteropResult) -> dict:
     """interop.json: what ran, over what, how long."""
     return {"kernels": {g.role: g.kernel for g in result.guests},
+            "run_dir": str(result.run_dir),
             "underlay": result.link.underlay, "family": result.link.family,
             "ports": list(result.link.ports), "lan_ports": list(result.link.lan_ports),
             "accelerator": result.accelerator.name, "cpus": result.cpus,

@@ -214,6 +214,8 @@ def cmd_interop(args) -> int:
         print(details)
     print(f"l2wg: run directory {result.run_dir} (console-a.log, console-b.log; "
           "command-a.sh and command-b.sh are the QEMU commands)")
+    if args.summary:
+        args.summary.write_text((result.run_dir / "interop.json").read_text())
     if not result.ok:
         failed = [f"{s.label} {c.name}" for s in result.suites for c in s.checks
                   if c.status.value == "fail"]

@@ -216,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "host's cores).  The kernels built here are SMP, as Debian's are.  "
                         "The throughput check sends one TCP "
                         "flow per CPU: tools/bench-throughput --interop A B --cpus 4")
+    p.add_argument("--summary", type=Path, metavar="FILE",
+                   help="also copy the run's interop.json to FILE, pass or fail: the pair, "
+                        "its run directory (run_dir), underlay, seconds and verdict, for "
+                        "scripts such as tools/bench-throughput")
     _add_common(p)
 
     from .. import submit
