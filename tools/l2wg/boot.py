@@ -112,14 +112,19 @@ class Artifacts:
         return {name for name, value in config_values(self.config).items()
                 if value == "y" or (value == "m" and name in self.loaded_options)}
 
-    def cpus(self, requested: int | None = None) -> int:
-        """The guest's vCPUs: *requested* (--cpus), else what the build declares,
-        else qemu.Machine's default."""
+    def cpus(self, requested: int | None = None, default: int | None = None) -> int:
+        """The guest's vCPUs: *requested* (--cpus), else *default* (the caller's),
+        else what the build declares, else qemu.Machine's default."""
         if requested is not None:
             if requested < 1:
                 raise BadInput(f"--cpus {requested}: a guest needs at least one CPU")
             return requested
-        return self.guest_cpus or qemu.Machine.cpus
+        return default or self.guest_cpus or qemu.Machine.cpus
+
+    def image_digest(self) -> str:
+        """What the guest boots, for up-to-date keys (stamps.py): the kernel
+        image, its config and the modules it loads."""
+        return stamps.files_digest([self.bzimage, self.config, *self.modules])
 
 
 @dataclass
@@ -160,8 +165,9 @@ class BootResult:
 
 KMEMLEAK_RE = re.compile(r"^# l2wg: kmemleak scan: (\d+) unreferenced objects", re.M)
 
-#: Checks run side by side in the guest: two per guest CPU (qemu.Machine.cpus),
-#: as most of them wait on timers and the other site as much as they compute.
+#: Checks run side by side in the guest: two per CPU of the default guest
+#: (qemu.Machine.cpus), as most of them wait on timers and the other site as
+#: much as they compute.
 #: The 7.3 suite (16 checks, boot included) on an idle machine: 27.6 s this
 #: way, 37 s with 2 at once, 48-51 s with 2 at once on a uniprocessor kernel.
 PARALLEL_CHECKS = 4
@@ -258,8 +264,7 @@ def checks_key(ws: Workspace, artifacts_dir: Path, checks: Sequence[str] | None 
     selected = checks_mod.select(checks)
     upstream = sorted((artifacts.tree / UPSTREAM_TESTS).glob("*.sh")) if artifacts.tree else []
     return stamps.digest({
-        "image": stamps.files_digest([artifacts.bzimage, artifacts.config,
-                                      *artifacts.modules]),
+        "image": artifacts.image_digest(),
         "initramfs": guest.build_initramfs(ws, extra=programs).key,
         "upstream": stamps.files_digest(upstream),
         "checks": run_conf("checks", selected, jobs)})

@@ -288,6 +288,12 @@ def select(names: Sequence[str] | None, test_patches: Sequence[str] = ()
     return [topology] + [c for c in chosen if c.name != TOPOLOGY]
 
 
+def pair_checks(guests: Sequence[Guest], names: Sequence[str] | None
+                ) -> list[checks_mod.Check]:
+    """The checks *guests* run (select), given their test patches."""
+    return select(names, list(dict.fromkeys(g.test_patch for g in guests if g.test_patch)))
+
+
 def describe() -> str:
     return checks_mod.describe(INTEROP_DIR)
 
@@ -355,14 +361,12 @@ def checks_key(ws: Workspace, guests: Sequence[Guest], checks: Sequence[str] | N
     or test-patched module included), the guest initramfs, every file of
     ci/interop/ (checks, lib.sh, the XDP source), and which checks run over
     which underlay.  The keys (fresh each run) and the ports are not inputs."""
-    patches = [g.test_patch for g in guests if g.test_patch]
-    selected = select(checks, list(dict.fromkeys(patches)))
     return stamps.digest({
-        "guests": {g.role: [g.kernel, stamps.files_digest([
-            g.artifacts.bzimage, g.artifacts.config, *g.artifacts.modules])] for g in guests},
+        "guests": {g.role: [g.kernel, g.artifacts.image_digest()] for g in guests},
         "initramfs": guest.build_initramfs(ws, extra=programs).key,
         "interop": stamps.files_digest(sorted(p for p in INTEROP_DIR.iterdir() if p.is_file())),
-        "checks": [c.name for c in selected], "underlay": underlay, "family": family})
+        "checks": [c.name for c in pair_checks(guests, checks)], "underlay": underlay,
+        "family": family})
 
 
 def stamp(ws: Workspace, guests: Sequence[Guest]) -> stamps.Stamp:
@@ -499,9 +503,9 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
     progress = progress or silent()
     if family not in (4, 6):
         raise BadInput(f"--family {family}: 4 or 6")
-    cpus = guests[0].artifacts.cpus(cpus) if cpus is not None else CPUS
+    cpus = guests[0].artifacts.cpus(cpus, default=CPUS)
     patches = {g.role: g.test_patch for g in guests if g.test_patch}
-    selected = select(checks, list(dict.fromkeys(patches.values())))
+    selected = pair_checks(guests, checks)
     chosen = choose_underlay(guests, underlay)
     slowdown = max(boot.timeout_factor(g.artifacts.config) for g in guests)
     selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
