@@ -266,3 +266,61 @@ def test_the_init_says_how_many_cpus_are_online():
     line = next(ln for ln in init.splitlines() if "cpus online" in ln)
     out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True).stdout
     assert boot.CPUS_ONLINE_RE.search(out).group(1) == str(os.cpu_count())
+
+
+def test_checks_side_by_side_get_their_share_of_a_cpu_as_longer_timeouts():
+    assert boot.cpu_share(4, 2) == 2          # the default: four checks, two CPUs
+    assert boot.cpu_share(3, 2) == 2
+    assert boot.cpu_share(4, 1) == 4          # Debian's one-CPU guests
+    assert boot.cpu_share(1, 2) == boot.cpu_share(2, 2) == 1
+
+
+#: Four checks for the guest's own init (run_checks), side by side: "other"
+#: runs 6 s; "crowded" outlives its 3 s limit while "other" runs, and passes at
+#: once alone; "hang" always outlives its limit; "quick" passes.
+RETRY_CHECKS = {
+    "other": (20, "sleep 6\n"),
+    "crowded": (3, "if [ -e /run/l2wg/other.start ] && [ ! -e /run/l2wg/other.end ]; then\n"
+                   "\tsleep 30\nfi\necho alone\n"),
+    "hang": (2, "sleep 30\n"),
+    "quick": (10, "true\n"),
+}
+
+
+@pytest.mark.integration
+@pytest.mark.builds("7.3")
+def test_a_check_that_timed_out_beside_others_runs_again_alone(project, real_ws, tmp_path,
+                                                              guest_programs):
+    """ci/guest/init.sh itself, in a real guest: a check that timed out while
+    others ran gets one more run, alone, and that run's result is its own; a
+    check that hangs fails either way.  The host's report says which were retried."""
+    from l2wg import build as builds
+    from l2wg.progress import silent
+    builds.build(project.matrix().get("7.3"), project, real_ws, builds.BuildOptions(), silent())
+    writes = "".join(f"cat >/retry-checks/{name}.sh <<'CHECK'\n{body}CHECK\n"
+                     for name, (_, body) in RETRY_CHECKS.items())
+    items = " ".join(f"{name}:{limit}" for name, (limit, _) in RETRY_CHECKS.items())
+    script = tmp_path / "retry.sh"
+    script.write_text(
+        "sed -n '/^uptime_seconds()/,/^mount_pseudo_fs$/p' /init | sed '$d' >/tmp/init.sh\n"
+        f"mkdir -p /retry-checks\n{writes}"
+        # not in /tmp, which each check gets empty; and in its own PID namespace,
+        # as reap_leftovers kills what has PID 1 as parent
+        f"L2WG_JOBS=4 L2WG_CHECK_DIR=/retry-checks L2WG_CHECKS='{items}' "
+        "unshare -fp --mount-proc sh -c '. /tmp/init.sh; run_checks'\n")
+    outcome = boot.boot(real_ws, real_ws.artifacts("7.3"), script=script,
+                        run_dir=tmp_path / "run", progress=silent(), programs=guest_programs)
+    assert outcome.script_exit == 0, outcome.script_output
+    text = outcome.script_output
+    assert set(boot.RETRY_RE.findall(text)) == {"crowded", "hang"}, text
+    results = by_name(boot.suite_report(
+        "7.3", "tcg", [checks.Check(name, tmp_path / f"{name}.sh", "", timeout=limit)
+                       for name, (limit, _) in RETRY_CHECKS.items()],
+        qemu.Console(command="", accel="tcg", log=tmp_path / "console.log", text=text,
+                     seconds=1.0, returncode=0, ended_by=None)))
+    assert results["crowded"].status is Status.PASS, text
+    assert results["crowded"].reason == boot.RETRIED
+    assert results["hang"].status is Status.FAIL
+    assert results["hang"].reason == "timed out after 2s; " + boot.RETRIED
+    assert (results["other"].status, results["other"].reason) == (Status.PASS, "")
+    assert (results["quick"].status, results["quick"].reason) == (Status.PASS, "")

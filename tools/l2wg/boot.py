@@ -38,6 +38,9 @@ CHECK_SLACK = 15.0      # per check, on top of its own timeout
 UPSTREAM_TESTS = "tools/testing/selftests/wireguard"
 NETNS_SH = f"{UPSTREAM_TESTS}/netns.sh"
 END_RE = re.compile(r"l2wg: end (?P<name>\S+) exit=(?P<rc>\d+) seconds=(?P<seconds>[\d.]+)")
+#: A check that timed out beside others, run again alone (ci/guest/init.sh).
+RETRY_RE = re.compile(r"^# l2wg: retry (\S+) alone\s*$", re.M)
+RETRIED = "timed out beside other checks, then ran again alone"
 SCRIPT_EXIT_RE = re.compile(r"^L2WG-SCRIPT-EXIT (\d+)\s*$", re.MULTILINE)
 # How much slower a TCG guest runs a check, by the options of its kernel's
 # config that cost the time: the largest factor whose options are all =y
@@ -196,10 +199,11 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     slowdown = timeout_factor(artifacts.config)
     if slowdown > 1 and selected:
         progress.step(f"a sanitizer kernel: each check may take {slowdown}x its timeout")
-        selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
     if script is not None and not Path(script).is_file():
         raise BadInput(f"--script {script}: no such file")
     cpus = artifacts.cpus(cpus)
+    selected = [replace(c, timeout=c.timeout * slowdown * cpu_share(jobs, cpus))
+                for c in selected]
 
     run_dir = run_dir or new_run_dir(artifacts.directory / "boot", mode)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -347,6 +351,13 @@ def timeout_factor(config: Path) -> int:
                 if all(values.get(option) == "y" for option in options)), default=1)
 
 
+def cpu_share(jobs: int, cpus: int) -> int:
+    """How many of the *jobs* checks side by side share each of the guest's
+    *cpus* (at least 1): a check's timeout, set for a guest to itself, is
+    that many times longer.  On the 2-CPU guest, 4 at once: 2x."""
+    return max(1, -(-jobs // max(cpus, 1)))
+
+
 #: What the guest's init says of its CPUs (ci/guest/init.sh).
 CPUS_ONLINE_RE = re.compile(r"^# l2wg: cpus online (\d+)\s*$", re.M)
 
@@ -455,11 +466,16 @@ def failure_reason(test: ktap.TestCase) -> str:
     return "failed"
 
 
-def check_result(test: ktap.TestCase, reports: list[qemu.KernelReport]) -> CheckResult:
+def check_result(test: ktap.TestCase, reports: list[qemu.KernelReport],
+                 retried: bool = False) -> CheckResult:
+    """*retried*: the check timed out beside others and ran again alone
+    (ci/guest/init.sh), which the reason says, pass or fail."""
     status = test.status
     reason = test.reason if status is Status.SKIP else ""
     if status is Status.FAIL:
         reason = failure_reason(test)
+    if retried:
+        reason = "; ".join(filter(None, [reason, RETRIED]))
     lines = list(test.lines)
     if reports:
         status = Status.FAIL
@@ -478,6 +494,7 @@ def suite_report(kernel: str, accel: str, selected: Sequence[checks_mod.Check],
     doc = ktap.parse(console.text)
     spans = check_spans(console.text)
     by_name = {t.name: t for t in doc.tests}
+    retried = set(RETRY_RE.findall(console.text))
     results, claimed = [], set()
     for check in selected:
         span = spans.get(check.name)
@@ -487,7 +504,7 @@ def suite_report(kernel: str, accel: str, selected: Sequence[checks_mod.Check],
         if test is None:
             results.append(not_run(check, console, span))
         else:
-            results.append(check_result(test, reports))
+            results.append(check_result(test, reports, check.name in retried))
     errors = guest_errors(console, "checks")
     errors += [f"kernel {r.kind} outside any check (console line {r.line}):\n{r.excerpt}"
                for r in console.reports if id(r) not in claimed]

@@ -364,7 +364,9 @@ def _add_parallel(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parallel", type=int, default=PARALLEL_CHECKS, metavar="N",
                    help="checks run at once in the guest, each in its own mount and network "
                         "namespaces (default: %(default)s, two per guest CPU; 1 streams each "
-                        "check's output as it runs and ties a kernel oops to its check)")
+                        "check's output as it runs and ties a kernel oops to its check). Checks that "
+                        "share a CPU get as many times their timeout, and one that times out "
+                        "beside others runs once more, alone, at the end; the report says so")
 
 
 def _add_rebase_arguments(parser: argparse.ArgumentParser) -> None:
