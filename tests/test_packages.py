@@ -296,7 +296,7 @@ def test_real_pair_7_3_and_debians_7_3_with_the_dkms_module(project, real_ws, gu
         # neither guest speaks a newer wire format (dkms:K+future-format does)
         assert statuses.pop("future-format") is Status.SKIP
         assert set(statuses.values()) == {Status.PASS}, statuses
-        assert {"topology", "ping", "arp", "frames"} <= set(statuses)
+        assert {"topology", "ping", "arp", "frames", "vlan", "dhcp", "pppoe"} <= set(statuses)
 
 @pytest.mark.integration
 @pytest.mark.builds("7.3")
