@@ -61,3 +61,15 @@ def test_the_throughput_summary_fails_when_no_round_was_measured(text):
     done = summarize(text)
     assert done.returncode == 1
     assert "no 'round R LINK MBIT Mbit/s' line" in done.stderr
+
+
+def test_bench_throughput_help_teaches_both_uses_without_booting_anything(project):
+    """Its options go on to l2wg boot or interop, so --help must be caught first:
+    it printed l2wg boot's usage after an error of the summary script."""
+    done = subprocess.run([str(project.root / "tools" / "bench-throughput"), "--help"],
+                          capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("TCP throughput of l2wireguard against L3 WireGuard")
+    assert "tools/bench-throughput [--flows N] [KERNEL]" in done.stdout
+    assert "tools/bench-throughput --interop A B" in done.stdout
+    assert "#" not in done.stdout and "set -euo" not in done.stdout
