@@ -74,18 +74,23 @@ finish_check() {
 	esac
 }
 
-# One check at a time, its output streamed (indented: a KTAP subtest).
+# run_alone NAME LIMIT: check NAME with nothing beside it, its output
+# streamed (indented: a KTAP subtest), then its result.
+run_alone() {
+	start=$(uptime_seconds)
+	run_isolated "$1" "$2" | sed 's/^/    /'
+	cp /proc/uptime "/run/l2wg/$1.end"
+	[ "$L2WG_ISOLATE" = 0 ] || reap_leftovers
+	finish_check "$number" "$1" "$2" "$start"
+	number=$((number + 1))
+}
+
+# One check at a time.
 run_sequentially() {
 	number=1
 	for item in "$@"; do
-		name=${item%%:*} limit=${item#*:}
-		echo "# l2wg: begin $name"
-		start=$(uptime_seconds)
-		run_isolated "$name" "$limit" | sed 's/^/    /'
-		cp /proc/uptime "/run/l2wg/$name.end"
-		[ "$L2WG_ISOLATE" = 0 ] || reap_leftovers
-		finish_check "$number" "$name" "$limit" "$start"
-		number=$((number + 1))
+		echo "# l2wg: begin ${item%%:*}"
+		run_alone "${item%%:*}" "${item#*:}"
 	done
 }
 
@@ -145,16 +150,10 @@ run_in_parallel() {
 # retry_alone NAME:LIMIT: the first run's output, then a second run of the
 # check with nothing beside it; the second run's result is the check's.
 retry_alone() {
-	name=${1%%:*} limit=${1#*:}
-	echo "# l2wg: begin $name"
-	sed 's/^/    /' "/run/l2wg/$name.out"
-	echo "# l2wg: retry $name alone"
-	start=$(uptime_seconds)
-	run_isolated "$name" "$limit" | sed 's/^/    /'
-	cp /proc/uptime "/run/l2wg/$name.end"
-	reap_leftovers
-	finish_check "$number" "$name" "$limit" "$start"
-	number=$((number + 1))
+	echo "# l2wg: begin ${1%%:*}"
+	sed 's/^/    /' "/run/l2wg/${1%%:*}.out"
+	echo "# l2wg: retry ${1%%:*} alone"
+	run_alone "${1%%:*}" "${1#*:}"
 }
 
 run_checks() {
