@@ -265,3 +265,11 @@ def test_every_shipped_check_states_its_kernel_options():
                                       "CONFIG_PPPOE", "CONFIG_PPP_ASYNC")
     assert "CONFIG_IPV6_MULTIPLE_TABLES" in found["netns"].configs    # a continued line
     assert [name for name, check in found.items() if not check.configs] == []
+
+
+def test_scaled_makes_each_timeout_longer_and_leaves_the_selection_alone():
+    selected = checks.select(["ping", "netns"])
+    longer = checks.scaled(selected, 3)
+    assert [c.name for c in longer] == [c.name for c in selected]
+    assert [c.timeout for c in longer] == [3 * c.timeout for c in selected]
+    assert checks.scaled(selected, 1) == selected

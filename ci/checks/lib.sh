@@ -196,6 +196,20 @@ nsx() {
 	ip netns exec "$ns" "$@"
 }
 
+# vlan NS PARENT NAME PROTO ID [ADDR...]: the VLAN device NAME (PROTO
+# 802.1Q or 802.1ad) on PARENT in namespace NS, up, with the addresses ADDR
+# (without duplicate address detection).  Its variables are prefixed: sh
+# has no locals, and a ktap_step's "name" is printed after it returns.
+vlan() {
+	_vlan_ns=$1 _vlan_dev=$3
+	ip -n "$1" link add link "$2" name "$3" type vlan protocol "$4" id "$5" &&
+		ip -n "$1" link set "$3" up || return 1
+	shift 5
+	for _vlan_addr in "$@"; do
+		ip -n "$_vlan_ns" addr add "$_vlan_addr" dev "$_vlan_dev" nodad || return 1
+	done
+}
+
 # stat_of NS DEV COUNTER: one of /sys/class/net/DEV/statistics/*.
 stat_of() {
 	nsx "$1" cat "/sys/class/net/$2/statistics/$3"

@@ -4,13 +4,6 @@
 . /l2wg/checks/lib.sh
 require_config CONFIG_BRIDGE CONFIG_VETH CONFIG_VLAN_8021Q
 
-# vlan NS PARENT NAME PROTO ID ADDR
-vlan() {
-	ip -n "$1" link add link "$2" name "$3" type vlan protocol "$4" id "$5" &&
-		ip -n "$1" link set "$3" up &&
-		ip -n "$1" addr add "$6" dev "$3"
-}
-
 ktap_plan 4
 require_l2wireguard
 l2_sites 4

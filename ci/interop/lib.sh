@@ -216,27 +216,13 @@ lan_step_or_abort() {
 # the other's, ASK_VID = BASE + PEER_N: a client's broadcast then reaches the
 # other site's server and never the one beside it on the same LAN host.
 
-# host_vlan PARENT NAME PROTO VID [ADDR...]: the VLAN device NAME on PARENT
-# in the LAN host's namespace, up, with the addresses ADDR.
-# (Its variables are prefixed: sh has no locals, and ktap_step's "name" is
-# still to be printed when it returns.)
-host_vlan() {
-	_vlan_dev=$2
-	ip -n "$HOST" link add link "$1" name "$2" type vlan protocol "$3" id "$4" &&
-		ip -n "$HOST" link set "$2" up || return 1
-	shift 4
-	for _vlan_addr in "$@"; do
-		ip -n "$HOST" addr add "$_vlan_addr" dev "$_vlan_dev" nodad || return 1
-	done
-}
-
 # site_vlans BASE [ADDR...]: SERVE_VID, with the addresses ADDR, and ASK_VID
 # on the LAN host's eth0, up.
 site_vlans() {
 	SERVE_VID=$(($1 + N)) ASK_VID=$(($1 + PEER_N))
 	shift
-	host_vlan eth0 "eth0.$SERVE_VID" 802.1Q "$SERVE_VID" "$@" &&
-		host_vlan eth0 "eth0.$ASK_VID" 802.1Q "$ASK_VID"
+	vlan "$HOST" eth0 "eth0.$SERVE_VID" 802.1Q "$SERVE_VID" "$@" &&
+		vlan "$HOST" eth0 "eth0.$ASK_VID" 802.1Q "$ASK_VID"
 }
 
 # host_vlans_down NAME...: the LAN host's VLAN devices NAME deleted.

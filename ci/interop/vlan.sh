@@ -6,9 +6,9 @@ require_config CONFIG_VLAN_8021Q
 # its_vlans: the LAN host's 802.1Q VLAN 110, S-VLAN 120 (802.1ad) with
 # C-VLAN 130 inside it, and VLAN 140 on l2wg0 here; each with 10.VID.0.N.
 its_vlans() {
-	host_vlan eth0 eth0.110 802.1Q 110 "10.110.0.$N/24" "fd10:110::$N/64" &&
-		host_vlan eth0 eth0.s120 802.1ad 120 "10.120.0.$N/24" &&
-		host_vlan eth0.s120 eth0.s120.130 802.1Q 130 "10.130.0.$N/24" "fd10:130::$N/64" &&
+	vlan "$HOST" eth0 eth0.110 802.1Q 110 "10.110.0.$N/24" "fd10:110::$N/64" &&
+		vlan "$HOST" eth0 eth0.s120 802.1ad 120 "10.120.0.$N/24" &&
+		vlan "$HOST" eth0.s120 eth0.s120.130 802.1Q 130 "10.130.0.$N/24" "fd10:130::$N/64" &&
 		ip link add link l2wg0 name l2wg0.140 type vlan id 140 &&
 		ip link set l2wg0.140 up &&
 		ip addr add "10.140.0.$N/24" dev l2wg0.140

@@ -202,8 +202,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     if script is not None and not Path(script).is_file():
         raise BadInput(f"--script {script}: no such file")
     cpus = artifacts.cpus(cpus)
-    selected = [replace(c, timeout=c.timeout * slowdown * cpu_share(jobs, cpus))
-                for c in selected]
+    selected = checks_mod.scaled(selected, slowdown * cpu_share(jobs, cpus))
 
     run_dir = run_dir or new_run_dir(artifacts.directory / "boot", mode)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import BadInput
@@ -31,6 +31,12 @@ class Check:
     slow: bool = False
     timeout: int = DEFAULT_TIMEOUT
     configs: tuple[str, ...] = ()     # the CONFIG_ options of its require_config lines
+
+
+def scaled(selected: Sequence[Check], factor: int) -> list[Check]:
+    """*selected* with each timeout *factor* times longer (a sanitizer kernel,
+    checks sharing a CPU: boot and interop)."""
+    return [replace(c, timeout=c.timeout * factor) for c in selected]
 
 
 def parse_header(path: Path) -> Check:

@@ -62,7 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import boot, distkernel, guest, ktap, packages, qemu, report, stamps, testpatch
@@ -508,7 +508,7 @@ def interop(ws: Workspace, guests: tuple[Guest, Guest], *,
     selected = pair_checks(guests, checks)
     chosen = choose_underlay(guests, underlay)
     slowdown = max(boot.timeout_factor(g.artifacts.config) for g in guests)
-    selected = [replace(c, timeout=c.timeout * slowdown) for c in selected]
+    selected = checks_mod.scaled(selected, slowdown)
     timeout, idle = time_limits(selected)
 
     run_dir = boot.new_run_dir(ws.interop / pair_directory(guests))
