@@ -275,6 +275,28 @@ def test_checks_side_by_side_get_their_share_of_a_cpu_as_longer_timeouts():
     assert boot.cpu_share(1, 2) == boot.cpu_share(2, 2) == 1
 
 
+def test_checks_at_once_default_to_two_per_guest_cpu():
+    assert boot.parallel_checks(None, 2) == 4     # the default guest
+    assert boot.parallel_checks(None, 1) == 2     # Debian's one-CPU DKMS guests
+    assert boot.parallel_checks(None, 4) == 8
+    assert boot.parallel_checks(3, 1) == 3        # --parallel wins
+    # so a one-CPU guest's checks get twice their timeout, not four times
+    assert boot.cpu_share(boot.parallel_checks(None, 1), 1) == 2
+    with pytest.raises(L2wgError, match="--parallel 0"):
+        boot.parallel_checks(0, 2)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_parallel_below_one_is_refused_in_one_line(value, capsys):
+    from l2wg.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["boot", "6.12", "--parallel", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "--parallel" in err[-1] and value in err[-1]
+
+
 #: Four checks for the guest's own init (run_checks), side by side: "other"
 #: runs 6 s; "crowded" outlives its 3 s limit while "other" runs, and passes at
 #: once alone; "hang" always outlives its limit; "quick" passes.

@@ -82,9 +82,13 @@ def _children_cpu() -> float:
 
 def bench_boot(artifacts: Path, ws: Workspace, rounds: int, progress: Progress,
                checks: list[str] | None = None, accel: str | None = None,
-               jobs: int = 1, programs: GuestPrograms = GuestPrograms()) -> list[Figure]:
-    """Guest initramfs cold and cached, then the check suite in one boot per round."""
+               jobs: int | None = None, programs: GuestPrograms = GuestPrograms()
+               ) -> list[Figure]:
+    """Guest initramfs cold and cached, then the check suite in one boot per round,
+    *jobs* checks at once (default: boot.parallel_checks)."""
     from . import boot, guest
+
+    jobs = boot.parallel_checks(jobs, boot.Artifacts.load(artifacts).cpus())
 
     cold, cached = Figure("initramfs build, cold", []), Figure("initramfs build, cached", [])
     for _ in range(2):
@@ -178,7 +182,7 @@ def bench_pipeline(kernels: list[Kernel], project: Project, ws: Workspace, round
 
     stages = stages or pipeline.STAGES
     opts = pipeline.PipelineOptions(stages=stages, build=BuildOptions(ccache=False),
-                                    **({"parallel": parallel} if parallel else {}))
+                                    parallel=parallel)
     root = Path(tempfile.mkdtemp(prefix="bench-pipeline-", dir=ws.root))
     bench_ws = Workspace(root / "ws")
     bench_ws.root.mkdir()

@@ -168,26 +168,36 @@ class BootResult:
 
 KMEMLEAK_RE = re.compile(r"^# l2wg: kmemleak scan: (\d+) unreferenced objects", re.M)
 
-#: Checks run side by side in the guest: two per CPU of the default guest
-#: (qemu.Machine.cpus), as most of them wait on timers and the other site as
-#: much as they compute.
-#: The 7.3 suite (16 checks, boot included) on an idle machine: 27.6 s this
-#: way, 37 s with 2 at once, 48-51 s with 2 at once on a uniprocessor kernel.
-PARALLEL_CHECKS = 4
+#: Checks run side by side in the guest, per guest CPU: most of them wait on
+#: timers and the other site as much as they compute.
+#: The 7.3 suite (16 checks, boot included) on an idle machine with 2 CPUs:
+#: 27.6 s with 4 at once, 37 s with 2, 48-51 s with 2 on a uniprocessor kernel.
+CHECKS_PER_CPU = 2
+
+
+def parallel_checks(jobs: int | None, cpus: int) -> int:
+    """Checks at once in a guest of *cpus* CPUs: *jobs* (--parallel), else
+    CHECKS_PER_CPU per CPU (4 on the default 2-CPU guest, 2 on Debian's
+    one-CPU DKMS guests)."""
+    if jobs is not None:
+        if jobs < 1:
+            raise BadInput(f"--parallel {jobs}: at least one check must run")
+        return jobs
+    return CHECKS_PER_CPU * max(cpus, 1)
 
 
 def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = None,
          script: Path | None = None, shell: bool = False, accel: str | None = None,
          run_dir: Path | None = None, progress: Progress | None = None,
          on_console: Callable[[str], None] | None = None,
-         jobs: int = PARALLEL_CHECKS, cpus: int | None = None,
+         jobs: int | None = None, cpus: int | None = None,
          programs: guest.GuestPrograms = guest.GuestPrograms()) -> BootResult:
     """Boot the kernel in *artifacts_dir* and run *checks* (default: the fast
     set), or *script* (a file run by the guest's sh), or an interactive
     *shell*.  *accel* forces "kvm" or "tcg" instead of the probe.
     *programs* replace host programs in the guest (userspace.guest_programs).
     *on_console* sees every console line (``--debug``).  *jobs* > 1 runs
-    that many checks side by side (each isolated; output printed per check
+    that many checks side by side (default: parallel_checks) (each isolated; output printed per check
     when it ends, so a kernel report can then not be tied to one check).
     *cpus* is the guest's CPU count (QEMU -smp; default: Artifacts.cpus)."""
     progress = progress or silent()
@@ -202,6 +212,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     if script is not None and not Path(script).is_file():
         raise BadInput(f"--script {script}: no such file")
     cpus = artifacts.cpus(cpus)
+    jobs = parallel_checks(jobs, cpus)
     selected = checks_mod.scaled(selected, slowdown * cpu_share(jobs, cpus))
 
     run_dir = run_dir or new_run_dir(artifacts.directory / "boot", mode)
@@ -255,7 +266,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
 
 
 def checks_key(ws: Workspace, artifacts_dir: Path, checks: Sequence[str] | None = None,
-               jobs: int = PARALLEL_CHECKS,
+               jobs: int | None = None,
                programs: guest.GuestPrograms = guest.GuestPrograms()) -> str:
     """The up-to-date key of a check run (stamps.py): what the guest would see.
 
@@ -265,6 +276,7 @@ def checks_key(ws: Workspace, artifacts_dir: Path, checks: Sequence[str] | None 
     """
     artifacts = Artifacts.load(artifacts_dir)
     selected = checks_mod.select(checks)
+    jobs = parallel_checks(jobs, artifacts.cpus())
     upstream = sorted((artifacts.tree / UPSTREAM_TESTS).glob("*.sh")) if artifacts.tree else []
     return stamps.digest({
         "image": artifacts.image_digest(),
@@ -353,7 +365,8 @@ def timeout_factor(config: Path) -> int:
 def cpu_share(jobs: int, cpus: int) -> int:
     """How many of the *jobs* checks side by side share each of the guest's
     *cpus* (at least 1): a check's timeout, set for a guest to itself, is
-    that many times longer.  On the 2-CPU guest, 4 at once: 2x."""
+    that many times longer.  On the 2-CPU guest, 4 at once: 2x; --parallel 4
+    on a one-CPU guest: 4x."""
     return max(1, -(-jobs // max(cpus, 1)))
 
 

@@ -90,7 +90,7 @@ def cmd_bench(args) -> int:
     rounds = args.rounds or 3
     if args.what == "boot":
         figures = bench_boot(ws.artifacts(kernel.name, args.variant), ws, rounds, progress,
-                             args.check, jobs=max(1, args.parallel),
+                             args.check, jobs=args.parallel,
                              programs=guest_programs(project.matrix(), ws, progress))
     else:
         figures = bench_build(kernel, project, ws, rounds, progress, build_options(args))
@@ -114,7 +114,7 @@ def _bench_pipeline(args, project, ws, progress) -> int:
                         f"(stages: {', '.join(pipeline.STAGES)})")
     runs, figures, root = bench_pipeline(kernels, project, ws, args.rounds or 1, progress,
                                          stages, keep=args.keep,
-                                         parallel=max(1, args.parallel))
+                                         parallel=args.parallel)
     print(f"pipeline benchmark, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} "
           f"(workspace {root}{'' if args.keep else ', removed'}):")
     print(phase_table(runs))
@@ -139,7 +139,7 @@ def cmd_boot(args) -> int:
     _checked([_boot_and_report(ws, artifacts, label, progress, checks=args.check,
                                script=args.script, shell=args.shell, accel=args.accel,
                                on_console=print if args.console else None,
-                               jobs=max(1, args.parallel), cpus=args.cpus,
+                               jobs=args.parallel, cpus=args.cpus,
                                programs=guest_programs(project.matrix(), ws, progress))])
     return 0
 
@@ -282,7 +282,7 @@ def cmd_ci(args) -> int:
     if not kernels:
         raise BadInput("no kernel to run (all need the network? try --online)")
     opts = pipeline.PipelineOptions(stages=stages, checks=tuple(args.check) if args.check else None,
-                                    build=build_options(args), parallel=max(1, args.parallel))
+                                    build=build_options(args), parallel=args.parallel)
     runs = pipeline.run_matrix(kernels, project, ws, opts, progress)
     page = dashboard.write(runs, args.report or ws.root / "report")
     print(dashboard.table(runs))

@@ -358,12 +358,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_parallel(p: argparse.ArgumentParser) -> None:
-    from ..boot import PARALLEL_CHECKS
+def _at_least_one(text: str) -> int:
+    """An argparse type: an integer of at least 1 (a count of things at once)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be at least 1")
+    return value
 
-    p.add_argument("--parallel", type=int, default=PARALLEL_CHECKS, metavar="N",
+
+def _add_parallel(p: argparse.ArgumentParser) -> None:
+    from ..boot import CHECKS_PER_CPU
+
+    p.add_argument("--parallel", type=_at_least_one, metavar="N",
                    help="checks run at once in the guest, each in its own mount and network "
-                        "namespaces (default: %(default)s, two per guest CPU; 1 streams each "
+                        f"namespaces (default: {CHECKS_PER_CPU} per guest CPU, so 4 on the "
+                        "default 2-CPU guest and 2 on Debian's one-CPU DKMS guests; 1 streams each "
                         "check's output as it runs and ties a kernel oops to its check). Checks that "
                         "share a CPU get as many times their timeout, and one that times out "
                         "beside others runs once more, alone, at the end; the report says so")
