@@ -87,7 +87,7 @@ class PipelineOptions:
     stages: tuple[str, ...] = STAGES
     checks: tuple[str, ...] | None = None
     build: builds.BuildOptions = builds.BuildOptions()
-    parallel: int = boots.PARALLEL_CHECKS     # checks at once in the guest
+    parallel: int | None = None   # checks at once in the guest (None: boot.parallel_checks)
 
 
 def _suite_status(suites: list[SuiteReport], xfail: dict[str, str]) -> tuple[str, str]:
@@ -192,11 +192,10 @@ class _Runner:
 
     def boot(self, artifacts: Path, stage: str) -> StageResult:
         """The checks on *artifacts*, or their last passing results if nothing changed."""
-        stamp = stamps.Stamp(artifacts / "boot" / "checks.stamp.json")
         key = boots.checks_key(self.ws, artifacts, self.opts.checks, self.opts.parallel,
                                self.programs())
-        done = None if self.opts.build.rebuild else stamp.valid(key)
-        if done is not None:
+
+        def reuse(done: dict) -> StageResult:
             suites = load_json(Path(done["results"]))
             status, detail = _suite_status(suites, self.kernel.expect.xfail)
             self.progress.step(f"{self.kernel.name}: {stage}: checks up to date "
@@ -204,19 +203,24 @@ class _Runner:
             return StageResult(self.kernel.name, stage, status, up_to_date=True,
                                detail=f"{detail} (up to date)", log=done["console"],
                                suites=suites)
-        stamp.clear()
-        result = boots.boot(self.ws, artifacts, checks=self.opts.checks, progress=self.progress,
-                            jobs=self.opts.parallel, programs=self.programs())
-        suite = result.suite
-        status, detail = _suite_status([suite] if suite else [], self.kernel.expect.xfail)
-        if suite is None:
-            status, detail = "fail", "; ".join(result.errors) or "no results"
-        elif status == "pass":
+
+        def run() -> Stamped:
+            result = boots.boot(self.ws, artifacts, checks=self.opts.checks,
+                                progress=self.progress, jobs=self.opts.parallel,
+                                programs=self.programs())
+            suite = result.suite
+            status, detail = _suite_status([suite] if suite else [], self.kernel.expect.xfail)
+            if suite is None:
+                status, detail = "fail", "; ".join(result.errors) or "no results"
             results = result.run_dir / "results.json"
-            stamp.save(key, {"results": str(results), "console": str(result.console_log)},
-                       [results, result.console_log])
-        return StageResult(self.kernel.name, stage, status, detail=detail,
-                           log=str(result.console_log), suites=[suite] if suite else [])
+            return Stamped(StageResult(self.kernel.name, stage, status, detail=detail,
+                                       log=str(result.console_log),
+                                       suites=[suite] if suite else []),
+                           {"results": str(results), "console": str(result.console_log)},
+                           [results, result.console_log])
+
+        return stamped(stamps.Stamp(artifacts / "boot" / "checks.stamp.json"), key,
+                       self.opts.build.rebuild, reuse, run)
 
     def dkms(self) -> StageResult:
         made = packages.dkms(self.kernel, self.project, self.ws, self.progress,
@@ -297,6 +301,30 @@ def pair_skip_reason(pair: tuple[str, str], runs: list[KernelRun],
     return "; ".join(dict.fromkeys(why))       # a dkms:K and a dkms:K+PATCH: said once
 
 
+@dataclass(frozen=True)
+class Stamped:
+    """A stage's result, and what its stamp records if it passed: the record
+    and the files that must still exist for the stamp to hold."""
+    result: StageResult
+    record: dict
+    outputs: list[Path]
+
+
+def stamped(stamp: stamps.Stamp, key: str, rebuild: bool,
+            reuse: Callable[[dict], StageResult], run: Callable[[], Stamped]) -> StageResult:
+    """A check stage that is reused while nothing it sees changed: reuse(record)
+    when *stamp* holds for *key* (and not *rebuild*), else run(), stamped with
+    *key* only if it passed.  A failed run leaves no stamp."""
+    done = None if rebuild else stamp.valid(key)
+    if done is not None:
+        return reuse(done)
+    stamp.clear()
+    made = run()
+    if made.result.status == "pass":
+        stamp.save(key, made.record, made.outputs)
+    return made.result
+
+
 def run_pair(pair: tuple[str, str], runs: list[KernelRun], project: Project, ws: Workspace,
              opts: PipelineOptions, progress: Progress) -> KernelRun:
     """The interop stage of *pair*: skipped, with the reason, when a guest cannot be had."""
@@ -308,23 +336,22 @@ def run_pair(pair: tuple[str, str], runs: list[KernelRun], project: Project, ws:
     def body() -> StageResult:
         guests = interop.find_pair(ws, project.matrix(), *pair, progress)
         programs = guest_programs(project.matrix(), ws, progress)
-        stamp = interop.stamp(ws, guests)
-        key = interop.checks_key(ws, guests, programs=programs)
-        done = None if opts.build.rebuild else stamp.valid(key)
-        if done is not None:
-            return reused_pair(name, done, progress)
-        stamp.clear()
-        result = interop.interop(ws, guests, progress=progress, programs=programs)
-        status, detail = _suite_status(result.suites, {})
-        if not result.ok and status == "pass":
-            status, detail = "fail", "; ".join(result.errors)
-        summary = result.run_dir / "interop.json"
-        if status == "pass":
-            results = result.run_dir / "results.json"
-            stamp.save(key, {"results": str(results), "summary": str(summary)},
-                       [results, summary])
-        return StageResult(name, PAIR_STAGE, status, suites=result.suites,
-                           detail=f"over {result.link.underlay}: {detail}", log=str(summary))
+
+        def run() -> Stamped:
+            result = interop.interop(ws, guests, progress=progress, programs=programs)
+            status, detail = _suite_status(result.suites, {})
+            if not result.ok and status == "pass":
+                status, detail = "fail", "; ".join(result.errors)
+            results, summary = result.run_dir / "results.json", result.run_dir / "interop.json"
+            return Stamped(StageResult(name, PAIR_STAGE, status, suites=result.suites,
+                                       detail=f"over {result.link.underlay}: {detail}",
+                                       log=str(summary)),
+                           {"results": str(results), "summary": str(summary)},
+                           [results, summary])
+
+        return stamped(interop.stamp(ws, guests),
+                       interop.checks_key(ws, guests, programs=programs),
+                       opts.build.rebuild, lambda done: reused_pair(name, done, progress), run)
 
     return KernelRun(name, [timed_stage(name, PAIR_STAGE, body, progress)])
 
