@@ -326,8 +326,36 @@ def test_fragment_reader(tmp_path):
 
 
 def test_shipped_fragments_parse(project):
-    for frag in project.fragments.glob("*.config"):
+    for frag in project.fragments.glob("**/*.config"):
         assert kconfig.read_fragment(frag), frag
+
+
+def test_a_line_override_of_a_fragment_is_used_on_that_line_only(tmp_path):
+    (tmp_path / "ci" / "kconfig" / "6.1").mkdir(parents=True)
+    canonical = tmp_path / "ci" / "kconfig" / "leak.config"
+    override = tmp_path / "ci" / "kconfig" / "6.1" / "leak.config"
+    canonical.write_text("CONFIG_SAMPLE_KMEMLEAK=m\n")
+    override.write_text("CONFIG_DEBUG_KMEMLEAK_TEST=m\n")
+    project = Project(tmp_path)
+    assert project.fragment("leak", "6.1") == override
+    assert project.fragment("leak", "6.12") == canonical
+    assert project.fragment("leak") == canonical
+    override.unlink()
+    assert project.fragment("leak", "6.1") == canonical
+    with pytest.raises(L2wgError, match="no config fragment 'gone'"):
+        project.fragment("gone", "6.1")
+
+
+def test_the_debug_variant_asks_for_its_kmemleak_control_by_each_lines_name(project):
+    from l2wg.build import VARIANT_FRAGMENTS
+
+    def asked(line):
+        return {r.name: r.value for name in VARIANT_FRAGMENTS["debug"]
+                for r in kconfig.read_fragment(project.fragment(name, line))}
+
+    assert asked("7.3")["SAMPLE_KMEMLEAK"] == "m" and "DEBUG_KMEMLEAK_TEST" not in asked("7.3")
+    assert asked("6.1")["DEBUG_KMEMLEAK_TEST"] == "m" and "SAMPLE_KMEMLEAK" not in asked("6.1")
+    assert asked("6.1")["KASAN"] == asked("7.3")["KASAN"] == "y"
 
 
 # Integration: the real Debian trees -------------------------------------------
@@ -424,6 +452,25 @@ def test_matrix_kernel_kconfig_parses(workspace_tree):
     assert kconf.modules is kconf.syms["MODULES"]
     for name in ("NET", "INET", "WIREGUARD", "PPPOE"):
         assert kconf.syms[name].nodes, f"{name} is not defined in {path}"
+
+
+@pytest.mark.integration
+def test_matrix_kernel_defines_every_option_its_variants_ask_for(workspace_tree):
+    """Each variant's fragments, with the line's overrides (ci/kconfig/LINE/), ask
+    only for options the kernel has: what a build would otherwise stop at, found
+    without building (the debug variant's SAMPLE_KMEMLEAK is 6.1's
+    DEBUG_KMEMLEAK_TEST)."""
+    from l2wg.build import VARIANT_FRAGMENTS
+
+    kernel, path, version = workspace_tree
+    project = Project(ROOT)
+    kconf = load_kconfig(path, kernel.arch, version)
+    names = {*kernel.fragments, *(f for fs in VARIANT_FRAGMENTS.values() for f in fs)}
+    missing = [f"{r.origin}: CONFIG_{r.name}"
+               for name in sorted(names)
+               for r in kconfig.read_fragment(project.fragment(name, kernel.line))
+               if not (r.name in kconf.syms and kconf.syms[r.name].nodes)]
+    assert not missing, f"not in {kernel.name}'s Kconfig ({version}): {', '.join(missing)}"
 
 
 # scripts/kconfig/tests/<case>: (.config given, .config the kernel makes, the whole file?)

@@ -32,7 +32,7 @@ from .workspace import Workspace
 WARNING_RE = re.compile(r"^(?P<file>[\w./+-]+):(?P<line>\d+):(?:\d+:)? warning: (?P<text>.*)$")
 IMAGE = {"x86_64": "arch/x86/boot/bzImage", "x86": "arch/x86/boot/bzImage",
          "i386": "arch/x86/boot/bzImage", "arm64": "arch/arm64/boot/Image"}
-VARIANT_FRAGMENTS = {"default": (), "debug": ("debug",)}
+VARIANT_FRAGMENTS = {"default": (), "debug": ("debug", "kmemleak-test")}
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ def build(kernel: Kernel, project: Project, ws: Workspace, opts: BuildOptions,
 
     series = project.series()
     patches = series.patches(kernel.line)
-    fragments = [project.fragment(f) for f in
+    fragments = [project.fragment(f, kernel.line) for f in
                  (*kernel.fragments, *VARIANT_FRAGMENTS.get(opts.variant, (opts.variant,)),
                   *opts.fragments)]
     build_dir = build_dir_for(kernel, opts, ws)

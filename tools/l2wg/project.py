@@ -48,7 +48,14 @@ class Project:
     def series(self) -> Series:
         return load_series(self.patches)
 
-    def fragment(self, name: str) -> Path:
+    def fragment(self, name: str, line: str | None = None) -> Path:
+        """ci/kconfig/NAME.config, or on kernel *line* its override
+        ci/kconfig/LINE/NAME.config when there is one: an option that a line
+        names otherwise, as patches/LINE/ holds the patches a line needs in
+        its own version."""
+        override = self.fragments / line / f"{name}.config" if line else None
+        if override is not None and override.is_file():
+            return override
         path = self.fragments / f"{name}.config"
         if not path.is_file():
             known = ", ".join(sorted(p.stem for p in self.fragments.glob("*.config")))

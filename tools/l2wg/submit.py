@@ -600,7 +600,7 @@ def check_bisectable(clone: Path, commits: list[str], kernel: Kernel, project: P
                                builds.BuildOptions(jobs=opts.jobs,
                                                    make_vars=WARNING_VARS + checker.make_vars),
                                shutil.which("ccache") is not None)
-    fragments = [project.fragment(f) for f in kernel.fragments]
+    fragments = [project.fragment(f, kernel.line) for f in kernel.fragments]
     tip_config = build_dir / "l2wg-series-tip.config"
     branch = run_git(clone, "rev-parse", "--abbrev-ref", "HEAD", log=log).output.strip()
     progress.step(f"{kernel.name}: waiting for the kernel build lock {opts.kbuild_lock}")

@@ -81,7 +81,7 @@ jobs:
 def tuxsuite_plan(kernel: Kernel, project: Project) -> str:
     lines = ["tinyconfig"]
     for name in kernel.fragments:
-        lines += [f"CONFIG_{r.name}={r.value}" for r in read_fragment(project.fragment(name))]
+        lines += [f"CONFIG_{r.name}={r.value}" for r in read_fragment(project.fragment(name, kernel.line))]
     kconfig = "\n".join(f"          - {_q(line)}" for line in lines)
     return HEADER + f"""\
 # Run on the kernel's tree with the series applied (branch l2wg of l2wg's
