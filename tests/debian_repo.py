@@ -32,6 +32,11 @@ SUITES = {
                   ("linux-modules-9.9.2-test-amd64", "9.9.2-1", "modules"),
                   ("linux-base-9.9.2-test-amd64", "9.9.2-1", "base"),
                   ("linux-headers-9.9.2-test-amd64", "9.9.2-1", "headers"),
+                  # a newer ABI of the line, as a point release brings it
+                  # (l2wg kernels --available names it; nothing installs it)
+                  ("linux-headers-9.9.3-test-amd64", "9.9.3-1", "headers"),
+                  # other flavours of the line, never taken for it
+                  ("linux-headers-9.9.4-test-rt-amd64", "9.9.4-1", "headers"),
                   # The host's real wg and glibc, repackaged: the guest's wg (userspace.py).
                   ("wireguard-tools", "1.0.29990101-1", "tools"),
                   ("libc6", "2.99-1", "libc"),

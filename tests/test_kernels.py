@@ -271,9 +271,10 @@ def test_debian_table_and_suites(tmp_path):
 
 # l2wg kernels --available, against the test archive on 127.0.0.1 ------------------
 
-def available_project(tmp_path: Path, archive, suites: str = '["l2wg-test", "l2wg-next"]') -> Path:
+def available_project(tmp_path: Path, archive, suites: str = '["l2wg-test", "l2wg-next"]',
+                      headers: str = "") -> Path:
     project = tmp_path / "project"
-    (project / "ci" / "kconfig").mkdir(parents=True)
+    (project / "ci" / "kconfig").mkdir(parents=True, exist_ok=True)
     for fragment in ("base", "checks"):
         (project / "ci" / "kconfig" / f"{fragment}.config").write_text("")
     (project / "kernels.toml").write_text(f'''
@@ -291,6 +292,7 @@ source = {{ type = "debian", package = "linux-source-9.9", suite = "l2wg-test" }
 version = "9.9.1"
 source = {{ type = "debian", package = "linux-source-9.9", version = "9.9.1-1", suite = "l2wg-test" }}
 ci = false
+{headers}
 ''')
     return project
 
@@ -321,6 +323,28 @@ def test_kernels_available_marks_lines_not_in_the_matrix(debian_server, tmp_path
     assert cli.main(["kernels", "--available", "--refresh", *common]) == 0
     updates = [ln for ln in log.read_text().splitlines() if ln.startswith("$ apt-get")]
     assert len(updates) == 2 and all("Dir::State::Lists=" in ln for ln in updates)
+
+
+def test_kernels_available_names_dkms_headers_their_suite_has_a_newer_one_of(
+        debian_server, tmp_path, capsys):
+    from l2wg import cli
+
+    _, archive = debian_server
+
+    def listed(pin: str) -> list[str]:
+        project = available_project(
+            tmp_path, archive,
+            headers=f'dkms_headers = [{{ package = "{pin}", suite = "l2wg-test" }}]')
+        assert cli.main(["kernels", "--available", "--project", str(project),
+                         "--workspace", str(tmp_path / "ws")]) == 0
+        return [ln for ln in capsys.readouterr().out.splitlines() if "dkms_headers" in ln]
+
+    # 9.9.2's headers are pinned, and the suite has 9.9.3's (9.9.4 is -rt-amd64)
+    assert listed("linux-headers-9.9.2-test-amd64") == [
+        "9.9.1: dkms_headers linux-headers-9.9.2-test-amd64 is not l2wg-test's newest: "
+        "linux-headers-9.9.3-test-amd64 (9.9.3-1)"]
+    # pinned to the newest: nothing to say
+    assert listed("linux-headers-9.9.3-test-amd64") == []
 
 
 def test_kernels_available_reports_a_suite_it_cannot_ask(debian_server, tmp_path, capsys):

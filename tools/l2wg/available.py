@@ -7,6 +7,11 @@ of kernels.toml through l2wg's private apt configuration -- for its
 and the suite that has it, marking the lines no kernels.toml entry covers.
 A suite that cannot be asked is reported, one line each; the others are
 still listed.
+
+It also names each ``dkms_headers`` package that its suite has a newer one
+of, on the same line and flavour (linux-headers-6.12.117+deb12-amd64 when
+bookworm has 6.12.118+deb12-amd64): the Debian kernel the DKMS proof runs
+on is then no longer the one that suite's users get.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .apt import Apt, AptError, Offer, compare_versions, newest
-from .kernels import Matrix
+from .kernels import HOST_SUITE, DkmsHeaders, Kernel, Matrix
 from .workspace import Workspace
 
 PREFIX = "linux-source-"
@@ -42,9 +47,26 @@ class Line:
         return not self.entries
 
 
+@dataclass(frozen=True)
+class NewerHeaders:
+    """A dkms_headers package of kernels.toml, and the newer one its suite has."""
+
+    kernel: str                    # "6.12"
+    pinned: str                    # "linux-headers-6.12.117+deb12-amd64"
+    suite: str                     # "bookworm"
+    newest: str                    # "linux-headers-6.12.118+deb12-amd64"
+    version: str                   # its version, "6.12.118-1~deb12u1"
+
+    def line(self) -> str:
+        return (f"{self.kernel}: dkms_headers {self.pinned} is not {self.suite}'s newest: "
+                f"{self.newest} ({self.version})")
+
+
 @dataclass
 class Availability:
     lines: list[Line]
+    #: dkms_headers packages whose suite has a newer one.
+    newer_headers: list[NewerHeaders] = field(default_factory=list)
     #: Suites that could not be asked, one error line each.
     problems: list[str] = field(default_factory=list)
     #: When each private suite's lists were fetched.
@@ -91,7 +113,51 @@ def available(matrix: Matrix, ws: Workspace, log: Path, refresh: bool = False) -
                                  next(o.suite for o in found if o.version == best),
                                  tuple(suites.items()), entries))
     result.lines.sort(key=lambda ln: tuple(int(n) for n in ln.line.split(".")), reverse=True)
+    for kernel in matrix.kernels.values():
+        for headers in kernel.dkms_headers:
+            try:
+                newer = newer_headers(kernel, headers, apt_for(headers.suite, matrix, ws), log)
+            except AptError as exc:
+                result.problems.append(str(exc))
+                continue
+            if newer is not None:
+                result.newer_headers.append(newer)
     return result
+
+
+def apt_for(suite: str, matrix: Matrix, ws: Workspace) -> Apt:
+    """Where a dkms_headers package of *suite* is looked up: the host's apt for
+    the host's suite, as the DKMS build's chroot of it is made, else l2wg's own."""
+    if suite == HOST_SUITE and matrix.debian.host:
+        return Apt.host()
+    return Apt.for_suite(ws.apt, suite, matrix.debian)
+
+
+def same_flavour(kernel: Kernel, package: str) -> re.Pattern:
+    """The headers packages of *kernel*'s line named as *package* is, numbers
+    aside: linux-headers-6.12.117+deb12-amd64 -> linux-headers-6.12.N+deb12-amd64
+    (not -rt-amd64, -cloud-amd64 or -common)."""
+    prefix = f"linux-headers-{kernel.line}."
+    rest = package[len(prefix):] if package.startswith(prefix) else package
+    pattern = re.sub(r"(?<![a-z\d])\d+", lambda _: r"\d+", re.escape(rest))
+    return re.compile(re.escape(prefix) + pattern + "$")
+
+
+def newer_headers(kernel: Kernel, headers: DkmsHeaders, apt: Apt,
+                  log: Path) -> NewerHeaders | None:
+    """The newest headers package of the same line and flavour in the suite, if it
+    is not *headers*' own (None when the pin is the newest, or the suite has no
+    package named like it)."""
+    match = same_flavour(kernel, headers.package)
+    names = [n for n in apt.names(f"linux-headers-{kernel.line}.", log) if match.match(n)]
+    offers = apt.offers(names, log)
+    if not offers:
+        return None
+    best = newest([o.version for o in offers])
+    top = next(o for o in offers if o.version == best)
+    if top.package == headers.package:
+        return None
+    return NewerHeaders(kernel.name, headers.package, headers.suite, top.package, best)
 
 
 def table(result: Availability) -> str:
@@ -111,4 +177,5 @@ def table(result: Availability) -> str:
         dates = ", ".join(f"{suite} {when:%Y-%m-%d %H:%M}"
                           for suite, when in sorted(result.fetched.items()))
         out.append(f"l2wg's lists fetched: {dates} (--refresh fetches them again)")
+    out += [newer.line() for newer in result.newer_headers]
     return "\n".join(out)
