@@ -172,6 +172,13 @@ lan_tunnel_up() {
 		peer_device l2wg1 "$LAN_PORT" persistent-keepalive 1
 }
 
+# Microseconds between the LAN frames a redirect check sends.  They must
+# arrive in order; one run in which the host was compiling a kernel beside
+# the pair saw two frames sent 2 ms apart swap places between the sites
+# (7.3 to 6.1; where, not yet found), so each is sent well after the one
+# before has left.
+LAN_FRAME_GAP_US=10000
+
 # FROM=SRC TO=DST MAX=BYTES lan_frames: the frames SRC sends to DST (or to a
 # group), as hex, from 60 bytes up to MAX + 8 (room for two VLAN tags).
 lan_frames() {

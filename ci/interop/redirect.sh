@@ -38,7 +38,7 @@ rawframe_recv "$LAN" lanh.$VID "$COUNT" "$L2WG_DIR/received" 30000 "$LAN_PEER_SR
 	{ lan_teardown; ktap_abort "the receiver did not start"; }
 ktap_step "the other site is ready to receive" barrier 2 60
 dropped=$(cat /sys/class/net/l2wg1/statistics/tx_dropped)
-rawframe_send "$LAN" lanh.$VID "$L2WG_DIR/sent" 2000
+rawframe_send "$LAN" lanh.$VID "$L2WG_DIR/sent" "$LAN_FRAME_GAP_US"
 wait "$RAWFRAME_PID"
 ktap_test "all $COUNT frames of the other site's VLAN arrived byte-exact, in order, nothing else" \
 	same_frames "$L2WG_DIR/expected" "$L2WG_DIR/received"

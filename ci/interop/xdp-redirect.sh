@@ -54,7 +54,7 @@ COUNT=$(wc -l <"$L2WG_DIR/expected")
 rawframe_recv "$LAN" lanh.$VID "$COUNT" "$L2WG_DIR/received" 30000 "$LAN_PEER_SRC" ||
 	{ lan_teardown; ktap_abort "the receiver did not start"; }
 ktap_step "the other site is ready to receive" barrier 3 60
-rawframe_send "$LAN" lanh.$VID "$L2WG_DIR/sent" 2000
+rawframe_send "$LAN" lanh.$VID "$L2WG_DIR/sent" "$LAN_FRAME_GAP_US"
 wait "$RAWFRAME_PID"
 ktap_test "all $COUNT frames of the other site's VLAN arrived byte-exact, in order, nothing else" \
 	same_frames "$L2WG_DIR/expected" "$L2WG_DIR/received"
