@@ -336,3 +336,34 @@ def test_the_pair_gets_a_row_and_its_guests_a_column_in_the_table():
     assert checks[1] == ["ping", dashboard.check_cell(runs[-1].stages[0], "ping")] and \
         checks[1][1] != dashboard.check_cell(pipeline.StageResult("x", "boot", "pass",
                                                                   suites=[a]), "ping")
+
+
+def test_a_check_stage_is_reused_only_after_a_pass_with_the_same_key(tmp_path):
+    from l2wg import stamps
+
+    log = tmp_path / "results.json"
+    log.write_text("[]")
+    stamp = stamps.Stamp(tmp_path / "checks.stamp.json")
+    runs: list[str] = []
+
+    def stage(status: str, key: str = "k1", rebuild: bool = False) -> pipeline.StageResult:
+        def run() -> pipeline.Stamped:
+            runs.append(status)
+            return pipeline.Stamped(pipeline.StageResult("7.3", "boot", status),
+                                    {"results": str(log)}, [log])
+
+        return pipeline.stamped(stamp, key, rebuild,
+                                lambda done: pipeline.StageResult("7.3", "boot", "pass",
+                                                                  up_to_date=True,
+                                                                  log=done["results"]), run)
+
+    assert stage("fail").status == "fail" and stamp.valid("k1") is None   # a failure: no stamp
+    assert stage("pass").status == "pass" and stamp.valid("k1") == {"results": str(log)}
+    again = stage("fail")                     # nothing changed: reused, run() not called
+    assert again.up_to_date and again.log == str(log) and runs == ["fail", "pass"]
+    assert stage("pass", rebuild=True).up_to_date is False and runs[-1] == "pass"
+    assert stage("fail", key="k2").status == "fail"                      # the inputs changed
+    assert stamp.valid("k1") is None and stamp.valid("k2") is None       # the old stamp is gone
+    log.unlink()                                                         # an output is gone
+    stage("pass")
+    assert runs[-1] == "pass"
