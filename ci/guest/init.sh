@@ -85,26 +85,13 @@ run_alone() {
 	number=$((number + 1))
 }
 
-# run_each_alone NAME:LIMIT...: one check after the other.
-run_each_alone() {
+# One check at a time.
+run_sequentially() {
+	number=1
 	for item in "$@"; do
 		echo "# l2wg: begin ${item%%:*}"
 		run_alone "${item%%:*}" "${item#*:}"
 	done
-}
-
-# One check at a time.
-run_sequentially() {
-	number=1
-	run_each_alone "$@"
-}
-
-# needs_alone NAME: whether check NAME must have the kernel to itself
-# (L2WG_ALONE; checks.py's ``alone``): netns.sh counts every keypair and peer
-# the kernel log announces, so other checks' would be counted as its own.
-needs_alone() {
-	case " $L2WG_ALONE " in *" $1 "*) return 0 ;; esac
-	return 1
 }
 
 # print_check ITEM: the output of check NAME:LIMIT, run in the background,
@@ -175,16 +162,7 @@ run_checks() {
 	echo "KTAP version 1"
 	echo "1..$#"
 	if [ "${L2WG_JOBS:-1}" -gt 1 ]; then
-		beside="" alone=""
-		for item in "$@"; do
-			if needs_alone "${item%%:*}"; then
-				alone="$alone $item"
-			else
-				beside="$beside $item"
-			fi
-		done
-		run_in_parallel $beside
-		run_each_alone $alone
+		run_in_parallel "$@"
 	else
 		run_sequentially "$@"
 	fi
