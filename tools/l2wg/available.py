@@ -22,7 +22,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .apt import Apt, AptError, Offer, compare_versions, newest
-from .kernels import HOST_SUITE, DkmsHeaders, Kernel, Matrix
+from . import sources
+from .kernels import DkmsHeaders, Kernel, Matrix
 from .workspace import Workspace
 
 PREFIX = "linux-source-"
@@ -116,21 +117,14 @@ def available(matrix: Matrix, ws: Workspace, log: Path, refresh: bool = False) -
     for kernel in matrix.kernels.values():
         for headers in kernel.dkms_headers:
             try:
-                newer = newer_headers(kernel, headers, apt_for(headers.suite, matrix, ws), log)
+                apt = sources.debian_apt(headers.apt_suite, matrix.debian, ws)
+                newer = newer_headers(kernel, headers, apt, log)
             except AptError as exc:
                 result.problems.append(str(exc))
                 continue
             if newer is not None:
                 result.newer_headers.append(newer)
     return result
-
-
-def apt_for(suite: str, matrix: Matrix, ws: Workspace) -> Apt:
-    """Where a dkms_headers package of *suite* is looked up: the host's apt for
-    the host's suite, as the DKMS build's chroot of it is made, else l2wg's own."""
-    if suite == HOST_SUITE and matrix.debian.host:
-        return Apt.host()
-    return Apt.for_suite(ws.apt, suite, matrix.debian)
 
 
 def same_flavour(kernel: Kernel, package: str) -> re.Pattern:

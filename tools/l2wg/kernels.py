@@ -129,6 +129,12 @@ class DkmsHeaders:
         """linux-headers-6.12.117+deb12-amd64 -> 6.12.117+deb12-amd64."""
         return self.package.removeprefix("linux-headers-")
 
+    @property
+    def apt_suite(self) -> str | None:
+        """The suite to ask apt for its packages (headers, the matching
+        linux-image): None, the host's own apt sources, for the host's suite."""
+        return None if self.suite == HOST_SUITE else self.suite
+
     def describe(self) -> str:
         """apt's own spelling: package/suite."""
         return f"{self.package}/{self.suite}"

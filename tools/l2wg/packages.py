@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from . import checks, chroot, distkernel, sources, stamps, store
 from .apt import Apt
 from .errors import BuildError, L2wgError, failing_as
-from .kernels import HOST_SUITE, DebianArchive, DkmsHeaders, Kernel
+from .kernels import DebianArchive, DkmsHeaders, Kernel
 if TYPE_CHECKING:
     from .build import BuildOptions
 from .progress import Progress
@@ -481,8 +481,7 @@ def dkms_result_from(record: dict) -> DkmsResult:
 def image_apt(headers: DkmsHeaders, project: Project, ws: Workspace) -> Apt:
     """Where Debian's linux-image matching *headers* is looked up: the host's apt
     sources for the host's suite, l2wg's own apt configuration for another."""
-    suite = None if headers.suite == HOST_SUITE else headers.suite
-    return sources.debian_apt(suite, project.matrix().debian, ws)
+    return sources.debian_apt(headers.apt_suite, project.matrix().debian, ws)
 
 
 def guest_configs() -> list[str]:
