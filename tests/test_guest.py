@@ -123,3 +123,37 @@ kill $talker
                           text=True, timeout=60)
     assert "recv exit 0" in done.stdout, done.stdout + done.stderr
     assert (tmp_path / "kept").read_text() == ""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("unshare") is None
+                    or os.geteuid() != 0, reason="needs gcc, and root for a network namespace")
+def test_rawframe_recv_stops_at_sigterm_after_the_frames_already_queued(tmp_path, rawframe):
+    """READY holds the receiver's own pid; SIGTERM ends it at once, but not before it
+    has taken what already reached its socket.  The receiver is stopped (SIGSTOP)
+    while the frames arrive, so they are queued and nothing but the drain keeps
+    them; its quiet time is a minute, so only the signal can end it in time."""
+    binary = rawframe
+    kept = "ffffffffffff" + "020000000001" + "88b5"
+    (tmp_path / "frames").write_text("".join(f"{kept}{i:02x}" + "00" * 45 + "\n"
+                                             for i in range(5)))
+    script = f"""
+ip link add v1 type veth peer name v2 && ip link set v1 up && ip link set v2 up || exit 9
+{binary} recv v2 60000 100 {tmp_path}/ready 020000000001 >{tmp_path}/kept &
+shell_pid=$!
+i=0; until [ -s {tmp_path}/ready ] || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
+pid=$(cat {tmp_path}/ready)
+echo "ready pid $pid shell pid $shell_pid"
+kill -STOP "$pid"
+{binary} send v1 {tmp_path}/frames
+kill -TERM "$pid"; kill -CONT "$pid"
+wait "$shell_pid"
+echo "recv exit $?"
+"""
+    done = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True,
+                          text=True, timeout=20)
+    out = done.stdout + done.stderr
+    pids = out.split()[2], out.split()[5]
+    assert pids[0] == pids[1], out
+    assert "recv exit 0" in done.stdout, out
+    lines = (tmp_path / "kept").read_text().split()
+    assert [line[28:30] for line in lines] == ["00", "01", "02", "03", "04"], out

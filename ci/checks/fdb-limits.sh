@@ -95,15 +95,19 @@ unicast_only_to_b() {
 	for i in 1 2 3 4 5; do
 		echo "${X}$(mac_hex "$(mac_of a l2wg0)")88b6$("$RAWFRAME" fill 46 $i 0)" >>"$L2WG_DIR/to-x"
 	done
-	rawframe_recv b l2wg0 5 "$L2WG_DIR/rx-b" 10000 "0:${X}"
+	rawframe_recv b l2wg0 5 "$L2WG_DIR/rx-b" 10000 "0:${X}" || return 1
 	pid_b=$RAWFRAME_PID
-	rawframe_recv c l2wg0 5 "$L2WG_DIR/rx-c" 1000 "0:${X}"
+	rawframe_recv c l2wg0 5 "$L2WG_DIR/rx-c" 1000 "0:${X}" || return 1
 	pid_c=$RAWFRAME_PID
+	sent=$(stat_of a l2wg0 tx_packets) in_b=$(stat_of b l2wg0 rx_packets)
 	rawframe_send a l2wg0 "$L2WG_DIR/to-x"
 	wait "$pid_b"
 	wait "$pid_c"
 	got_b=$(grep -c . "$L2WG_DIR/rx-b") got_c=$(grep -c . "$L2WG_DIR/rx-c")
-	echo "b got $got_b of 5, c got $got_c"
+	echo "b got $got_b of 5, c got $got_c (a's l2wg0 sent" \
+		"$(($(stat_of a l2wg0 tx_packets) - sent)), b's received" \
+		"$(($(stat_of b l2wg0 rx_packets) - in_b)); a's FDB:" \
+		"$(bridge -n a fdb show dev l2wg0 | grep -i '^02:bb:00:00:00:42 ')"
 	[ "$got_b" = 5 ] && [ "$got_c" = 0 ]
 }
 

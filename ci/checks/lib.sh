@@ -371,12 +371,24 @@ RAWFRAME=/usr/bin/rawframe
 # the background and wait until it listens.  It keeps the frames that MATCH
 # (a source MAC in hex, or OFFSET:HEX; default: all) and stops after MAX of
 # them or QUIET_MS (default 1000, times L2WG_SLOWDOWN) without one (frames it
-# does not keep do not count); then `wait $RAWFRAME_PID`.
+# does not keep do not count), or at rawframe_stop OUTFILE; then
+# `wait $RAWFRAME_PID`.  If the receiver is not listening within 30 s, it
+# says so and returns false: frames sent before it listens would be missed,
+# and the check would only report fewer of them.
 rawframe_recv() {
 	rm -f "$4.ready"
 	nsx "$1" "$RAWFRAME" recv "$2" $((${5:-1000} * ${L2WG_SLOWDOWN:-1})) "$3" "$4.ready" $6 >"$4" &
 	RAWFRAME_PID=$!
-	wait_until 5 test -e "$4.ready"
+	wait_until 30 test -s "$4.ready" && return
+	echo "# rawframe recv on $1 $2 not listening after 30 s"
+	return 1
+}
+
+# rawframe_stop OUTFILE: end the receiver of OUTFILE (rawframe_recv) once it
+# has taken the frames already queued, and wait for it.
+rawframe_stop() {
+	kill -TERM "$(cat "$1.ready")" 2>/dev/null
+	wait "$RAWFRAME_PID"
 }
 
 # rawframe_send NS DEV FILE [PAUSE_US]

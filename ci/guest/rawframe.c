@@ -9,7 +9,9 @@
  *   rawframe recv IFACE MS MAX READY [MATCH]
  *                                     print each received frame as hex, one per
  *                                     line, until MAX frames or MS ms without
- *                                     one; touch READY once the socket listens;
+ *                                     one, or SIGTERM (then after the frames
+ *                                     already queued); once the socket listens
+ *                                     write the receiver's pid to READY;
  *                                     with MATCH, only frames with those bytes
  *                                     (OFFSET:HEX, or just HEX for a source
  *                                     MAC), and other traffic does not count
@@ -30,11 +32,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +203,30 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
+static volatile sig_atomic_t stop_receiving;
+
+static void on_sigterm(int sig)
+{
+	(void)sig;
+	stop_receiving = 1;
+}
+
+/* READY, written once the socket listens: the receiver's pid, for the
+ * caller to end it with SIGTERM (ip netns exec's pid may not be ours). */
+static int write_ready(const char *ready)
+{
+	struct sigaction sa = { .sa_handler = on_sigterm };	/* no SA_RESTART */
+	FILE *f;
+
+	if (sigaction(SIGTERM, &sa, NULL) < 0)
+		return -1;
+	f = fopen(ready, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f);
+}
+
 static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *ready,
 		    const char *match_spec)
 {
@@ -217,7 +243,8 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 		fprintf(stderr, "rawframe: MATCH must be OFFSET:HEX or HEX\n");
 		return 2;
 	}
-	close(open(ready, O_CREAT | O_WRONLY, 0644));
+	if (write_ready(ready) < 0)
+		return die(ready);
 	deadline = now_ms() + quiet_ms;
 	while (count < max) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -229,11 +256,20 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 			.msg_control = control, .msg_controllen = sizeof(control),
 		};
 		long n, left = deadline - now_ms();
+		int ready;
 
 		/* Only a kept frame restarts the quiet time: other traffic on
 		 * the link (a ping, neighbour discovery) must not keep the
-		 * receiver waiting for ever. */
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+		 * receiver waiting for ever.  Once told to stop, it takes what
+		 * is queued and no more. */
+		if (stop_receiving)
+			left = 0;
+		else if (left <= 0)
+			break;
+		ready = poll(&pfd, 1, left);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0)
 			break;
 		n = recvmsg(fd, &msg, 0);
 		if (n < 0)
