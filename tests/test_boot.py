@@ -3,6 +3,7 @@ built kernel, a real boot (integration)."""
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def test_overlay_carries_settings_config_netns_sh_and_the_script(tmp_path):
     art = boot.Artifacts.load(fake_artifacts(tmp_path / "art", tree))
     files = boot.overlay_files(art, "checks", selected("ping", "netns"), script)
     assert files["l2wg/run.conf"].decode() == \
-        "L2WG_MODE=checks\nL2WG_CHECKS='ping:60 netns:400'\nL2WG_JOBS=1\nL2WG_SLOWDOWN=1\n" \
+        "L2WG_MODE=checks\nL2WG_CHECKS='ping:60 netns:400'\nL2WG_JOBS=1\nL2WG_ALONE=netns\nL2WG_SLOWDOWN=1\n" \
         "L2WG_CONTROLS=''\n"
     assert files["l2wg/kconfig"] == b"CONFIG_WIREGUARD=y\n"
     assert files["l2wg/upstream/netns.sh"].startswith(b"#!/bin/bash")
@@ -188,6 +189,13 @@ def test_a_sanitizer_kernel_gives_the_checks_more_time(tmp_path):
     assert boot.timeout_factor(debian) == 5
     # The guest's own waits (lib.sh) learn the factor from run.conf.
     assert "\nL2WG_SLOWDOWN=5\n" in boot.run_conf("checks", selected("ping"), 2, 5)
+
+
+def test_run_conf_names_the_checks_that_run_alone():
+    conf = boot.run_conf("checks", checks.select(["netns", "ping", "l2-selftest"]), 4)
+    assert "\nL2WG_CHECKS='netns:400 ping:60 l2-selftest:300'\n" in conf
+    assert "\nL2WG_ALONE=netns\n" in conf
+    assert "\nL2WG_ALONE=''\n" in boot.run_conf("checks", checks.select(["ping"]), 4)
 
 
 def test_only_one_mode_at_a_time(tmp_path):
@@ -295,6 +303,53 @@ def test_parallel_below_one_is_refused_in_one_line(value, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "--parallel" in err[-1] and value in err[-1]
+
+
+#: Checks for the guest's own init (run_checks), four at once: "loner" fails
+#: if, a second after it starts, another check has started and not ended; the
+#: other two take 3 s each.
+ALONE_CHECKS = {
+    "loner": "sleep 1\n"
+             "for f in /run/l2wg/*.start; do\n"
+             "\tn=${f##*/}; n=${n%.start}\n"
+             "\t[ \"$n\" = loner ] || [ -e /run/l2wg/$n.end ] || { echo \"beside $n\"; exit 1; }\n"
+             "done\n",
+    "busy1": "sleep 3\n",
+    "busy2": "sleep 3\n",
+}
+
+
+@pytest.mark.integration
+@pytest.mark.builds("7.3")
+def test_a_check_marked_alone_runs_first_with_nothing_beside_it(
+        project, real_ws, tmp_path, guest_programs):
+    """ci/guest/init.sh itself, in a real guest, four checks at once: a check
+    named in L2WG_ALONE runs before the others start, though listed last, and
+    the KTAP numbers follow the order the results come in; with L2WG_ALONE
+    empty the same check starts beside them and fails (the control)."""
+    from l2wg import build as builds
+    from l2wg.progress import silent
+    builds.build(project.matrix().get("7.3"), project, real_ws, builds.BuildOptions(), silent())
+    writes = "".join(f"cat >/alone-checks/{name}.sh <<'CHECK'\n{body}CHECK\n"
+                     for name, body in ALONE_CHECKS.items())
+    script = tmp_path / "alone.sh"
+    script.write_text(
+        "sed -n '/^uptime_seconds()/,/^mount_pseudo_fs$/p' /init | sed '$d' >/tmp/init.sh\n"
+        f"mkdir -p /alone-checks\n{writes}"
+        "run() {\n"
+        "\trm -rf /run/l2wg\n"
+        "\tL2WG_JOBS=4 L2WG_CHECK_DIR=/alone-checks L2WG_CHECKS='busy1:20 busy2:20 loner:20' "
+        "L2WG_ALONE=\"$1\" unshare -fp --mount-proc sh -c '. /tmp/init.sh; run_checks'\n"
+        "}\n"
+        "echo '== alone'; run loner\necho '== beside'; run ''\n")
+    outcome = boot.boot(real_ws, real_ws.artifacts("7.3"), script=script,
+                        run_dir=tmp_path / "run", progress=silent(), programs=guest_programs)
+    text = outcome.script_output
+    alone, beside = text.split("== alone", 1)[1].split("== beside", 1)
+    assert "\nok 1 loner\n" in alone and "beside busy" not in alone, text
+    assert sorted(re.findall(r"\nok ([23]) (busy[12])\n", alone)) in (
+        [("2", "busy1"), ("3", "busy2")], [("2", "busy2"), ("3", "busy1")]), text
+    assert "\nnot ok 1 loner\n" in beside and "beside busy" in beside, text
 
 
 #: Four checks for the guest's own init (run_checks), side by side: "other"

@@ -52,10 +52,17 @@ def test_header_options_are_parsed(tmp_path):
     (tmp_path / "lib.sh").write_text("# helpers\n")
     (tmp_path / "b.sh").write_text("#!/bin/sh\n# Does b.\n# l2wg: slow timeout=90\n")
     (tmp_path / "a.sh").write_text("#!/bin/sh\n# Does a.\n")
+    (tmp_path / "c.sh").write_text("#!/bin/sh\n# Does c.\n# l2wg: alone\n")
     found = checks.discover(tmp_path)
-    assert list(found) == ["a", "b"]
+    assert list(found) == ["a", "b", "c"]
     assert found["a"] == checks.Check("a", tmp_path / "a.sh", "Does a.")
     assert found["b"].slow and found["b"].timeout == 90 and found["b"].description == "Does b."
+    assert not found["b"].alone and found["c"].alone and not found["c"].slow
+
+
+def test_netns_has_the_kernel_to_itself_and_the_others_share_it():
+    # netns.sh counts every keypair and peer the kernel log announces.
+    assert [c.name for c in checks.discover().values() if c.alone] == ["netns"]
 
 
 @pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox not installed")

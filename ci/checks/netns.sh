@@ -1,7 +1,7 @@
 #!/bin/sh
 # Upstream WireGuard's tools/testing/selftests/wireguard/netns.sh (from the
 # kernel tree that was built) passes: plain WireGuard is unharmed.
-# l2wg: slow timeout=400
+# l2wg: slow alone timeout=400
 . /l2wg/checks/lib.sh
 # What netns.sh creates or uses (upstream qemu/kernel.config has them).
 require_config CONFIG_WIREGUARD CONFIG_VETH CONFIG_DUMMY CONFIG_IP_NF_IPTABLES CONFIG_IP_NF_NAT \

@@ -319,7 +319,9 @@ def link_latest(base: Path, run_dir: Path) -> None:
 def run_conf(mode: str, selected: Sequence[checks_mod.Check], jobs: int = 1,
              slowdown: int = 1, controls: str = "") -> str:
     items = " ".join(f"{c.name}:{c.timeout}" for c in selected)
+    alone = " ".join(c.name for c in selected if c.alone)
     return (f"L2WG_MODE={mode}\nL2WG_CHECKS={shlex.quote(items)}\nL2WG_JOBS={jobs}\n"
+            f"L2WG_ALONE={shlex.quote(alone)}\n"
             f"L2WG_SLOWDOWN={slowdown}\nL2WG_CONTROLS={shlex.quote(controls)}\n")
 
 

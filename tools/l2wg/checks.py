@@ -1,8 +1,10 @@
 """The guest checks: ``ci/checks/NAME.sh``, one KTAP-printing script each.
 
 A check's second line is its one-line description.  An optional header line
-``# l2wg: slow timeout=300`` marks it as left out of the default set
-(``slow``) and sets how long the guest lets it run (``timeout``, seconds).
+``# l2wg: slow alone timeout=300`` marks it as left out of the default set
+(``slow``), as one that must have the kernel to itself (``alone``: it runs
+first, before any other check starts), and sets how long the guest lets
+it run (``timeout``, seconds).
 ``lib.sh`` holds the helpers the checks source and is not a check.  The
 kernel options a check needs are its ``require_config`` lines: the guest
 skips the check without them, and a modular kernel's guest loads the modules
@@ -30,6 +32,10 @@ class Check:
     description: str
     slow: bool = False
     timeout: int = DEFAULT_TIMEOUT
+    #: It judges what every check leaves in the kernel (netns.sh counts every
+    #: WireGuard keypair and peer the kernel log announces, from its oldest
+    #: record), so it runs first, with nothing beside it.
+    alone: bool = False
     configs: tuple[str, ...] = ()     # the CONFIG_ options of its require_config lines
 
 
@@ -41,7 +47,7 @@ def scaled(selected: Sequence[Check], factor: int) -> list[Check]:
 
 def parse_header(path: Path) -> Check:
     """A :class:`Check` from the comment lines at the top of *path*."""
-    description, slow, timeout = "", False, DEFAULT_TIMEOUT
+    description, slow, alone, timeout = "", False, False, DEFAULT_TIMEOUT
     for line in path.read_text().splitlines()[:10]:
         if not line.startswith("#") or line.startswith("#!"):
             continue
@@ -51,12 +57,14 @@ def parse_header(path: Path) -> Check:
                 key, _, value = word.partition("=")
                 if key == "slow":
                     slow = True
+                elif key == "alone":
+                    alone = True
                 elif key == "timeout":
                     timeout = int(value)
         elif not description:
             description = text
     return Check(name=path.stem, path=path, description=description, slow=slow,
-                 timeout=timeout, configs=required_configs(path.read_text()))
+                 timeout=timeout, alone=alone, configs=required_configs(path.read_text()))
 
 
 REQUIRE_CONFIG = re.compile(r"^\s*require_config\b((?:[^\n]*\\\n)*[^\n]*)", re.MULTILINE)
