@@ -157,3 +157,37 @@ echo "recv exit $?"
     assert "recv exit 0" in done.stdout, out
     lines = (tmp_path / "kept").read_text().split()
     assert [line[28:30] for line in lines] == ["00", "01", "02", "03", "04"], out
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("unshare") is None
+                    or os.geteuid() != 0, reason="needs gcc, and root for a network namespace")
+def test_rawframe_listen_counts_its_quiet_time_from_the_senders_end(tmp_path, rawframe):
+    """A listener's quiet time (300 ms here) starts at SIGUSR1, the sender being
+    done: 2 s without a frame do not end it (a busy guest can take that long to
+    start a sender), and after the frames and the signal it ends with all of
+    them.  The same wait ends a plain receiver, the control."""
+    binary = rawframe
+    frame = "ffffffffffff" + "020000000001" + "88b5" + "00" * 46
+    (tmp_path / "frames").write_text(f"{frame}\n" * 3)
+    script = f"""
+ip link add v1 type veth peer name v2 && ip link set v1 up && ip link set v2 up || exit 9
+for mode in recv listen; do
+  {binary} $mode v2 300 100 {tmp_path}/$mode.ready 020000000001 >{tmp_path}/$mode.kept &
+  eval "${{mode}}_shell=$!"
+done
+sleep 2
+for mode in recv listen; do
+  kill -0 "$(cat {tmp_path}/$mode.ready)" 2>/dev/null && echo "$mode waits"
+done
+{binary} send v1 {tmp_path}/frames
+kill -USR1 "$(cat {tmp_path}/listen.ready)"
+wait "$listen_shell"
+echo "listen exit $?"
+"""
+    done = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True,
+                          text=True, timeout=20)
+    out = done.stdout + done.stderr
+    assert "listen waits" in done.stdout and "recv waits" not in done.stdout, out
+    assert "listen exit 0" in done.stdout, out
+    assert (tmp_path / "listen.kept").read_text() == f"{frame}\n" * 3, out
+    assert (tmp_path / "recv.kept").read_text() == "", out

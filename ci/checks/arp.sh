@@ -5,11 +5,12 @@ require_config CONFIG_BRIDGE CONFIG_VETH CONFIG_IPV6
 
 # garp_seen: a gratuitous ARP from ha arrives at hb as a broadcast.  The
 # receiver keeps the first broadcast ARP frame from ha, and waits up to 5 s
-# for it (arping starts slowly on a sanitizer kernel).
+# for it once arping is done.
 garp_seen() {
 	rawframe_recv hb eth0 1 "$L2WG_DIR/garp" 5000 \
 		"0:ffffffffffff$(mac_hex "$(mac_of ha eth0)")0806"
 	nsx ha arping -U -c 1 -I eth0 10.0.0.1 >/dev/null
+	rawframe_sent
 	wait "$RAWFRAME_PID"
 	grep -q '^ffffffffffff............0806' "$L2WG_DIR/garp"
 }

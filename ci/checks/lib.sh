@@ -370,18 +370,43 @@ RAWFRAME=/usr/bin/rawframe
 # rawframe_recv NS DEV MAX OUTFILE [QUIET_MS [MATCH]]: start a receiver in
 # the background and wait until it listens.  It keeps the frames that MATCH
 # (a source MAC in hex, or OFFSET:HEX; default: all) and stops after MAX of
-# them or QUIET_MS (default 1000, times L2WG_SLOWDOWN) without one (frames it
-# does not keep do not count), or at rawframe_stop OUTFILE; then
-# `wait $RAWFRAME_PID`.  If the receiver is not listening within 30 s, it
-# says so and returns false: frames sent before it listens would be missed,
-# and the check would only report fewer of them.
+# them, or once the sender is done (the next rawframe_send, or rawframe_sent)
+# and QUIET_MS (default 1000, times L2WG_SLOWDOWN) have passed without one
+# (frames it does not keep do not count), or at rawframe_stop OUTFILE; then
+# `wait $RAWFRAME_PID`.  The quiet time counts from the sender's end, not
+# the receiver's start: on a busy guest, starting the sender or the handshake
+# in front of the first frame can take longer than any quiet time.  If the
+# receiver is not listening within 30 s, it says so and returns false:
+# frames sent before it listens would be missed, and the check would only
+# report fewer of them.
 rawframe_recv() {
-	rm -f "$4.ready"
-	nsx "$1" "$RAWFRAME" recv "$2" $((${5:-1000} * ${L2WG_SLOWDOWN:-1})) "$3" "$4.ready" $6 >"$4" &
+	rawframe_start listen "$@" || return 1
+	RAWFRAME_LISTENERS="$RAWFRAME_LISTENERS $4.ready"
+}
+
+# rawframe_recv_remote NS DEV MAX OUTFILE [QUIET_MS [MATCH]]: the same, for
+# frames another guest sends (ci/interop): no local sender says when it is
+# done, so QUIET_MS counts from the receiver's start.
+rawframe_recv_remote() {
+	rawframe_start recv "$@"
+}
+
+rawframe_start() {
+	rm -f "$5.ready"
+	nsx "$2" "$RAWFRAME" "$1" "$3" $((${6:-1000} * ${L2WG_SLOWDOWN:-1})) "$4" "$5.ready" $7 >"$5" &
 	RAWFRAME_PID=$!
-	wait_until 30 test -s "$4.ready" && return
-	echo "# rawframe recv on $1 $2 not listening after 30 s"
+	wait_until 30 test -s "$5.ready" && return
+	echo "# rawframe $1 on $2 $3 not listening after 30 s"
 	return 1
+}
+
+# rawframe_sent: tell the receivers of rawframe_recv that the sender is done
+# (rawframe_send does), so their quiet time starts.
+rawframe_sent() {
+	for ready in $RAWFRAME_LISTENERS; do
+		kill -USR1 "$(cat "$ready")" 2>/dev/null
+	done
+	RAWFRAME_LISTENERS=""
 }
 
 # rawframe_stop OUTFILE: end the receiver of OUTFILE (rawframe_recv) once it
@@ -391,9 +416,13 @@ rawframe_stop() {
 	wait "$RAWFRAME_PID"
 }
 
-# rawframe_send NS DEV FILE [PAUSE_US]
+# rawframe_send NS DEV FILE [PAUSE_US]: send each frame of FILE (hex, one a
+# line), then rawframe_sent.
 rawframe_send() {
 	nsx "$1" "$RAWFRAME" send "$2" "$3" $4
+	_rc=$?
+	rawframe_sent
+	return $_rc
 }
 
 # eth_frame SRC DST TYPE LEN ZEROS SEED: hex of a LEN-byte frame from SRC to

@@ -16,6 +16,11 @@
  *                                     (OFFSET:HEX, or just HEX for a source
  *                                     MAC), and other traffic does not count
  *                                     as a frame for the MS ms either
+ *   rawframe listen IFACE MS MAX READY [MATCH]
+ *                                     the same, but the MS ms count only from
+ *                                     SIGUSR1 (the sender is done) or a kept
+ *                                     frame after it: before that, it waits
+ *                                     for as long as the sender takes
  *   rawframe fill LEN SEED ZEROS      print LEN payload bytes in hex: a pattern
  *                                     from SEED, the last ZEROS bytes zero
  *   rawframe macflood IFACE COUNT DST SEED
@@ -30,6 +35,7 @@
  * Frames whose VLAN tag the kernel moved into PACKET_AUXDATA get the tag put
  * back before printing, as libpcap does, so the bytes compare exactly.
  */
+#define _GNU_SOURCE		/* ppoll */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_packet.h>
@@ -203,23 +209,35 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
-static volatile sig_atomic_t stop_receiving;
+static volatile sig_atomic_t stop_receiving, sender_done;
 
-static void on_sigterm(int sig)
+static void on_signal(int sig)
 {
-	(void)sig;
-	stop_receiving = 1;
+	if (sig == SIGTERM)
+		stop_receiving = 1;
+	else
+		sender_done = 1;
 }
 
 /* READY, written once the socket listens: the receiver's pid, for the
- * caller to end it with SIGTERM (ip netns exec's pid may not be ours). */
-static int write_ready(const char *ready)
+ * caller to signal (ip netns exec's pid may not be ours): SIGTERM to end it,
+ * SIGUSR1 to say the sender is done.  The two stay blocked except inside
+ * ppoll() (*waiting* is the mask for it), so none is missed between a look
+ * at the flags and the wait. */
+static int write_ready(const char *ready, sigset_t *waiting)
 {
-	struct sigaction sa = { .sa_handler = on_sigterm };	/* no SA_RESTART */
+	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
+	sigset_t both;
 	FILE *f;
 
-	if (sigaction(SIGTERM, &sa, NULL) < 0)
+	sigemptyset(&both);
+	sigaddset(&both, SIGTERM);
+	sigaddset(&both, SIGUSR1);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0 ||
+	    sigprocmask(SIG_BLOCK, &both, waiting) < 0)
 		return -1;
+	sigdelset(waiting, SIGTERM);
+	sigdelset(waiting, SIGUSR1);
 	f = fopen(ready, "w");
 	if (!f)
 		return -1;
@@ -227,15 +245,39 @@ static int write_ready(const char *ready)
 	return fclose(f);
 }
 
-static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *ready,
-		    const char *match_spec)
+/* How long to wait for the next frame, in ms; -1: for ever.  A listener's
+ * quiet time starts when the sender is done, a plain receiver's at once; a
+ * kept frame restarts it, and after SIGTERM only queued frames are taken. */
+static long wait_ms(int listen, long deadline)
+{
+	long left;
+
+	if (stop_receiving)
+		return 0;
+	if (listen && !sender_done)
+		return -1;
+	left = deadline - now_ms();
+	return left > 0 ? left : 0;
+}
+
+static int wait_for_frame(int fd, long ms, const sigset_t *waiting)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000 };
+
+	return ppoll(&pfd, 1, ms < 0 ? NULL : &ts, waiting);
+}
+
+static int cmd_recv(const char *ifname, int listen, int quiet_ms, long max,
+		    const char *ready, const char *match_spec)
 {
 	static struct match match;
 	static unsigned char buf[MAX_FRAME + 4];
 	char control[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	int fd = open_socket(ifname);
 	long count = 0;
-	long deadline;
+	long deadline = now_ms() + quiet_ms;
+	sigset_t waiting;
 
 	if (fd < 0)
 		return die(ifname);
@@ -243,11 +285,9 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 		fprintf(stderr, "rawframe: MATCH must be OFFSET:HEX or HEX\n");
 		return 2;
 	}
-	if (write_ready(ready) < 0)
+	if (write_ready(ready, &waiting) < 0)
 		return die(ready);
-	deadline = now_ms() + quiet_ms;
 	while (count < max) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		struct sockaddr_ll from;
 		struct iovec iov = { .iov_base = buf, .iov_len = MAX_FRAME };
 		struct msghdr msg = {
@@ -255,20 +295,19 @@ static int cmd_recv(const char *ifname, int quiet_ms, long max, const char *read
 			.msg_iov = &iov, .msg_iovlen = 1,
 			.msg_control = control, .msg_controllen = sizeof(control),
 		};
-		long n, left = deadline - now_ms();
+		int was_done = sender_done;
+		long n, ms = wait_ms(listen, deadline);
 		int ready;
 
 		/* Only a kept frame restarts the quiet time: other traffic on
 		 * the link (a ping, neighbour discovery) must not keep the
-		 * receiver waiting for ever.  Once told to stop, it takes what
-		 * is queued and no more. */
-		if (stop_receiving)
-			left = 0;
-		else if (left <= 0)
-			break;
-		ready = poll(&pfd, 1, left);
-		if (ready < 0 && errno == EINTR)
+		 * receiver waiting for ever. */
+		ready = wait_for_frame(fd, ms, &waiting);
+		if (ready < 0 && errno == EINTR) {
+			if (sender_done && !was_done)
+				deadline = now_ms() + quiet_ms;
 			continue;
+		}
 		if (ready <= 0)
 			break;
 		n = recvmsg(fd, &msg, 0);
@@ -378,16 +417,18 @@ int main(int argc, char **argv)
 {
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "send"))
 		return cmd_send(argv[2], argv[3], argc == 5 ? atol(argv[4]) : 0);
-	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "recv"))
-		return cmd_recv(argv[2], atoi(argv[3]), atol(argv[4]), argv[5],
-				argc == 7 ? argv[6] : NULL);
+	if ((argc == 6 || argc == 7) &&
+	    (!strcmp(argv[1], "recv") || !strcmp(argv[1], "listen")))
+		return cmd_recv(argv[2], !strcmp(argv[1], "listen"), atoi(argv[3]),
+				atol(argv[4]), argv[5], argc == 7 ? argv[6] : NULL);
 	if (argc == 5 && !strcmp(argv[1], "fill"))
 		return cmd_fill(atol(argv[2]), strtoul(argv[3], NULL, 0), atol(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "macflood"))
 		return cmd_macflood(argv[2], atol(argv[3]), argv[4], strtoul(argv[5], NULL, 0));
 	if (argc == 5 && !strcmp(argv[1], "fuzz"))
 		return cmd_fuzz(atol(argv[2]), strtoul(argv[3], NULL, 0), atol(argv[4]));
-	fprintf(stderr, "usage: rawframe send IFACE FILE [PAUSE_US] | recv IFACE MS MAX READYFILE [MATCH]"
+	fprintf(stderr, "usage: rawframe send IFACE FILE [PAUSE_US]"
+		" | recv|listen IFACE MS MAX READYFILE [MATCH]"
 		" | fill LEN SEED ZEROS | macflood IFACE COUNT DST SEED"
 		" | fuzz COUNT SEED MAXLEN\n");
 	return 2;

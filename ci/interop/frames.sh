@@ -63,7 +63,7 @@ cut -d'|' -f2 "$L2WG_DIR/expected.groups" >"$L2WG_DIR/expected"
 COUNT=$(wc -l <"$L2WG_DIR/expected")
 # Listening before telling the other site to send; then wait for it to be
 # listening too.  The receiver stops after COUNT frames or 60 s of quiet.
-rawframe_recv "$HOST" eth0 "$COUNT" "$L2WG_DIR/received" 60000 "$PEER_SRC" ||
+rawframe_recv_remote "$HOST" eth0 "$COUNT" "$L2WG_DIR/received" 60000 "$PEER_SRC" ||
 	ktap_abort "the receiver did not start"
 ktap_step "the other site is ready to receive" barrier 1 60
 # A short pause after each frame: a slow underlay (PPP on a serial port)

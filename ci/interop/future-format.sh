@@ -69,10 +69,10 @@ frames "$(mac_hex "$PEER_SRC_MAC")" "$(mac_hex "$HOST_MAC")" >"$L2WG_DIR/expecte
 ERRORS0=$(rx_frame_errors)
 if [ "$SIDE" = newer ]; then
 	# the older site's frames: all of them, in the time the receiver gives
-	rawframe_recv "$HOST" eth0 "$COUNT" "$L2WG_DIR/received" 60000 "$(mac_hex "$PEER_SRC_MAC")"
+	rawframe_recv_remote "$HOST" eth0 "$COUNT" "$L2WG_DIR/received" 60000 "$(mac_hex "$PEER_SRC_MAC")"
 else
 	# the newer site's: none, however long it waits; ended after step 2
-	rawframe_recv "$HOST" eth0 1 "$L2WG_DIR/received" 600000 "$(mac_hex "$PEER_SRC_MAC")"
+	rawframe_recv_remote "$HOST" eth0 1 "$L2WG_DIR/received" 600000 "$(mac_hex "$PEER_SRC_MAC")"
 fi || ktap_abort "the receiver did not start"
 # The two sites meet across the underlay: the tunnel carries one direction only.
 under_barrier 1 90 || ktap_abort "the other site did not reach step 1 (underlay barrier)"

@@ -34,7 +34,7 @@ MAX=$((MTU + 14))
 FROM=$LAN_SRC TO=$LAN_PEER_HOST MAX=$MAX lan_frames >>"$L2WG_DIR/sent"
 FROM=$LAN_PEER_SRC TO=$LAN_HOST MAX=$MAX lan_frames >"$L2WG_DIR/expected"
 COUNT=$(wc -l <"$L2WG_DIR/expected")
-rawframe_recv "$LAN" lanh.$VID "$COUNT" "$L2WG_DIR/received" 30000 "$LAN_PEER_SRC" ||
+rawframe_recv_remote "$LAN" lanh.$VID "$COUNT" "$L2WG_DIR/received" 30000 "$LAN_PEER_SRC" ||
 	{ lan_teardown; ktap_abort "the receiver did not start"; }
 ktap_step "the other site is ready to receive" barrier 2 60
 dropped=$(cat /sys/class/net/l2wg1/statistics/tx_dropped)

@@ -51,7 +51,7 @@ XDP_MAX=$((MAX + 4))
 FROM=$LAN_SRC TO=$LAN_PEER_HOST MAX=$MAX lan_frames | at_most $XDP_MAX >>"$L2WG_DIR/sent"
 FROM=$LAN_PEER_SRC TO=$LAN_HOST MAX=$MAX lan_frames | at_most $XDP_MAX >"$L2WG_DIR/expected"
 COUNT=$(wc -l <"$L2WG_DIR/expected")
-rawframe_recv "$LAN" lanh.$VID "$COUNT" "$L2WG_DIR/received" 30000 "$LAN_PEER_SRC" ||
+rawframe_recv_remote "$LAN" lanh.$VID "$COUNT" "$L2WG_DIR/received" 30000 "$LAN_PEER_SRC" ||
 	{ lan_teardown; ktap_abort "the receiver did not start"; }
 ktap_step "the other site is ready to receive" barrier 3 60
 rawframe_send "$LAN" lanh.$VID "$L2WG_DIR/sent" "$LAN_FRAME_GAP_US"
