@@ -391,6 +391,8 @@ rawframe_recv_remote() {
 	rawframe_start recv "$@"
 }
 
+# rawframe_start MODE NS DEV MAX OUTFILE [QUIET_MS [MATCH]]: rawframe MODE
+# (listen or recv) in the background, and wait until it listens.
 rawframe_start() {
 	rm -f "$5.ready"
 	nsx "$2" "$RAWFRAME" "$1" "$3" $((${6:-1000} * ${L2WG_SLOWDOWN:-1})) "$4" "$5.ready" $7 >"$5" &
