@@ -199,7 +199,7 @@ def boot(ws: Workspace, artifacts_dir: Path, *, checks: Sequence[str] | None = N
     *on_console* sees every console line (``--debug``).  *jobs* > 1 runs
     that many checks side by side (default: parallel_checks; each isolated,
     output printed per check when it ends, so a kernel report can then not be
-    tied to one check).
+    tied to one check); checks marked ``alone`` run first, one by one.
     *cpus* is the guest's CPU count (QEMU -smp; default: Artifacts.cpus)."""
     progress = progress or silent()
     if sum(bool(x) for x in (checks, script, shell)) > 1:
