@@ -372,8 +372,7 @@ RAWFRAME=/usr/bin/rawframe
 # (a source MAC in hex, or OFFSET:HEX; default: all) and stops after MAX of
 # them, or once the sender is done (the next rawframe_send, or rawframe_sent)
 # and QUIET_MS (default 1000, times L2WG_SLOWDOWN) have passed without one
-# (frames it does not keep do not count), or at rawframe_stop OUTFILE; then
-# `wait $RAWFRAME_PID`.  The quiet time counts from the sender's end, not
+# (frames it does not keep do not count); then `wait $RAWFRAME_PID`.  The quiet time counts from the sender's end, not
 # the receiver's start: on a busy guest, starting the sender or the handshake
 # in front of the first frame can take longer than any quiet time.  If the
 # receiver is not listening within 30 s, it says so and returns false:
@@ -409,13 +408,6 @@ rawframe_sent() {
 		kill -USR1 "$(cat "$ready")" 2>/dev/null
 	done
 	RAWFRAME_LISTENERS=""
-}
-
-# rawframe_stop OUTFILE: end the receiver of OUTFILE (rawframe_recv) once it
-# has taken the frames already queued, and wait for it.
-rawframe_stop() {
-	kill -TERM "$(cat "$1.ready")" 2>/dev/null
-	wait "$RAWFRAME_PID"
 }
 
 # rawframe_send NS DEV FILE [PAUSE_US]: send each frame of FILE (hex, one a

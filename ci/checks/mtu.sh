@@ -49,13 +49,15 @@ ip -n a link set u0 mtu 1500
 ip -n b link set u0 mtu 1500
 ktap_test "IPv4 ping -s $((L2_MTU - 28)) with DF" nsx ha ping -c 2 -i 0.2 -W 3 -M do -s $((L2_MTU - 28)) 10.0.0.2
 # With the handshake done, capture what a sends b (the neighbour discovery
-# and the two echo requests) for as long as ping -6 runs: each reply proves
-# its request already reached b's u0.  (A capture that ended after 2 s of
-# quiet kept only a 72-byte packet, underlay neighbour discovery, when the
-# guest was busy enough that ping -6 took longer to send its first request.)
-rawframe_recv b u0 1000 "$L2WG_DIR/underlay" 600000 "$(mac_hex "$(mac_of a u0)")"
+# and the two echo requests) while ping -6 runs: each reply proves its
+# request already reached b's u0, so 2 s of quiet after the ping ends it.
+# (A capture whose quiet time started with it kept only a 72-byte packet,
+# underlay neighbour discovery, when the guest was busy enough that ping -6
+# took longer than that to send its first request.)
+rawframe_recv b u0 1000 "$L2WG_DIR/underlay" 2000 "$(mac_hex "$(mac_of a u0)")"
 ktap_test "IPv6 ping -s $((L2_MTU - 48)) with DF" nsx ha ping -6 -c 2 -i 0.2 -W 3 -M do -s $((L2_MTU - 48)) fd10::2
-rawframe_stop "$L2WG_DIR/underlay"
+rawframe_sent
+wait "$RAWFRAME_PID"
 ktap_test "full-size outer packets are at most 1500 bytes" outer_fits
 ktap_test "one byte more is refused, not fragmented" oversize_refused
 ktap_test "no fragmented outer packets" no_fragments

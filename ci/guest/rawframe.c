@@ -9,9 +9,8 @@
  *   rawframe recv IFACE MS MAX READY [MATCH]
  *                                     print each received frame as hex, one per
  *                                     line, until MAX frames or MS ms without
- *                                     one, or SIGTERM (then after the frames
- *                                     already queued); once the socket listens
- *                                     write the receiver's pid to READY;
+ *                                     one; once the socket listens write the
+ *                                     receiver's pid to READY;
  *                                     with MATCH, only frames with those bytes
  *                                     (OFFSET:HEX, or just HEX for a source
  *                                     MAC), and other traffic does not count
@@ -209,34 +208,29 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
-static volatile sig_atomic_t stop_receiving, sender_done;
+static volatile sig_atomic_t sender_done;
 
-static void on_signal(int sig)
+static void on_sender_done(int sig)
 {
-	if (sig == SIGTERM)
-		stop_receiving = 1;
-	else
-		sender_done = 1;
+	(void)sig;
+	sender_done = 1;
 }
 
 /* READY, written once the socket listens: the receiver's pid, for the
- * caller to signal (ip netns exec's pid may not be ours): SIGTERM to end it,
- * SIGUSR1 to say the sender is done.  The two stay blocked except inside
- * ppoll() (*waiting* is the mask for it), so none is missed between a look
- * at the flags and the wait. */
+ * caller to send SIGUSR1 when the sender is done (ip netns exec's pid may not
+ * be ours).  SIGUSR1 stays blocked except inside ppoll() (*waiting* is the
+ * mask for it), so it is not missed between a look at the flag and the wait. */
 static int write_ready(const char *ready, sigset_t *waiting)
 {
-	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
-	sigset_t both;
+	struct sigaction sa = { .sa_handler = on_sender_done };	/* no SA_RESTART */
+	sigset_t usr1;
 	FILE *f;
 
-	sigemptyset(&both);
-	sigaddset(&both, SIGTERM);
-	sigaddset(&both, SIGUSR1);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0 ||
-	    sigprocmask(SIG_BLOCK, &both, waiting) < 0)
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0 ||
+	    sigprocmask(SIG_BLOCK, &usr1, waiting) < 0)
 		return -1;
-	sigdelset(waiting, SIGTERM);
 	sigdelset(waiting, SIGUSR1);
 	f = fopen(ready, "w");
 	if (!f)
@@ -247,13 +241,11 @@ static int write_ready(const char *ready, sigset_t *waiting)
 
 /* How long to wait for the next frame, in ms; -1: for ever.  A listener's
  * quiet time starts when the sender is done, a plain receiver's at once; a
- * kept frame restarts it, and after SIGTERM only queued frames are taken. */
+ * kept frame restarts it. */
 static long wait_ms(int listen, long deadline)
 {
 	long left;
 
-	if (stop_receiving)
-		return 0;
 	if (listen && !sender_done)
 		return -1;
 	left = deadline - now_ms();
