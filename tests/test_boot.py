@@ -305,6 +305,28 @@ def test_parallel_below_one_is_refused_in_one_line(value, capsys):
     assert "--parallel" in err[-1] and value in err[-1]
 
 
+#: Runs ci/guest/init.sh's own run_checks on the checks of /init-checks: in its
+#: own PID namespace, as reap_leftovers kills what has PID 1 as parent.
+RUN_CHECKS = "L2WG_CHECK_DIR=/init-checks unshare -fp --mount-proc sh -c '. /tmp/init.sh; run_checks'"
+
+
+def run_init_in_guest(project, real_ws, tmp_path, programs, bodies: dict[str, str],
+                      script: str):
+    """Boot 7.3 with *script* after the functions of the guest's /init are in
+    /tmp/init.sh and the checks *bodies* (name: sh text) in /init-checks (not in
+    /tmp, which each check gets empty); *script* runs them with RUN_CHECKS."""
+    from l2wg import build as builds
+    from l2wg.progress import silent
+    builds.build(project.matrix().get("7.3"), project, real_ws, builds.BuildOptions(), silent())
+    writes = "".join(f"cat >/init-checks/{name}.sh <<'CHECK'\n{body}CHECK\n"
+                     for name, body in bodies.items())
+    path = tmp_path / "init-checks.sh"
+    path.write_text("sed -n '/^uptime_seconds()/,/^mount_pseudo_fs$/p' /init | sed '$d' "
+                    f">/tmp/init.sh\nmkdir -p /init-checks\n{writes}{script}")
+    return boot.boot(real_ws, real_ws.artifacts("7.3"), script=path, run_dir=tmp_path / "run",
+                     progress=silent(), programs=programs)
+
+
 #: Checks for the guest's own init (run_checks), four at once: "loner" fails
 #: if, a second after it starts, another check has started and not ended; the
 #: other two take 3 s each.
@@ -328,23 +350,13 @@ def test_a_check_marked_alone_runs_first_with_nothing_beside_it(
     named in L2WG_ALONE runs before the others start, though listed last, and
     the KTAP numbers follow the order the results come in; with L2WG_ALONE
     empty the same check starts beside them and fails (the control)."""
-    from l2wg import build as builds
-    from l2wg.progress import silent
-    builds.build(project.matrix().get("7.3"), project, real_ws, builds.BuildOptions(), silent())
-    writes = "".join(f"cat >/alone-checks/{name}.sh <<'CHECK'\n{body}CHECK\n"
-                     for name, body in ALONE_CHECKS.items())
-    script = tmp_path / "alone.sh"
-    script.write_text(
-        "sed -n '/^uptime_seconds()/,/^mount_pseudo_fs$/p' /init | sed '$d' >/tmp/init.sh\n"
-        f"mkdir -p /alone-checks\n{writes}"
+    outcome = run_init_in_guest(
+        project, real_ws, tmp_path, guest_programs, ALONE_CHECKS,
         "run() {\n"
         "\trm -rf /run/l2wg\n"
-        "\tL2WG_JOBS=4 L2WG_CHECK_DIR=/alone-checks L2WG_CHECKS='busy1:20 busy2:20 loner:20' "
-        "L2WG_ALONE=\"$1\" unshare -fp --mount-proc sh -c '. /tmp/init.sh; run_checks'\n"
+        f"\tL2WG_JOBS=4 L2WG_CHECKS='busy1:20 busy2:20 loner:20' L2WG_ALONE=\"$1\" {RUN_CHECKS}\n"
         "}\n"
         "echo '== alone'; run loner\necho '== beside'; run ''\n")
-    outcome = boot.boot(real_ws, real_ws.artifacts("7.3"), script=script,
-                        run_dir=tmp_path / "run", progress=silent(), programs=guest_programs)
     text = outcome.script_output
     alone, beside = text.split("== alone", 1)[1].split("== beside", 1)
     assert "\nok 1 loner\n" in alone and "beside busy" not in alone, text
@@ -372,22 +384,11 @@ def test_a_check_that_timed_out_beside_others_runs_again_alone(project, real_ws,
     """ci/guest/init.sh itself, in a real guest: a check that timed out while
     others ran gets one more run, alone, and that run's result is its own; a
     check that hangs fails either way.  The host's report says which were retried."""
-    from l2wg import build as builds
-    from l2wg.progress import silent
-    builds.build(project.matrix().get("7.3"), project, real_ws, builds.BuildOptions(), silent())
-    writes = "".join(f"cat >/retry-checks/{name}.sh <<'CHECK'\n{body}CHECK\n"
-                     for name, (_, body) in RETRY_CHECKS.items())
     items = " ".join(f"{name}:{limit}" for name, (limit, _) in RETRY_CHECKS.items())
-    script = tmp_path / "retry.sh"
-    script.write_text(
-        "sed -n '/^uptime_seconds()/,/^mount_pseudo_fs$/p' /init | sed '$d' >/tmp/init.sh\n"
-        f"mkdir -p /retry-checks\n{writes}"
-        # not in /tmp, which each check gets empty; and in its own PID namespace,
-        # as reap_leftovers kills what has PID 1 as parent
-        f"L2WG_JOBS=4 L2WG_CHECK_DIR=/retry-checks L2WG_CHECKS='{items}' "
-        "unshare -fp --mount-proc sh -c '. /tmp/init.sh; run_checks'\n")
-    outcome = boot.boot(real_ws, real_ws.artifacts("7.3"), script=script,
-                        run_dir=tmp_path / "run", progress=silent(), programs=guest_programs)
+    outcome = run_init_in_guest(
+        project, real_ws, tmp_path, guest_programs,
+        {name: body for name, (_, body) in RETRY_CHECKS.items()},
+        f"L2WG_JOBS=4 L2WG_CHECKS='{items}' {RUN_CHECKS}\n")
     assert outcome.script_exit == 0, outcome.script_output
     text = outcome.script_output
     assert set(boot.RETRY_RE.findall(text)) == {"crowded", "hang"}, text

@@ -101,76 +101,53 @@ def test_rawframe_helper_is_static_and_fills_patterns(rawframe):
     assert "not a dynamic executable" in ldd.stdout + ldd.stderr
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("unshare") is None
-                    or os.geteuid() != 0, reason="needs gcc, and root for a network namespace")
+needs_netns = pytest.mark.skipif(
+    shutil.which("gcc") is None or shutil.which("unshare") is None or os.geteuid() != 0,
+    reason="needs gcc, and root for a network namespace")
+
+#: The first 14 bytes of a frame, in hex: broadcast from 02:00:00:00:00:01, EtherType 0x88b5.
+FROM_01 = "ffffffffffff" + "020000000001" + "88b5"
+
+
+def on_a_veth_pair(script: str, timeout: int = 60) -> subprocess.CompletedProcess:
+    """*script* (sh) in a network namespace of its own, once the veth pair v1-v2
+    is up there."""
+    setup = "ip link add v1 type veth peer name v2 && ip link set v1 up && ip link set v2 up " \
+            "|| exit 9\n"
+    return subprocess.run(["unshare", "-n", "sh", "-c", setup + script], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@needs_netns
 def test_rawframe_recv_ends_after_its_quiet_time_whatever_else_the_link_carries(tmp_path,
                                                                                 rawframe):
     """Frames the receiver does not keep must not restart its quiet time: a
     check that waits for quiet while a ping runs would otherwise wait as long
     as the ping does (multipeer did, until its timeout)."""
     binary = rawframe
-    other = "ffffffffffff" + "020000000001" + "88b5" + "00" * 46
-    (tmp_path / "frames").write_text(f"{other}\n" * 100)
-    script = f"""
-ip link add v1 type veth peer name v2 && ip link set v1 up && ip link set v2 up || exit 9
+    (tmp_path / "frames").write_text(f"{FROM_01}{'00' * 46}\n" * 100)
+    done = on_a_veth_pair(f"""
 ( while :; do {binary} send v1 {tmp_path}/frames 2000; done ) &
 talker=$!
 timeout 20 {binary} recv v2 300 5 {tmp_path}/ready 020000999999 >{tmp_path}/kept
 echo "recv exit $?"
 kill $talker
-"""
-    done = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True,
-                          text=True, timeout=60)
+""")
     assert "recv exit 0" in done.stdout, done.stdout + done.stderr
     assert (tmp_path / "kept").read_text() == ""
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("unshare") is None
-                    or os.geteuid() != 0, reason="needs gcc, and root for a network namespace")
-def test_rawframe_recv_stops_at_sigterm_after_the_frames_already_queued(tmp_path, rawframe):
-    """READY holds the receiver's own pid; SIGTERM ends it at once, but not before it
-    has taken what already reached its socket.  The receiver is stopped (SIGSTOP)
-    while the frames arrive, so they are queued and nothing but the drain keeps
-    them; its quiet time is a minute, so only the signal can end it in time."""
-    binary = rawframe
-    kept = "ffffffffffff" + "020000000001" + "88b5"
-    (tmp_path / "frames").write_text("".join(f"{kept}{i:02x}" + "00" * 45 + "\n"
-                                             for i in range(5)))
-    script = f"""
-ip link add v1 type veth peer name v2 && ip link set v1 up && ip link set v2 up || exit 9
-{binary} recv v2 60000 100 {tmp_path}/ready 020000000001 >{tmp_path}/kept &
-shell_pid=$!
-i=0; until [ -s {tmp_path}/ready ] || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
-pid=$(cat {tmp_path}/ready)
-echo "ready pid $pid shell pid $shell_pid"
-kill -STOP "$pid"
-{binary} send v1 {tmp_path}/frames
-kill -TERM "$pid"; kill -CONT "$pid"
-wait "$shell_pid"
-echo "recv exit $?"
-"""
-    done = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True,
-                          text=True, timeout=20)
-    out = done.stdout + done.stderr
-    pids = out.split()[2], out.split()[5]
-    assert pids[0] == pids[1], out
-    assert "recv exit 0" in done.stdout, out
-    lines = (tmp_path / "kept").read_text().split()
-    assert [line[28:30] for line in lines] == ["00", "01", "02", "03", "04"], out
-
-
-@pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("unshare") is None
-                    or os.geteuid() != 0, reason="needs gcc, and root for a network namespace")
+@needs_netns
 def test_rawframe_listen_counts_its_quiet_time_from_the_senders_end(tmp_path, rawframe):
     """A listener's quiet time (300 ms here) starts at SIGUSR1, the sender being
-    done: 2 s without a frame do not end it (a busy guest can take that long to
-    start a sender), and after the frames and the signal it ends with all of
-    them.  The same wait ends a plain receiver, the control."""
+    done, sent to the pid it wrote to READY: 2 s without a frame do not end it
+    (a busy guest can take that long to start a sender), and after the frames
+    and the signal it ends with all of them.  The same wait ends a plain
+    receiver, the control."""
     binary = rawframe
-    frame = "ffffffffffff" + "020000000001" + "88b5" + "00" * 46
+    frame = FROM_01 + "00" * 46
     (tmp_path / "frames").write_text(f"{frame}\n" * 3)
-    script = f"""
-ip link add v1 type veth peer name v2 && ip link set v1 up && ip link set v2 up || exit 9
+    done = on_a_veth_pair(f"""
 for mode in recv listen; do
   {binary} $mode v2 300 100 {tmp_path}/$mode.ready 020000000001 >{tmp_path}/$mode.kept &
   eval "${{mode}}_shell=$!"
@@ -183,9 +160,7 @@ done
 kill -USR1 "$(cat {tmp_path}/listen.ready)"
 wait "$listen_shell"
 echo "listen exit $?"
-"""
-    done = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True,
-                          text=True, timeout=20)
+""", timeout=20)
     out = done.stdout + done.stderr
     assert "listen waits" in done.stdout and "recv waits" not in done.stdout, out
     assert "listen exit 0" in done.stdout, out
