@@ -136,6 +136,12 @@ wait_until() {
 	done
 }
 
+# REACH: the deadline (ping -w) of a ping that must get through.  A first
+# contact waits for a handshake and for neighbour discovery, both slow in a
+# busy guest; with a deadline ping keeps asking, where -W gives up after the
+# few requests of -c.
+REACH=$((20 * ${L2WG_SLOWDOWN:-1}))
+
 # --- preconditions --------------------------------------------------------
 
 # require_config CONFIG_FOO...: skip the check unless the kernel has them.
@@ -511,7 +517,7 @@ l2_mesh_up() {
 		ip -n "$s" link set l2wg0 up
 		n=$((n + 1))
 	done
-	nsx a ping -c 1 -W 5 10.0.0.2 >/dev/null && nsx a ping -c 1 -W 5 10.0.0.3 >/dev/null
+	nsx a ping -c 1 -w "$REACH" 10.0.0.2 >/dev/null && nsx a ping -c 1 -w "$REACH" 10.0.0.3 >/dev/null
 }
 
 # l2_lan SITE N: SITE's bridge br0 with l2wg0 and a LAN host hSITE at
