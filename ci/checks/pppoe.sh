@@ -11,9 +11,11 @@ ppp_has_address() {
 	ip -n "$1" -4 addr show dev ppp0 2>/dev/null | grep -q 'inet '
 }
 
-# ppp_up NS: wait up to 10 s for ppp0 with an address in NS.
+# ppp_up NS: wait up to 30 s for ppp0 with an address in NS.  Discovery,
+# LCP and IPCP all cross the tunnel, the first of them with its handshake: in
+# a guest starved by a busy host, 10 s ran out with the session a step short.
 ppp_up() {
-	wait_until 10 ppp_has_address "$1" && return 0
+	wait_until 30 ppp_has_address "$1" && return 0
 	echo "no ppp0 with an address in $1"
 	cat "$L2WG_DIR/pppd.log" 2>/dev/null | tail -n 20
 	return 1
