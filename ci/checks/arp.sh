@@ -20,9 +20,9 @@ require_l2wireguard
 l2_sites 4
 MAC_HB=$(mac_of hb eth0)
 ktap_test "arping ha -> hb" nsx ha arping -f -c 3 -w 5 -I eth0 10.0.0.2
-nsx ha ping -c 1 -w "$REACH" 10.0.0.2 >/dev/null
+reaches ha -c 1 10.0.0.2 >/dev/null
 ktap_test "ha learned hb's MAC via ARP" neigh_is ha 10.0.0.2 "$MAC_HB"
-nsx ha ping -6 -c 1 -w "$REACH" fd10::2 >/dev/null
+reaches ha -6 -c 1 fd10::2 >/dev/null
 ktap_test "ha learned hb's MAC via NDP" neigh_is ha fd10::2 "$MAC_HB"
 ktap_test "gratuitous ARP reaches the other site" garp_seen
 ktap_finish

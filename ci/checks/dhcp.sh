@@ -33,5 +33,5 @@ chmod +x "$L2WG_DIR/udhcpc.script"
 nsx ha udhcpd -f -a 100 "$L2WG_DIR/udhcpd.conf" >"$L2WG_DIR/udhcpd.log" 2>&1 &
 ktap_test "udhcpc got a lease" nsx hb udhcpc -f -q -n -t 8 -T 1 -i eth0 -s "$L2WG_DIR/udhcpc.script"
 ktap_test "leased address is from the pool" leased_from_pool
-ktap_test "ping the server from the leased address" nsx hb ping -c 1 -w "$REACH" 10.0.0.1
+ktap_test "ping the server from the leased address" reaches hb -c 1 10.0.0.1
 ktap_finish

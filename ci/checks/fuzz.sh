@@ -17,7 +17,7 @@ setup() {
 			net.ipv6.conf.default.disable_ipv6=1
 	done
 	l2_redirected_pair
-	nsx a ping -c 1 -w "$REACH" 192.168.0.2 >/dev/null
+	reaches a -c 1 192.168.0.2 >/dev/null
 	# A first frame makes the handshake, so that the run is all data.
 	"$RAWFRAME" fuzz 1 1 60 >"$L2WG_DIR/hello"
 	rawframe_recv b l2wg0 1 "$L2WG_DIR/rx-hello" 10000

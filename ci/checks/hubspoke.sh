@@ -20,7 +20,7 @@ setup() {
 }
 
 spokes_reach_each_other() {
-	nsx hs ping -c 3 -i 0.3 -w "$REACH" 10.0.0.3
+	reaches hs -c 3 -i 0.3 10.0.0.3
 }
 
 # broadcast_echo: hs sends broadcast frames; how many s's l2wg0 receives back
@@ -54,7 +54,7 @@ full_mesh_no_duplicates() {
 		ip -n "$site" link set l2wg0 down
 		ip -n "$site" link set l2wg0 up
 	done
-	out=$(nsx hs ping -c 5 -i 0.3 -w "$REACH" 10.0.0.3)
+	out=$(reaches hs -c 5 -i 0.3 10.0.0.3)
 	echo "$out" | tail -n 3
 	! echo "$out" | grep -q "DUP!" && echo "$out" | grep -q " 5 received"
 }

@@ -34,8 +34,8 @@ mixed_dropped() {
 
 ktap_plan 5
 l3_sites 4
-ktap_test "L3 wireguard: IPv4 ping" nsx a ping -c 2 -i 0.2 -w "$REACH" 10.9.0.2
-ktap_test "L3 wireguard: IPv6 ping" nsx a ping -6 -c 2 -i 0.2 -w "$REACH" fd09::2
+ktap_test "L3 wireguard: IPv4 ping" reaches a -c 2 -i 0.2 10.9.0.2
+ktap_test "L3 wireguard: IPv6 ping" reaches a -6 -c 2 -i 0.2 fd09::2
 ktap_test "L3 wireguard: handshake done" handshake_done a wg0
 
 require_l2wireguard

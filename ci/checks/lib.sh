@@ -136,11 +136,22 @@ wait_until() {
 	done
 }
 
-# REACH: the deadline (ping -w) of a ping that must get through.  A first
-# contact waits for a handshake and for neighbour discovery, both slow in a
-# busy guest; with a deadline ping keeps asking, where -W gives up after the
-# few requests of -c.
+# reaches NS PING_ARGUMENTS...: NS's ping (-W 3 for each reply) succeeds,
+# by ping's own exit status, tried again until REACH seconds (20, times
+# L2WG_SLOWDOWN) have passed; prints the last try's output.  A first contact
+# waits for a handshake and for ARP or neighbour discovery, both slow in a busy
+# guest, and a failed resolution ends a ping at once, even one with -w.
 REACH=$((20 * ${L2WG_SLOWDOWN:-1}))
+reaches() {
+	_reach_ns=$1
+	shift
+	_reach_end=$(($(uptime_s) + REACH))
+	while ! _reach_out=$(nsx "$_reach_ns" ping -W 3 "$@" 2>&1); do
+		[ "$(uptime_s)" -lt "$_reach_end" ] || { echo "$_reach_out"; return 1; }
+		sleep 0.5
+	done
+	echo "$_reach_out"
+}
 
 # --- preconditions --------------------------------------------------------
 
@@ -517,7 +528,7 @@ l2_mesh_up() {
 		ip -n "$s" link set l2wg0 up
 		n=$((n + 1))
 	done
-	nsx a ping -c 1 -w "$REACH" 10.0.0.2 >/dev/null && nsx a ping -c 1 -w "$REACH" 10.0.0.3 >/dev/null
+	reaches a -c 1 10.0.0.2 >/dev/null && reaches a -c 1 10.0.0.3 >/dev/null
 }
 
 # l2_lan SITE N: SITE's bridge br0 with l2wg0 and a LAN host hSITE at

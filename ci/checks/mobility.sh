@@ -19,7 +19,7 @@ setup() {
 	done
 	ip -n hm addr add 10.0.0.8/24 dev eth0
 	ip -n hs addr add 10.0.0.9/24 dev eth0
-	nsx hm ping -c 1 -w "$REACH" 10.0.0.1 >/dev/null && nsx hs ping -c 1 -w "$REACH" 10.0.0.1 >/dev/null
+	reaches hm -c 1 10.0.0.1 >/dev/null && reaches hs -c 1 10.0.0.1 >/dev/null
 }
 
 # move HOST FROM TO: the host's link leaves FROM's bridge for TO's.

@@ -33,7 +33,7 @@ no_fragments() {
 # zero above is a measurement and not a counter that never moves.
 fragments_are_seen() {
 	a=$(frag_counters a) b=$(frag_counters b)
-	nsx a ping -6 -c 1 -w "$REACH" -s 3000 fd00::2 >/dev/null || return 1
+	reaches a -6 -c 1 -s 3000 fd00::2 >/dev/null || return 1
 	echo "after a 3000 byte ping over the underlay: site a $a -> $(frag_counters a), site b $b -> $(frag_counters b)"
 	[ "$(frag_counters a)" -gt "$a" ] && [ "$(frag_counters b)" -gt "$b" ]
 }
@@ -47,7 +47,7 @@ require_l2wireguard
 l2_sites 6
 ip -n a link set u0 mtu 1500
 ip -n b link set u0 mtu 1500
-ktap_test "IPv4 ping -s $((L2_MTU - 28)) with DF" nsx ha ping -c 2 -i 0.2 -w "$REACH" -M do -s $((L2_MTU - 28)) 10.0.0.2
+ktap_test "IPv4 ping -s $((L2_MTU - 28)) with DF" reaches ha -c 2 -i 0.2 -M do -s $((L2_MTU - 28)) 10.0.0.2
 # With the handshake done, capture what a sends b (the neighbour discovery
 # and the two echo requests) while ping -6 runs: each reply proves its
 # request already reached b's u0, so 2 s of quiet after the ping ends it.
@@ -55,7 +55,7 @@ ktap_test "IPv4 ping -s $((L2_MTU - 28)) with DF" nsx ha ping -c 2 -i 0.2 -w "$R
 # underlay neighbour discovery, when the guest was busy enough that ping -6
 # took longer than that to send its first request.)
 rawframe_recv b u0 1000 "$L2WG_DIR/underlay" 2000 "$(mac_hex "$(mac_of a u0)")"
-ktap_test "IPv6 ping -s $((L2_MTU - 48)) with DF" nsx ha ping -6 -c 2 -i 0.2 -w "$REACH" -M do -s $((L2_MTU - 48)) fd10::2
+ktap_test "IPv6 ping -s $((L2_MTU - 48)) with DF" reaches ha -6 -c 2 -i 0.2 -M do -s $((L2_MTU - 48)) fd10::2
 rawframe_sent
 wait "$RAWFRAME_PID"
 ktap_test "full-size outer packets are at most 1500 bytes" outer_fits

@@ -137,7 +137,7 @@ dropped_since() {
 }
 
 pings_both() {
-	nsx a ping -c 1 -w "$REACH" 10.0.0.2 && nsx a ping -c 1 -w "$REACH" 10.0.0.3
+	reaches a -c 1 10.0.0.2 && reaches a -c 1 10.0.0.3
 }
 
 ktap_plan 9
@@ -147,7 +147,7 @@ MAC_A=$(mac_hex "$(mac_of a l2wg0)")
 MAC_B=$(mac_hex "$(mac_of b l2wg0)")
 MAC_C=$(mac_hex "$(mac_of c l2wg0)")
 ktap_test "a pings b and c" pings_both
-nsx b ping -c 1 -w "$REACH" 10.0.0.3 >/dev/null
+reaches b -c 1 10.0.0.3 >/dev/null
 ktap_test "a learned b's MAC" learned a "$(mac_of b l2wg0)"
 ktap_test "a learned c's MAC" learned a "$(mac_of c l2wg0)"
 deliver a "$MAC_B" "$MAC_A" 10 - 10 0

@@ -76,7 +76,7 @@ no_fragments() {
 # unchanged count above is a measurement and not a counter that never moves.
 fragments_are_seen() {
 	frags=$(frag_counters)
-	nsx a ping -c 1 -w "$REACH" -s 3000 "$UNDER_b" >/dev/null || return 1
+	reaches a -c 1 -s 3000 "$UNDER_b" >/dev/null || return 1
 	echo "after a 3000 byte ping over the underlay: $frags -> $(frag_counters)"
 	[ "$(frag_counters)" -gt "$frags" ]
 }

@@ -7,8 +7,8 @@ require_config CONFIG_BRIDGE CONFIG_VETH CONFIG_IPV6
 ktap_plan 4
 require_l2wireguard
 l2_sites 4
-ktap_test "ipv4 ha -> hb" nsx ha ping -c 2 -i 0.2 -w "$REACH" 10.0.0.2
-ktap_test "ipv6 ha -> hb" nsx ha ping -6 -c 2 -i 0.2 -w "$REACH" fd10::2
-ktap_test "ipv4 hb -> ha" nsx hb ping -c 1 -w "$REACH" 10.0.0.1
+ktap_test "ipv4 ha -> hb" reaches ha -c 2 -i 0.2 10.0.0.2
+ktap_test "ipv6 ha -> hb" reaches ha -6 -c 2 -i 0.2 fd10::2
+ktap_test "ipv4 hb -> ha" reaches hb -c 1 10.0.0.1
 ktap_test "handshake done" handshake_done a l2wg0
 ktap_finish

@@ -32,6 +32,6 @@ nsx hb pppd plugin pppoe.so nic-eth0 noauth nodetach noipdefault nodefaultroute 
 	mtu 1380 mru 1380 persist maxfail 1 lcp-echo-interval 0 logfile "$L2WG_DIR/pppd.log" \
 	>/dev/null 2>&1 &
 ktap_test "PPPoE session up on the client" ppp_up hb
-ktap_test "ping the PPPoE server through the session" nsx hb ping -c 2 -i 0.2 -w "$REACH" 10.77.0.1
-ktap_test "ping the client from the server side" nsx ha ping -c 1 -w "$REACH" 10.77.0.2
+ktap_test "ping the PPPoE server through the session" reaches hb -c 2 -i 0.2 10.77.0.1
+ktap_test "ping the client from the server side" reaches ha -c 1 10.77.0.2
 ktap_finish
