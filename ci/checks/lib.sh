@@ -137,20 +137,26 @@ wait_until() {
 }
 
 # reaches NS PING_ARGUMENTS...: NS's ping (-W 3 for each reply) succeeds,
-# by ping's own exit status, tried again until REACH seconds (20, times
+# by ping's own exit status, tried again every half second until 20 s (times
 # L2WG_SLOWDOWN) have passed; prints the last try's output.  A first contact
 # waits for a handshake and for ARP or neighbour discovery, both slow in a busy
 # guest, and a failed resolution ends a ping at once, even one with -w.
-REACH=$((20 * ${L2WG_SLOWDOWN:-1}))
 reaches() {
 	_reach_ns=$1
 	shift
-	_reach_end=$(($(uptime_s) + REACH))
-	while ! _reach_out=$(nsx "$_reach_ns" ping -W 3 "$@" 2>&1); do
-		[ "$(uptime_s)" -lt "$_reach_end" ] || { echo "$_reach_out"; return 1; }
-		sleep 0.5
-	done
+	wait_until 20 ping_once_more "$@"
+	_reach_rc=$?
 	echo "$_reach_out"
+	return $_reach_rc
+}
+
+# ping_once_more PING_ARGUMENTS...: reaches' one try, its output in
+# _reach_out; a failed try pauses, so that one failing at once is not run
+# every 0.05 s.
+ping_once_more() {
+	_reach_out=$(nsx "$_reach_ns" ping -W 3 "$@" 2>&1) && return 0
+	sleep 0.5
+	return 1
 }
 
 # --- preconditions --------------------------------------------------------
@@ -389,10 +395,11 @@ RAWFRAME=/usr/bin/rawframe
 # (a source MAC in hex, or OFFSET:HEX; default: all) and stops after MAX of
 # them, or once the sender is done (the next rawframe_send, or rawframe_sent)
 # and QUIET_MS (default 1000, times L2WG_SLOWDOWN) have passed without one
-# (frames it does not keep do not count); then `wait $RAWFRAME_PID`.  The quiet time counts from the sender's end, not
-# the receiver's start: on a busy guest, starting the sender or the handshake
-# in front of the first frame can take longer than any quiet time.  If the
-# receiver is not listening within 30 s, it says so and returns false:
+# (frames it does not keep do not count); then `wait $RAWFRAME_PID`.  The
+# quiet time counts from the sender's end, not the receiver's start: on a
+# busy guest, starting the sender or the handshake in front of the first
+# frame can take longer than any quiet time.  If the receiver is not
+# listening within 30 s, it says so and returns false:
 # frames sent before it listens would be missed, and the check would only
 # report fewer of them.
 rawframe_recv() {
