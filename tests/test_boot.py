@@ -403,3 +403,38 @@ def test_a_check_that_timed_out_beside_others_runs_again_alone(project, real_ws,
     assert results["hang"].reason == "timed out after 2s; " + boot.RETRIED
     assert (results["other"].status, results["other"].reason) == (Status.PASS, "")
     assert (results["quick"].status, results["quick"].reason) == (Status.PASS, "")
+
+
+#: Checks that leave a process behind, holding the output they were given:
+#: "leaver" passes at once, "stuck" outlives its 2 s limit.
+LEAVER_CHECKS = {
+    "leaver": (20, "sleep 600 &\necho started one\n"),
+    "stuck": (2, "sleep 600 &\nsleep 600\n"),
+}
+#: How many sleep processes the guest has.
+COUNT_SLEEPERS = "grep -l '^Name:.sleep$' /proc/[0-9]*/status 2>/dev/null | wc -l"
+
+
+@pytest.mark.integration
+@pytest.mark.builds("7.3")
+def test_nothing_a_check_leaves_running_outlives_it(project, real_ws, tmp_path, guest_programs):
+    """ci/guest/init.sh itself, in a real guest, one check at a time (where a
+    check's output goes through a pipe): a check that ends, or is killed at its
+    limit, takes every process it started with it.  A process left holding the
+    pipe made the run wait for ever (fdb-netlink's bridge monitor did).  The
+    control: the same check run by hand leaves its sleep, and the count sees it."""
+    items = " ".join(f"{name}:{limit}" for name, (limit, _) in LEAVER_CHECKS.items())
+    outcome = run_init_in_guest(
+        project, real_ws, tmp_path, guest_programs,
+        {name: body for name, (_, body) in LEAVER_CHECKS.items()},
+        f"L2WG_JOBS=1 L2WG_CHECKS='{items}' {RUN_CHECKS}\n"
+        f"echo \"after init: $({COUNT_SLEEPERS}) sleeping\"\n"
+        "sh /init-checks/leaver.sh >/dev/null\n"
+        f"echo \"by hand: $({COUNT_SLEEPERS}) sleeping\"\n")
+    text = outcome.script_output
+    assert outcome.script_exit == 0, text
+    assert "\nok 1 leaver\n" in text and "started one" in text, text
+    assert "\nnot ok 2 stuck # timed out after 2s\n" in text, text
+    assert "after init: 0 sleeping" in text, text
+    assert "by hand: 1 sleeping" in text, text
+

@@ -179,10 +179,16 @@ require_tool() {
 # The L2 checks must fail, not skip, on a kernel without l2wireguard.  (The
 # probe device has a name of its own: checks may run side by side.)
 require_l2wireguard() {
-	if ! ip link add "l2wgprobe$$" type l2wireguard 2>/dev/null; then
-		ktap_abort "l2wireguard link kind not supported by this kernel"
-	fi
-	ip link del "l2wgprobe$$"
+	knows_l2wireguard || ktap_abort "l2wireguard link kind not supported by this kernel"
+}
+
+# knows_l2wireguard: the kernel makes an l2wireguard device.  The probe is
+# made in the namespace all checks share, so its name is random: each check
+# has its own PID namespace, where $$ is the same small number for all.
+knows_l2wireguard() {
+	probe=l2wgp$(tr -d - </proc/sys/kernel/random/uuid | cut -c1-10)
+	ip link add "$probe" type l2wireguard 2>/dev/null || return 1
+	ip link del "$probe"
 }
 
 # --- namespaces -----------------------------------------------------------

@@ -11,8 +11,7 @@ require_config CONFIG_WIREGUARD CONFIG_WIREGUARD_DEBUG
 l2=
 if dmesg | grep -qE "wireguard: (fdb|l2 frame) self-test"; then
 	l2=1
-elif ip link add "l2wgprobe$$" type l2wireguard 2>/dev/null; then
-	ip link del "l2wgprobe$$"
+elif knows_l2wireguard; then
 	l2=1
 fi
 

@@ -47,15 +47,23 @@ reap_leftovers() {
 # run_isolated NAME LIMIT: run check NAME for at most LIMIT seconds in its
 # own mount namespace, with private /run/netns and /tmp, so that checks never
 # see each other's namespaces or files (and can run side by side).
+# It also gets its own PID namespace, whose init is the shell that waits for
+# it: when the check ends, or is killed at its limit, the kernel kills all it
+# left behind.  A process that outlived its check (a monitor whose wrapper
+# alone was killed) kept the check's output pipe open, and the sed of
+# run_alone then waited for the end of it for ever.  busybox timeout execs
+# the check itself, so the check must not be that init: a namespace's init
+# ignores the signals it has no handler for.
 # With L2WG_ISOLATE=0 (interop) the check runs in the init's namespaces.
 run_isolated() {
 	if [ "$L2WG_ISOLATE" = 0 ]; then
 		L2WG_SKIP_FILE="/run/l2wg/$1.skip" timeout -s TERM -k 5 "$2" \
 			sh "$L2WG_CHECK_DIR/$1.sh" 2>&1
 	else
-		L2WG_SKIP_FILE="/run/l2wg/$1.skip" unshare -m sh -c '
-			mount -t tmpfs tmpfs /run/netns && mount -t tmpfs tmpfs /tmp &&
-			exec timeout -s TERM -k 5 "$2" sh "$3/$1.sh"' - "$1" "$2" "$L2WG_CHECK_DIR" 2>&1
+		L2WG_SKIP_FILE="/run/l2wg/$1.skip" unshare -m -p -f --mount-proc sh -c '
+			mount -t tmpfs tmpfs /run/netns && mount -t tmpfs tmpfs /tmp || exit 1
+			timeout -s TERM -k 5 "$2" sh "$3/$1.sh"
+			exit $?' - "$1" "$2" "$L2WG_CHECK_DIR" 2>&1
 	fi
 	echo $? >"/run/l2wg/$1.rc"
 }
