@@ -15,7 +15,7 @@ setup() {
 	l2_peering c a
 	# Listening before anything is learned: the first frames (neighbour
 	# discovery) come as soon as the devices are up.
-	nsx a sh -c "exec /usr/sbin/bridge monitor fdb >'$L2WG_DIR/monitor' 2>&1" &
+	ip netns exec a /usr/sbin/bridge monitor fdb >"$L2WG_DIR/monitor" 2>&1 &
 	MONITOR=$!
 	sleep 0.5
 	l2_mesh_up
@@ -78,7 +78,7 @@ monitor_saw() {
 # While b keeps sending: nothing learned stays, nothing is learned again.
 down_forgets_and_tells() {
 	bridge -n a fdb add $M3 dev l2wg0 dst 192.168.0.2 self static || return 1
-	nsx b ping -q -i 0.1 -w 3 10.0.0.1 >/dev/null 2>&1 &
+	ip netns exec b ping -q -i 0.1 -w 3 10.0.0.1 >/dev/null 2>&1 &
 	talker=$!
 	sleep 0.5
 	ip -n a link set l2wg0 down

@@ -20,7 +20,7 @@ more_errors() {
 # counted.  The counter is watched for up to 10 s, not a fixed wait.
 mixed_dropped() {
 	before=$(errors_of "$2" "$3")
-	nsx "$1" ping -c 5 -i 0.5 -W 1 "$4" >/dev/null 2>&1 &
+	ip netns exec "$1" ping -c 5 -i 0.5 -W 1 "$4" >/dev/null 2>&1 &
 	wait_until 10 more_errors "$2" "$3" "$before"
 	kill $! 2>/dev/null
 	after=$(errors_of "$2" "$3")

@@ -219,6 +219,9 @@ ns_new() {
 	ip -n "$1" link set lo up
 }
 
+# nsx NS CMD...: CMD in namespace NS.  Run in the background, a function
+# runs in a subshell, and $! is that subshell, not CMD: a process the check
+# kills later is started with ip netns exec itself.
 nsx() {
 	ns=$1
 	shift

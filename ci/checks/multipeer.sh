@@ -107,7 +107,7 @@ expect_counts() {
 # counting took longer than a fixed 6 s, b fell quiet, and the spoofed source
 # legitimately moved (fdb_moves 1).
 spoof_dropped() {
-	nsx b ping -q -i 0.2 -w 600 10.0.0.1 >/dev/null 2>&1 &
+	ip netns exec b ping -q -i 0.2 -w 600 10.0.0.1 >/dev/null 2>&1 &
 	talker=$!
 	sleep 0.5
 	before=$(stat_of a l2wg0 rx_dropped)
