@@ -4,12 +4,16 @@ built kernel, a real boot (integration)."""
 import json
 import os
 import re
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from l2wg import boot, checks, qemu
+from l2wg.cli.exits import EXIT_INTERRUPTED
 from l2wg.errors import L2wgError
 from l2wg.ktap import Status
 from l2wg.workspace import Workspace
@@ -438,3 +442,42 @@ def test_nothing_a_check_leaves_running_outlives_it(project, real_ws, tmp_path, 
     assert "after init: 0 sleeping" in text, text
     assert "by hand: 1 sleeping" in text, text
 
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is *pid*."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def running(pid: int) -> bool:
+    """*pid* exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.integration
+@pytest.mark.builds("7.3")
+def test_sigterm_ends_l2wg_and_its_qemu(project, tmp_path):
+    """timeout(1) or a CI job's time limit sends SIGTERM: l2wg ends as on
+    Ctrl-C, with the interrupted status, and its QEMU ends with it.  QEMU runs
+    in a process group of its own, so only l2wg can end it.  Before, it went on
+    running a guest that nothing read."""
+    script = tmp_path / "wait.sh"
+    script.write_text("sleep 300\n")
+    l2wg = subprocess.Popen([sys.executable, "-m", "l2wg", "boot", "7.3", "--script", str(script)],
+                            cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    qemu_pids: list[int] = []
+    deadline = time.monotonic() + 120
+    while not qemu_pids and time.monotonic() < deadline and l2wg.poll() is None:
+        time.sleep(0.5)
+        qemu_pids = [pid for pid in children(l2wg.pid)
+                     if Path(f"/proc/{pid}/comm").read_text().startswith("qemu-system")]
+    assert qemu_pids, l2wg.stderr.read() if l2wg.poll() is not None else "no QEMU in 120 s"
+    l2wg.send_signal(signal.SIGTERM)
+    _, err = l2wg.communicate(timeout=60)
+    assert l2wg.returncode == EXIT_INTERRUPTED, err
+    assert "l2wg: interrupted" in err, err
+    assert not running(qemu_pids[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)      # a usage error exits 2 (bad input) itself
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="l2wg: %(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return COMMANDS[args.verb](args)
     except L2wgError as error:
@@ -43,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 -- anything else is a bug in l2wg
         return internal_error(error, getattr(args, "workspace", None), argv)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (timeout(1), a CI job's time limit) ends l2wg as Ctrl-C does,
+    so that the cleanup that kills QEMU and make runs.  Python's default would
+    end l2wg at once, and leave them running in process groups of their own."""
+    raise KeyboardInterrupt
 
 
 def exit_code(error: L2wgError) -> int:
