@@ -373,8 +373,9 @@ def _add_parallel(p: argparse.ArgumentParser) -> None:
     from ..boot import CHECKS_PER_CPU
 
     p.add_argument("--parallel", type=_at_least_one, metavar="N",
-                   help="checks run at once in the guest, each in its own mount and network "
-                        f"namespaces (default: {CHECKS_PER_CPU} per guest CPU, so 4 on the "
+                   help="checks run at once in the guest, each in its own mount, PID and "
+                        "network namespaces, so that nothing it starts outlives it "
+                        f"(default: {CHECKS_PER_CPU} per guest CPU, so 4 on the "
                         "default 2-CPU guest and 2 on Debian's one-CPU DKMS guests; 1 streams each "
                         "check's output as it runs and ties a kernel oops to its check). Checks that "
                         "share a CPU get as many times their timeout, and one that times out "
