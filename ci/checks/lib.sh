@@ -176,8 +176,7 @@ require_tool() {
 	done
 }
 
-# The L2 checks must fail, not skip, on a kernel without l2wireguard.  (The
-# probe device has a name of its own: checks may run side by side.)
+# The L2 checks must fail, not skip, on a kernel without l2wireguard.
 require_l2wireguard() {
 	knows_l2wireguard || ktap_abort "l2wireguard link kind not supported by this kernel"
 }

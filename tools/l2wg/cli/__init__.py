@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)      # a usage error exits 2 (bad input) itself
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="l2wg: %(message)s")
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return COMMANDS[args.verb](args)
     except L2wgError as error:
@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 -- anything else is a bug in l2wg
         return internal_error(error, getattr(args, "workspace", None), argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt(signum, frame) -> None:
