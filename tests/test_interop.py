@@ -411,7 +411,7 @@ def fake_boot(scripts: dict[str, list[tuple[float, str]]], stopped_at: dict[str,
     repeating its last line (the hold's probes) until stop() says so."""
     start = time.monotonic()
 
-    def boot_one(machine, log, *, timeout, idle_timeout, stop, on_line=None):
+    def boot_one(machine, log, *, timeout, idle_timeout, stop, on_line=None, cancel=None):
         role = machine.append
         lines = list(scripts[role])
         text = []
@@ -456,6 +456,25 @@ def test_a_guest_whose_peer_died_is_ended_too(monkeypatch, tmp_path):
     machines = {r: qemu.Machine(Path("k"), Path("i"), append=r) for r in ("a", "b")}
     consoles = interop.boot_pair(machines, tmp_path, timeout=10, idle_timeout=10)
     assert "a" in stopped and not consoles["b"].finished
+
+
+def test_an_error_in_one_guests_thread_ends_the_other_qemu(monkeypatch, tmp_path):
+    """Real processes for QEMU: b's console handler fails at its first line,
+    and a, silent for 30 s, is ended at once instead of at its limits."""
+    qemu_script = tmp_path / "fake-qemu"
+    qemu_script.write_text("#!/bin/sh\necho L2WG-BOOTED\nsleep 30\n")
+    qemu_script.chmod(0o755)
+    monkeypatch.setattr(qemu, "QEMU", str(qemu_script))
+
+    def broken(line: str) -> None:
+        raise RuntimeError(f"b's handler failed on {line!r}")
+    machines = {r: qemu.Machine(Path("k"), Path("i"), append=r) for r in ("a", "b")}
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="b's handler failed"):
+        interop.boot_pair(machines, tmp_path, timeout=60, idle_timeout=60,
+                          on_line={"b": broken})
+    assert time.monotonic() - started < 10
+    assert "exit -9" in (tmp_path / "console-a.log").read_text()
 
 
 # --- results side by side ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """QEMU: command line, kernel-report detection, timeouts, accelerator probe."""
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,16 @@ def test_the_overall_timeout_is_enforced_even_with_output(tmp_path, monkeypatch)
     console = qemu.boot(qemu.Machine(Path("k"), Path("i")), tmp_path / "console.log",
                         timeout=1.5, idle_timeout=10)
     assert console.ended_by == "timeout" and console.seconds < 6
+
+
+def test_a_cancelled_boot_ends_at_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(qemu, "QEMU", fake_qemu(tmp_path, "echo L2WG-BOOTED\nsleep 30\n"))
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    console = qemu.boot(qemu.Machine(Path("k"), Path("i")), tmp_path / "console.log",
+                        timeout=60, idle_timeout=60, cancel=cancel)
+    assert console.ended_by == "cancelled" and console.seconds < 5
+    assert console.booted and not console.hung
 
 
 def test_console_log_records_the_command_for_rerunning(tmp_path, monkeypatch):

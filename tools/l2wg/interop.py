@@ -61,7 +61,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -462,13 +462,22 @@ def boot_pair(machines: dict[str, qemu.Machine], run_dir: Path, *, timeout: floa
         try:
             return qemu.boot(machines[role], run_dir / f"console-{role}.log", timeout=timeout,
                              idle_timeout=idle_timeout, stop=stopper(role),
-                             on_line=(on_line or {}).get(role))
+                             on_line=(on_line or {}).get(role), cancel=cancel)
         finally:
             finished[role].set()
 
+    # An error in one guest's thread, or Ctrl-C or SIGTERM in this one, ends
+    # the other QEMU at once: the pool would otherwise wait for it to end by
+    # itself, up to its time limit.
+    cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=len(machines)) as pool:
         futures = {role: pool.submit(one, role) for role in machines}
-        return {role: future.result() for role, future in futures.items()}
+        try:
+            for future in wait(futures.values(), return_when=FIRST_EXCEPTION).done:
+                future.result()     # raises the first error, before waiting for the other
+            return {role: future.result() for role, future in futures.items()}
+        finally:
+            cancel.set()
 
 
 class LiveStatus:

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -78,7 +79,8 @@ class Console:
     text: str
     seconds: float
     returncode: int
-    #: None if QEMU exited by itself; "timeout" or "idle" if l2wg killed it.
+    #: None if QEMU exited by itself; "timeout", "idle" or "cancelled" if
+    #: l2wg killed it.
     ended_by: str | None
     reports: list[KernelReport] = field(default_factory=list)
 
@@ -115,9 +117,11 @@ def command(machine: Machine) -> list[str]:
 
 def boot(machine: Machine, log: Path, *, timeout: float, idle_timeout: float | None = None,
          on_line: Callable[[str], None] | None = None,
-         stop: Callable[[str], bool] | None = None) -> Console:
+         stop: Callable[[str], bool] | None = None,
+         cancel: threading.Event | None = None) -> Console:
     """Boot *machine*, its console into *log*, within *timeout* seconds and
-    no more than *idle_timeout* seconds of console silence."""
+    no more than *idle_timeout* seconds of console silence; *cancel*, set by
+    another thread, ends it at once."""
     if shutil.which(QEMU) is None:
         raise MissingTool(f"{QEMU} not found: apt-get install --no-install-recommends "
                         "qemu-system-x86")
@@ -126,7 +130,7 @@ def boot(machine: Machine, log: Path, *, timeout: float, idle_timeout: float | N
     log.write_text("")
     done = run(argv, log_path=log, check=False, what="qemu", timeout=timeout,
                idle_timeout=idle_timeout, raise_on_timeout=False, on_line=on_line, stop=stop,
-               passthrough=machine.interactive)
+               cancel=cancel, passthrough=machine.interactive)
     text = done.output.replace("\r", "")
     return Console(command=format_command(argv), accel=machine.accel, log=log, text=text,
                    seconds=done.seconds, returncode=done.returncode,

@@ -42,15 +42,16 @@ class _Watchdog:
     when it prints nothing (the output loop alone would block forever)."""
 
     def __init__(self, proc: subprocess.Popen, deadline: float | None,
-                 idle_timeout: float | None):
+                 idle_timeout: float | None, cancel: threading.Event | None = None):
         self.proc = proc
         self.deadline = deadline
         self.idle_timeout = idle_timeout
+        self.cancel = cancel
         self.last_output = time.monotonic()
         self.reason: str | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
-        if deadline or idle_timeout:
+        if deadline or idle_timeout or cancel:
             self._thread.start()
 
     def saw_output(self) -> None:
@@ -64,7 +65,9 @@ class _Watchdog:
     def _watch(self) -> None:
         while not self._done.wait(0.2):
             now = time.monotonic()
-            if self.deadline and now > self.deadline:
+            if self.cancel is not None and self.cancel.is_set():
+                self.kill("cancelled")
+            elif self.deadline and now > self.deadline:
                 self.kill("timeout")
             elif self.idle_timeout and now - self.last_output > self.idle_timeout:
                 self.kill("idle")
@@ -91,6 +94,7 @@ def run(argv: Sequence[str | os.PathLike], *, log_path: Path | None = None,
         input: str | None = None, timeout: float | None = None,
         idle_timeout: float | None = None,
         stop: Callable[[str], bool] | None = None,
+        cancel: threading.Event | None = None,
         raise_on_timeout: bool = True,
         passthrough: bool = False) -> Completed:
     """Run *argv*, appending the command and its output to *log_path*.
@@ -102,7 +106,8 @@ def run(argv: Sequence[str | os.PathLike], *, log_path: Path | None = None,
 
     *timeout* bounds the whole run and *idle_timeout* the time without
     output; the process is killed even if it prints nothing.  *stop* sees
-    each line and ends the process when it returns true.  Exceeding a
+    each line and ends the process when it returns true; *cancel*, set by
+    another thread, ends it within 0.2 s (``ended_by`` "cancelled").  Exceeding a
     timeout raises, unless *raise_on_timeout* is false: then the result's
     ``ended_by`` says what happened.  *passthrough* connects the command to
     this terminal (for interactive use); its output is then not captured.
@@ -131,7 +136,7 @@ def run(argv: Sequence[str | os.PathLike], *, log_path: Path | None = None,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 # Its own process group, so a timeout also ends its children
                 # (which would otherwise keep the output pipe open).
-                process_group=0 if (timeout or idle_timeout or stop) else None)
+                process_group=0 if (timeout or idle_timeout or stop or cancel) else None)
         except FileNotFoundError as exc:
             raise MissingTool(f"{argv[0]}: command not found (needed for {what or 'this step'})",
                               log_path) from exc
@@ -141,7 +146,7 @@ def run(argv: Sequence[str | os.PathLike], *, log_path: Path | None = None,
             proc.stdin.close()
         assert proc.stdout is not None
         deadline = start + timeout if timeout else None
-        watchdog = _Watchdog(proc, deadline, idle_timeout)
+        watchdog = _Watchdog(proc, deadline, idle_timeout, cancel)
         try:
             for line in proc.stdout:
                 watchdog.saw_output()
