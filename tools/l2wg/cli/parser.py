@@ -33,7 +33,8 @@ Exit status, by kind of failure (any verb):
   6    check failure: a check in the guest failed, or the guest crashed
   70   internal error: a bug in l2wg; one line, and the traceback in a file
        under $L2WG_HOME/logs/
-  130  interrupted
+  130  interrupted: Ctrl-C, or SIGTERM (timeout(1), a CI job's limit); the QEMU
+       guests and make that l2wg started end with it
 `l2wg ci` with kernels failing in different ways exits with the lowest of
 their codes; expected failures (kernels.toml expect) are not failures.
 """
