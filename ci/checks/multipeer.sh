@@ -56,10 +56,18 @@ learned() {
 
 # deliver FROM DST SRC COUNT WANT_A WANT_B WANT_C: send COUNT 0x88b6 frames
 # from FROM's l2wg0 with the given MACs (hex), and count what each other
-# site receives (frames with those MACs and type) in $L2WG_DIR/got-NS.  A
-# receiver expecting WANT frames stops at that many (other traffic from the
-# same MAC is not counted); one expecting none waits for 400 ms of quiet.
+# site receives (frames with those MACs and type) in $L2WG_DIR/got-NS.
 deliver() {
+	listen "$@"
+	send_burst
+	count_received
+}
+
+# listen FROM DST SRC COUNT WANT_A WANT_B WANT_C: write the burst and start a
+# receiver on every site but FROM.  A receiver expecting WANT frames stops at
+# that many (other traffic from the same MAC is not counted); one expecting
+# none waits for 400 ms of quiet.
+listen() {
 	from=$1 dst=$2 src=$3 count=$4
 	shift 4
 	: >"$L2WG_DIR/burst"
@@ -80,9 +88,15 @@ deliver() {
 			"0:$dst$src""88b6"
 		pids="$pids $RAWFRAME_PID"
 	done
-	# The last moment before sending, for what must not have changed since.
-	[ -z "$BEFORE_SEND" ] || eval "$BEFORE_SEND"
+}
+
+# send_burst: FROM sends the burst that listen wrote.
+send_burst() {
 	rawframe_send "$from" l2wg0 "$L2WG_DIR/burst"
+}
+
+# count_received: wait for the receivers, and count what each one got.
+count_received() {
 	for pid in $pids; do wait "$pid"; done
 	for s in a b c; do
 		[ "$s" = "$from" ] || grep -c "^$dst$src""88b6" "$L2WG_DIR/rx-$s" >"$L2WG_DIR/got-$s"
@@ -99,8 +113,9 @@ expect_counts() {
 	[ "$(got b)" = "$1" ] && [ "$(got c)" = "$2" ]
 }
 
-# spoof_dropped SRC: c sends frames to a with source MAC SRC; a must drop
-# them all and count them in rx_dropped.  b keeps talking meanwhile: a learned
+# spoof_dropped SRC [FORGET]: c sends frames to a with source MAC SRC; a must
+# drop them all and count them in rx_dropped.  FORGET is a MAC that c must
+# not have learned on a when it sends (see c_spoofs_to_a).  b keeps talking meanwhile: a learned
 # address moves to another peer once its own has been quiet for 2 s (a host
 # that changed sites), but not while it is in use.  b talks until the count is
 # in, however long that takes: on the debug kernel under TCG, delivering and
@@ -112,7 +127,7 @@ spoof_dropped() {
 	sleep 0.5
 	before=$(stat_of a l2wg0 rx_dropped)
 	tries=1 sent=1
-	until sent_to_a deliver c "$MAC_A" "$1" 5 0 0 -; do
+	until sent_to_a c_spoofs_to_a "$1" "$2"; do
 		echo "try $tries: c kept the frames (it had learned their source on a again)"
 		[ "$tries" -lt 3 ] || { sent=0; break; }
 		tries=$((tries + 1))
@@ -136,11 +151,23 @@ spoof_dropped() {
 	[ "$sent" = 1 ] && [ "$(got a)" = 0 ] && [ "$after" -ge $((before + 5)) ]
 }
 
+# c_spoofs_to_a SRC [FORGET]: c sends 5 frames with source SRC to a, while
+# a and b listen.  c never sends a frame to the peer it learned the frame's
+# source on, so to play the attacker with a's own address it must forget
+# FORGET (a's MAC) first, at the last moment before sending: any frame from a
+# in between, an ARP request say, teaches it again.
+c_spoofs_to_a() {
+	listen c "$MAC_A" "$1" 5 0 0 -
+	[ -z "$2" ] || bridge -n c fdb del "$2" dev l2wg0 self 2>/dev/null
+	send_burst
+	count_received
+}
+
 # sent_to_a CMD...: CMD made c send at least 5 frames of 96 bytes on the
-# wire to a (c's transfer to a grew by 480 bytes).  c never sends a frame to
-# the peer it learned the frame's source on: if c learned that source on a
-# again between BEFORE_SEND and the send, CMD tested nothing, and is tried
-# again.  Whatever c did send, a must drop and count.
+# wire to a (c's transfer to a grew by 480 bytes).  If c learned the frames'
+# source on a again between forgetting it and sending, it kept them, CMD
+# tested nothing, and is tried again.  Whatever c did send, a must drop and
+# count.
 sent_to_a() {
 	sent_before=$(sent_by_c)
 	"$@"
@@ -181,11 +208,7 @@ ktap_test "broadcast floods to every peer" expect_counts 5 5
 deliver a 020000009999 "$MAC_A" 5 - 5 5
 ktap_test "unknown unicast floods to every peer" expect_counts 5 5
 ktap_test "source MAC learned on another peer is dropped and counted" spoof_dropped "$MAC_B"
-# c itself would not send a frame from a's address to a, the peer it learned
-# that address on: it must forget it first to play the attacker, right before
-# sending (any frame from a in between, an ARP request say, teaches it again).
-BEFORE_SEND="bridge -n c fdb del $(mac_of a l2wg0) dev l2wg0 self 2>/dev/null"
-ktap_test "the device's own MAC as source is dropped and counted" spoof_dropped "$MAC_A"
-BEFORE_SEND=
+ktap_test "the device's own MAC as source is dropped and counted" \
+	spoof_dropped "$MAC_A" "$(mac_of a l2wg0)"
 ktap_test "b's MAC is still learned on b after the spoofing" nsx a ping -c 1 -W 3 10.0.0.2
 ktap_finish
