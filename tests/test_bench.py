@@ -56,6 +56,18 @@ def test_the_throughput_summary_gives_medians_and_both_ratios_to_the_first_link(
     assert "over 5 rounds" in lines[-3]
 
 
+def test_the_throughput_summary_reads_rounds_that_also_say_how_busy_the_cpus_were():
+    # ci/interop/throughput.sh follows each figure with the sender's CPU load.
+    text = "".join(f"round {r} l3-wireguard {l3} Mbit/s, this guest's CPUs {busy}% busy\n"
+                   f"round {r} l2wireguard {l2} Mbit/s, this guest's CPUs {busy}% busy\n"
+                   for r, l3, l2, busy in [(1, 100, 95, 80), (2, 120, 90, 99), (3, 110, 99, 70)])
+    done = summarize(text)
+    assert done.returncode == 0, done.stderr
+    summary = dict(line.split(None, 1) for line in done.stdout.splitlines()[-2:])
+    assert summary["l3-wireguard"].split()[0] == "110.0"
+    assert summary["l2wireguard"].split() == ["95.0", "(0.86;", "0.90)"]
+
+
 @pytest.mark.parametrize("text", ["", "no figures here\n", "round x l2wireguard 5 Mbit/s\n"])
 def test_the_throughput_summary_fails_when_no_round_was_measured(text):
     done = summarize(text)

@@ -40,9 +40,23 @@ measure() {
 	*-bridged) client="nsx $HOST" ;;
 	*) client= ;;
 	esac
+	before=$(cpu_ticks)
 	mbit=$($client iperf3 -c "$server" -P "$FLOWS" -t "$SECONDS_PER_RUN" -f m 2>&1 |
 		awk '/receiver/ { v = $(NF-2) } END { print v }')
-	echo "round $2 $name ${mbit:-0} Mbit/s"
+	echo "round $2 $name ${mbit:-0} Mbit/s, this guest's CPUs $(busy_since $before)% busy"
+}
+
+# cpu_ticks: this guest's busy and idle ticks so far, all CPUs together.
+cpu_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+}
+
+# busy_since BUSY IDLE: the share of the ticks since cpu_ticks said BUSY
+# IDLE that were busy, in percent: with a CPU at 100%, the sender, not the
+# path, limits the figure.
+busy_since() {
+	cpu_ticks | awk -v busy="$1" -v idle="$2" \
+		'{ b = $1 - busy; t = b + $2 - idle; printf "%d", t ? 100 * b / t : 0 }'
 }
 
 # carried NAME: every round of NAME measured more than 0 Mbit/s.
@@ -79,6 +93,11 @@ if [ "$L2WG_ROLE" = a ]; then
 		done
 	done
 	sed 's/^/# bench: /' "$L2WG_DIR/rounds"
+	for dev in wg3 l2wg3; do
+		stats=/sys/class/net/$dev/statistics
+		echo "# bench: $dev sent $(cat $stats/tx_packets) packets," \
+			"$(cat $stats/tx_bytes) bytes; received $(cat $stats/rx_packets) packets"
+	done
 	for link in $LINKS; do
 		ktap_test "${link%%:*} carried TCP in each of $ROUNDS runs" carried "${link%%:*}"
 	done
