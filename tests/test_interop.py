@@ -611,7 +611,7 @@ def test_real_pair_7_3_and_6_1_passes_the_interop_checks_and_is_then_up_to_date(
     assert [s.guest for s in stage.suites] == ["a", "b"]
     for suite in stage.suites:
         statuses = {c.name: c.status for c in suite.checks}
-        assert {"redirect", "xdp-redirect", "vlan", "dhcp", "pppoe"} <= set(statuses)
+        assert {"redirect", "xdp-redirect", "burst", "vlan", "dhcp", "pppoe"} <= set(statuses)
         # neither guest speaks a newer wire format (dkms:K+future-format does)
         assert statuses.pop("future-format") is Status.SKIP
         assert set(statuses.values()) == {Status.PASS}, statuses

@@ -15,6 +15,9 @@
  *                                     (OFFSET:HEX, or just HEX for a source
  *                                     MAC), and other traffic does not count
  *                                     as a frame for the MS ms either
+ *   rawframe sent IFACE MS MAX READY [MATCH]
+ *                                     the same as recv, for the frames IFACE
+ *                                     sends (those recv leaves out)
  *   rawframe listen IFACE MS MAX READY [MATCH]
  *                                     the same, but the MS ms count only from
  *                                     SIGUSR1 (the sender is done) or a kept
@@ -260,8 +263,8 @@ static int wait_for_frame(int fd, long ms, const sigset_t *waiting)
 	return ppoll(&pfd, 1, ms < 0 ? NULL : &ts, waiting);
 }
 
-static int cmd_recv(const char *ifname, int listen, int quiet_ms, long max,
-		    const char *ready, const char *match_spec)
+static int cmd_recv(const char *ifname, int listen, int outgoing, int quiet_ms,
+		    long max, const char *ready, const char *match_spec)
 {
 	static struct match match;
 	static unsigned char buf[MAX_FRAME + 4];
@@ -306,7 +309,7 @@ static int cmd_recv(const char *ifname, int listen, int quiet_ms, long max,
 		if (n < 0)
 			return die("recvmsg");
 		n = restore_vlan(buf, n, CMSG_FIRSTHDR(&msg), &msg);
-		if (from.sll_pkttype == PACKET_OUTGOING ||
+		if ((from.sll_pkttype == PACKET_OUTGOING) != outgoing ||
 		    !matches(buf, n, match_spec ? &match : NULL))
 			continue;
 		print_hex(buf, n);
@@ -409,10 +412,10 @@ int main(int argc, char **argv)
 {
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "send"))
 		return cmd_send(argv[2], argv[3], argc == 5 ? atol(argv[4]) : 0);
-	if ((argc == 6 || argc == 7) &&
-	    (!strcmp(argv[1], "recv") || !strcmp(argv[1], "listen")))
-		return cmd_recv(argv[2], !strcmp(argv[1], "listen"), atoi(argv[3]),
-				atol(argv[4]), argv[5], argc == 7 ? argv[6] : NULL);
+	if ((argc == 6 || argc == 7) && (!strcmp(argv[1], "recv") ||
+	    !strcmp(argv[1], "listen") || !strcmp(argv[1], "sent")))
+		return cmd_recv(argv[2], !strcmp(argv[1], "listen"), !strcmp(argv[1], "sent"),
+				atoi(argv[3]), atol(argv[4]), argv[5], argc == 7 ? argv[6] : NULL);
 	if (argc == 5 && !strcmp(argv[1], "fill"))
 		return cmd_fill(atol(argv[2]), strtoul(argv[3], NULL, 0), atol(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "macflood"))
@@ -420,7 +423,7 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "fuzz"))
 		return cmd_fuzz(atol(argv[2]), strtoul(argv[3], NULL, 0), atol(argv[4]));
 	fprintf(stderr, "usage: rawframe send IFACE FILE [PAUSE_US]"
-		" | recv|listen IFACE MS MAX READYFILE [MATCH]"
+		" | recv|listen|sent IFACE MS MAX READYFILE [MATCH]"
 		" | fill LEN SEED ZEROS | macflood IFACE COUNT DST SEED"
 		" | fuzz COUNT SEED MAXLEN\n");
 	return 2;

@@ -172,12 +172,32 @@ lan_tunnel_up() {
 		peer_device l2wg1 "$LAN_PORT" persistent-keepalive 1
 }
 
-# Microseconds between the LAN frames a redirect check sends.  They must
-# arrive in order; one run in which the host was compiling a kernel beside
-# the pair saw two frames sent 2 ms apart swap places between the sites
-# (7.3 to 6.1; where, not yet found), so each is sent well after the one
-# before has left.
-LAN_FRAME_GAP_US=10000
+# redirect_up: tc moves the frames of lan0.100 into l2wg1 and those of l2wg1
+# out on lan0.100 (clsact, matchall, mirred egress redirect; no bridge).
+redirect_up() {
+	/usr/sbin/tc qdisc add dev lan0.$VID clsact &&
+		/usr/sbin/tc filter add dev lan0.$VID ingress matchall action mirred egress redirect dev l2wg1 &&
+		/usr/sbin/tc qdisc add dev l2wg1 clsact &&
+		/usr/sbin/tc filter add dev l2wg1 ingress matchall action mirred egress redirect dev lan0.$VID
+}
+
+# lan_host_receives MAX FILE: the LAN host keeps, in FILE, the next MAX
+# frames from the other site's LAN source as they come in on lanh, tagged
+# (compare them with on_lanh's).  Not on lanh.100: a packet socket there may
+# get the frames of one burst out of their order.  Of the frames of one NAPI
+# poll, the kernel hands a socket those that a protocol takes too (802.2
+# frames, for LLC, which the bridge selects) at once, and those no protocol
+# takes later, with the rest of the poll (__netif_receive_skb_list_core).
+# ci/interop/burst.sh shows it: every hop in order, lanh.100's socket not.
+lan_host_receives() {
+	rawframe_recv_remote "$LAN" lanh "$1" "$2" 30000 "$LAN_PEER_SRC"
+}
+
+# on_lanh < FRAMES: the frames as lanh gets them, with VLAN 100's tag after
+# the MAC addresses.
+on_lanh() {
+	sed "s/^.\{24\}/&8100$(printf %04x $VID)/"
+}
 
 # FROM=SRC TO=DST MAX=BYTES lan_frames: the frames SRC sends to DST (or to a
 # group), as hex, from 60 bytes up to MAX + 8 (room for two VLAN tags).

@@ -8,13 +8,6 @@ require_tool "$RAWFRAME" /usr/sbin/tc
 [ -n "$L2WG_LAN_MAC" ] ||
 	ktap_skip_all "no LAN port: it is two more virtio-net NICs, and the underlay is $L2WG_UNDERLAY"
 
-redirect_up() {
-	/usr/sbin/tc qdisc add dev lan0.$VID clsact &&
-		/usr/sbin/tc filter add dev lan0.$VID ingress matchall action mirred egress redirect dev l2wg1 &&
-		/usr/sbin/tc qdisc add dev l2wg1 clsact &&
-		/usr/sbin/tc filter add dev l2wg1 ingress matchall action mirred egress redirect dev lan0.$VID
-}
-
 tx_dropped_grew() {
 	[ "$(cat /sys/class/net/l2wg1/statistics/tx_dropped)" -gt "$1" ]
 }
@@ -32,13 +25,13 @@ MAX=$((MTU + 14))
 # sent, it would be among the first COUNT frames the other site keeps.
 "$RAWFRAME" fill $((MAX + 9 - 14)) 12 0 | sed "s/^/$LAN_PEER_HOST${LAN_SRC}88b5/" >"$L2WG_DIR/sent"
 FROM=$LAN_SRC TO=$LAN_PEER_HOST MAX=$MAX lan_frames >>"$L2WG_DIR/sent"
-FROM=$LAN_PEER_SRC TO=$LAN_HOST MAX=$MAX lan_frames >"$L2WG_DIR/expected"
+FROM=$LAN_PEER_SRC TO=$LAN_HOST MAX=$MAX lan_frames | on_lanh >"$L2WG_DIR/expected"
 COUNT=$(wc -l <"$L2WG_DIR/expected")
-rawframe_recv_remote "$LAN" lanh.$VID "$COUNT" "$L2WG_DIR/received" 30000 "$LAN_PEER_SRC" ||
+lan_host_receives "$COUNT" "$L2WG_DIR/received" ||
 	{ lan_teardown; ktap_abort "the receiver did not start"; }
 ktap_step "the other site is ready to receive" barrier 2 60
 dropped=$(cat /sys/class/net/l2wg1/statistics/tx_dropped)
-rawframe_send "$LAN" lanh.$VID "$L2WG_DIR/sent" "$LAN_FRAME_GAP_US"
+rawframe_send "$LAN" lanh.$VID "$L2WG_DIR/sent"
 wait "$RAWFRAME_PID"
 ktap_test "all $COUNT frames of the other site's VLAN arrived byte-exact, in order, nothing else" \
 	same_frames "$L2WG_DIR/expected" "$L2WG_DIR/received"

@@ -49,12 +49,13 @@ XDP_MAX=$((MAX + 4))
 # would be among the first COUNT frames the other site keeps.
 "$RAWFRAME" fill $((XDP_MAX + 1 - 14)) 12 0 | sed "s/^/$LAN_PEER_HOST${LAN_SRC}88b5/" >"$L2WG_DIR/sent"
 FROM=$LAN_SRC TO=$LAN_PEER_HOST MAX=$MAX lan_frames | at_most $XDP_MAX >>"$L2WG_DIR/sent"
-FROM=$LAN_PEER_SRC TO=$LAN_HOST MAX=$MAX lan_frames | at_most $XDP_MAX >"$L2WG_DIR/expected"
+FROM=$LAN_PEER_SRC TO=$LAN_HOST MAX=$MAX lan_frames | at_most $XDP_MAX | on_lanh \
+	>"$L2WG_DIR/expected"
 COUNT=$(wc -l <"$L2WG_DIR/expected")
-rawframe_recv_remote "$LAN" lanh.$VID "$COUNT" "$L2WG_DIR/received" 30000 "$LAN_PEER_SRC" ||
+lan_host_receives "$COUNT" "$L2WG_DIR/received" ||
 	{ lan_teardown; ktap_abort "the receiver did not start"; }
 ktap_step "the other site is ready to receive" barrier 3 60
-rawframe_send "$LAN" lanh.$VID "$L2WG_DIR/sent" "$LAN_FRAME_GAP_US"
+rawframe_send "$LAN" lanh.$VID "$L2WG_DIR/sent"
 wait "$RAWFRAME_PID"
 ktap_test "all $COUNT frames of the other site's VLAN arrived byte-exact, in order, nothing else" \
 	same_frames "$L2WG_DIR/expected" "$L2WG_DIR/received"
