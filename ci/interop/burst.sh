@@ -5,8 +5,7 @@
 require_config CONFIG_PACKET CONFIG_VLAN_8021Q CONFIG_NET_SCH_INGRESS CONFIG_NET_CLS_MATCHALL \
 	CONFIG_NET_ACT_MIRRED
 require_tool "$RAWFRAME" /usr/sbin/tc
-[ -n "$L2WG_LAN_MAC" ] ||
-	ktap_skip_all "no LAN port: it is two more virtio-net NICs, and the underlay is $L2WG_UNDERLAY"
+require_lan_port
 
 BURST=150
 
@@ -77,11 +76,7 @@ hop_order() {
 
 ktap_plan 7
 require_topology
-lan_step_or_abort "no LAN port" "LAN port: lan0.$VID here, lanh.$VID on the LAN host" lan_port_up
-lan_step_or_abort "no l2wg1" "l2wg1, a second l2wireguard device, with the other guest as its peer" \
-	lan_tunnel_up
-lan_step_or_abort "no redirect" "tc: lan0.$VID ingress to l2wg1, l2wg1 ingress to lan0.$VID" redirect_up
-ktap_test "l2wg1 handshake done" wait_until 30 handshake_done_on l2wg1
+tc_redirect_site
 FROM=$LAN_SRC TO=$LAN_PEER_HOST burst_frames >"$L2WG_DIR/sent"
 FROM=$LAN_PEER_SRC TO=$LAN_HOST burst_frames >"$L2WG_DIR/expected"
 on_lanh <"$L2WG_DIR/expected" >"$L2WG_DIR/expected-on-lanh"

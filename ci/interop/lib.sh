@@ -172,6 +172,23 @@ lan_tunnel_up() {
 		peer_device l2wg1 "$LAN_PORT" persistent-keepalive 1
 }
 
+# require_lan_port: this guest has a LAN port, or the check is skipped.
+require_lan_port() {
+	[ -n "$L2WG_LAN_MAC" ] ||
+		ktap_skip_all "no LAN port: it is two more virtio-net NICs, and the underlay is $L2WG_UNDERLAY"
+}
+
+# tc_redirect_site: the first steps of a check of the tc redirect: the LAN
+# port, l2wg1, the redirect both ways, and l2wg1's handshake.
+tc_redirect_site() {
+	lan_step_or_abort "no LAN port" "LAN port: lan0.$VID here, lanh.$VID on the LAN host" lan_port_up
+	lan_step_or_abort "no l2wg1" "l2wg1, a second l2wireguard device, with the other guest as its peer" \
+		lan_tunnel_up
+	lan_step_or_abort "no redirect" "tc: lan0.$VID ingress to l2wg1, l2wg1 ingress to lan0.$VID" \
+		redirect_up
+	ktap_test "l2wg1 handshake done" wait_until 30 handshake_done_on l2wg1
+}
+
 # redirect_up: tc moves the frames of lan0.100 into l2wg1 and those of l2wg1
 # out on lan0.100 (clsact, matchall, mirred egress redirect; no bridge).
 redirect_up() {

@@ -4,8 +4,7 @@
 . /l2wg/interop/lib.sh
 require_config CONFIG_PACKET CONFIG_VLAN_8021Q CONFIG_BPF_SYSCALL
 require_tool "$RAWFRAME" /usr/sbin/tc
-[ -n "$L2WG_LAN_MAC" ] ||
-	ktap_skip_all "no LAN port: it is two more virtio-net NICs, and the underlay is $L2WG_UNDERLAY"
+require_lan_port
 
 # The programs redirect to fixed ifindexes (one object per target, compiled
 # on the host by l2wg), so the devices are made with those.
