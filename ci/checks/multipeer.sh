@@ -115,19 +115,19 @@ expect_counts() {
 
 # spoof_dropped SRC [FORGET]: c sends frames to a with source MAC SRC; a must
 # drop them all and count them in rx_dropped.  FORGET is a MAC that c must
-# not have learned on a when it sends (see c_spoofs_to_a).  b keeps talking meanwhile: a learned
-# address moves to another peer once its own has been quiet for 2 s (a host
-# that changed sites), but not while it is in use.  b talks until the count is
-# in, however long that takes: on the debug kernel under TCG, delivering and
-# counting took longer than a fixed 6 s, b fell quiet, and the spoofed source
-# legitimately moved (fdb_moves 1).
+# not have learned on a when it sends (see c_spoofs_to_a).  b keeps talking
+# meanwhile: a learned address moves to another peer once its own has been
+# quiet for 2 s (a host that changed sites), but not while it is in use.  b
+# talks until the count is in, however long that takes: on the debug kernel
+# under TCG, delivering and counting took longer than a fixed 6 s, b fell
+# quiet, and the spoofed source legitimately moved (fdb_moves 1).
 spoof_dropped() {
 	ip netns exec b ping -q -i 0.2 -w 600 10.0.0.1 >/dev/null 2>&1 &
 	talker=$!
 	sleep 0.5
 	before=$(stat_of a l2wg0 rx_dropped)
 	tries=1 sent=1
-	until sent_to_a c_spoofs_to_a "$1" "$2"; do
+	until c_spoofs_to_a "$1" "$2"; do
 		echo "try $tries: c kept the frames (it had learned their source on a again)"
 		[ "$tries" -lt 3 ] || { sent=0; break; }
 		tries=$((tries + 1))
@@ -152,25 +152,19 @@ spoof_dropped() {
 }
 
 # c_spoofs_to_a SRC [FORGET]: c sends 5 frames with source SRC to a, while
-# a and b listen.  c never sends a frame to the peer it learned the frame's
-# source on, so to play the attacker with a's own address it must forget
-# FORGET (a's MAC) first, at the last moment before sending: any frame from a
-# in between, an ARP request say, teaches it again.
+# a and b listen, and they left c: its transfer to a grew by 480 bytes, 5
+# frames of 96 on the wire.  c never sends a frame to the peer it learned the
+# frame's source on, so to play the attacker with a's own address it must
+# forget FORGET (a's MAC) first, at the last moment before sending.  Any
+# frame from a in between, an ARP request say, teaches it again: then c keeps
+# the frames, the step tested nothing, and fails, to be tried again.  Whatever
+# c did send, a must drop and count.
 c_spoofs_to_a() {
+	sent_before=$(sent_by_c)
 	listen c "$MAC_A" "$1" 5 0 0 -
 	[ -z "$2" ] || bridge -n c fdb del "$2" dev l2wg0 self 2>/dev/null
 	send_burst
 	count_received
-}
-
-# sent_to_a CMD...: CMD made c send at least 5 frames of 96 bytes on the
-# wire to a (c's transfer to a grew by 480 bytes).  If c learned the frames'
-# source on a again between forgetting it and sending, it kept them, CMD
-# tested nothing, and is tried again.  Whatever c did send, a must drop and
-# count.
-sent_to_a() {
-	sent_before=$(sent_by_c)
-	"$@"
 	wait_until 3 sent_since "$sent_before" 480
 }
 

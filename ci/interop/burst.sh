@@ -1,6 +1,6 @@
 #!/bin/sh
 # l2wg: timeout=180
-# Frame order under a burst: this site's LAN host sends 150 frames back to back, no pause between them, of three kinds in turn (an EtherType of its own, MPLS, 802.3/LLC SNAP), through the tc redirect into l2wg1; the other site's LAN host gets them all on its NIC, byte-exact, in the order sent.  Every hop in this guest is watched too, so a failure says where the order broke; the last, a packet socket on lanh.100, is only reported (see lan_host_receives in lib.sh).
+# Frame order under a burst: this site's LAN host sends 150 frames back to back, no pause between them, of three kinds in turn (an EtherType of its own, MPLS, 802.3/LLC SNAP), through the tc redirect into l2wg1; the other site's LAN host gets them all on its NIC, byte-exact, in the order sent.  Every hop in this guest is watched too, so a failure says where the order broke; the frames are asserted on lanh, the LAN host's NIC, as the redirect checks receive them; the last hop, a packet socket on lanh.100, is only reported (see lan_host_receives in lib.sh).
 . /l2wg/interop/lib.sh
 require_config CONFIG_PACKET CONFIG_VLAN_8021Q CONFIG_NET_SCH_INGRESS CONFIG_NET_CLS_MATCHALL \
 	CONFIG_NET_ACT_MIRRED
@@ -50,8 +50,7 @@ watch_every_hop() {
 		watch 4-l2wg1-in site l2wg1 "$LAN_PEER_SRC" recv &&
 		watch 5-lan0.100-out site lan0.$VID "$LAN_PEER_SRC" sent &&
 		watch 6-lan0-out site lan0 "$LAN_PEER_SRC" sent &&
-		lan_host_receives $BURST "$L2WG_DIR/hop-7-lanh-in" &&
-		WATCHERS="$WATCHERS $RAWFRAME_PID" &&
+		watch 7-lanh-in "$LAN" lanh "$LAN_PEER_SRC" recv &&
 		watch 8-lanh.100-in "$LAN" lanh.$VID "$LAN_PEER_SRC" recv
 }
 
